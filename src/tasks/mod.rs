@@ -1,0 +1,1 @@
+//! Synthetic long-dependency tasks (issue 3).
