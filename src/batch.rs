@@ -57,7 +57,10 @@ impl<F: NdFloat> Inputs<F> {
     /// The same inputs in another float type.
     pub fn cast<G: NdFloat>(&self) -> Inputs<G> {
         match self {
-            Inputs::Tokens { ids, vocab } => Inputs::Tokens { ids: ids.clone(), vocab: *vocab },
+            Inputs::Tokens { ids, vocab } => Inputs::Tokens {
+                ids: ids.clone(),
+                vocab: *vocab,
+            },
             Inputs::Dense(x) => Inputs::Dense(x.mapv(cast)),
         }
     }
@@ -67,7 +70,10 @@ impl<F: NdFloat> Targets<F> {
     /// The same targets in another float type.
     pub fn cast<G: NdFloat>(&self) -> Targets<G> {
         match self {
-            Targets::Classes { ids, classes } => Targets::Classes { ids: ids.clone(), classes: *classes },
+            Targets::Classes { ids, classes } => Targets::Classes {
+                ids: ids.clone(),
+                classes: *classes,
+            },
             Targets::Values(y) => Targets::Values(y.mapv(cast)),
         }
     }
@@ -77,6 +83,32 @@ impl<F: NdFloat> Batch<F> {
     /// (T, B)
     pub fn shape(&self) -> (usize, usize) {
         self.inputs.shape()
+    }
+
+    /// Timesteps `range` of every sequence (inputs, targets and loss weights alike).
+    pub fn slice_steps(&self, range: std::ops::Range<usize>) -> Batch<F> {
+        let r = ndarray::s![range.clone(), ..];
+        Batch {
+            inputs: match &self.inputs {
+                Inputs::Tokens { ids, vocab } => Inputs::Tokens {
+                    ids: ids.slice(r).to_owned(),
+                    vocab: *vocab,
+                },
+                Inputs::Dense(x) => {
+                    Inputs::Dense(x.slice(ndarray::s![range.clone(), .., ..]).to_owned())
+                }
+            },
+            targets: match &self.targets {
+                Targets::Classes { ids, classes } => Targets::Classes {
+                    ids: ids.slice(r).to_owned(),
+                    classes: *classes,
+                },
+                Targets::Values(y) => {
+                    Targets::Values(y.slice(ndarray::s![range.clone(), .., ..]).to_owned())
+                }
+            },
+            loss_weight: self.loss_weight.slice(r).to_owned(),
+        }
     }
 
     /// The same batch in another float type (weights and values are converted with `as`-like casts).

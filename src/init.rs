@@ -1,0 +1,339 @@
+//! Weight initialisation, selectable per weight group (input weights, recurrent weights, biases),
+//! each with a scale factor, applied per gate block (never to the stacked matrix as a whole).
+//!
+//! All values are drawn in f64 from a ChaCha8 stream seeded by the caller and then cast, so an f32
+//! and an f64 network built from the same seed hold the same weights up to rounding.
+
+use ndarray::{Array1, Array2, NdFloat};
+use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray_rand::rand_distr::StandardNormal;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::batch::cast;
+use crate::cells::CellKind;
+use crate::error::{Error, Result};
+use crate::network::{ModelSpec, Params};
+
+/// How one gate block (H × fan_in) is drawn. Every scheme is multiplied by the group's scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitScheme {
+    /// PyTorch's default for nn.RNN/LSTM/GRU: U(−1/√H, 1/√H).
+    Default,
+    /// Glorot & Bengio: U(±√(6 / (fan_in + H))) per block.
+    Xavier,
+    /// He / Kaiming (fan-in, for ReLU): N(0, 2 / fan_in).
+    He,
+    /// Saxe et al.: a random (semi-)orthogonal block, all singular values 1.
+    Orthogonal,
+    /// Le et al.'s IRNN: the identity (ones on the block's diagonal).
+    Identity,
+    /// All zeros.
+    Zeros,
+}
+
+impl fmt::Display for InitScheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InitScheme::Default => "default",
+            InitScheme::Xavier => "xavier",
+            InitScheme::He => "he",
+            InitScheme::Orthogonal => "orthogonal",
+            InitScheme::Identity => "identity",
+            InitScheme::Zeros => "zeros",
+        })
+    }
+}
+
+impl FromStr for InitScheme {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "default" | "pytorch" => InitScheme::Default,
+            "xavier" | "glorot" => InitScheme::Xavier,
+            "he" | "kaiming" => InitScheme::He,
+            "orthogonal" => InitScheme::Orthogonal,
+            "identity" | "irnn" => InitScheme::Identity,
+            "zeros" | "zero" => InitScheme::Zeros,
+            other => {
+                return Err(Error::invalid(
+                    "init",
+                    format!("unknown scheme '{other}' (expected default, xavier, he, orthogonal, identity or zeros)"),
+                ))
+            }
+        })
+    }
+}
+
+/// A scheme and the factor every drawn value is multiplied by.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeightInit {
+    pub scheme: InitScheme,
+    #[serde(default = "one")]
+    pub scale: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl WeightInit {
+    pub fn new(scheme: InitScheme, scale: f64) -> Self {
+        WeightInit { scheme, scale }
+    }
+}
+
+/// Initialisation of every weight group. Defaults: PyTorch's U(±1/√H) everywhere, scale 1,
+/// LSTM forget-gate bias 1.0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitSpec {
+    pub input: WeightInit,
+    pub recurrent: WeightInit,
+    /// `default` (U(±1/√H)) or `zeros`.
+    pub bias: WeightInit,
+    /// LSTM only: the forget gate's total bias (`bias_ih` forget block = this, `bias_hh` forget
+    /// block = 0). Other gates keep the bias scheme.
+    #[serde(default = "one")]
+    pub forget_bias: f64,
+}
+
+impl Default for InitSpec {
+    fn default() -> Self {
+        let d = WeightInit::new(InitScheme::Default, 1.0);
+        InitSpec {
+            input: d,
+            recurrent: d,
+            bias: d,
+            forget_bias: 1.0,
+        }
+    }
+}
+
+impl InitSpec {
+    /// Every group with `scheme` at `scale` (biases: default for `default`, else zeros).
+    pub fn uniform_scheme(scheme: InitScheme, scale: f64) -> Self {
+        let bias = if scheme == InitScheme::Default {
+            InitScheme::Default
+        } else {
+            InitScheme::Zeros
+        };
+        InitSpec {
+            input: WeightInit::new(scheme, scale),
+            recurrent: WeightInit::new(scheme, scale),
+            bias: WeightInit::new(bias, 1.0),
+            forget_bias: 1.0,
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        for (field, w) in [
+            ("init.input", self.input),
+            ("init.recurrent", self.recurrent),
+            ("init.bias", self.bias),
+        ] {
+            if !w.scale.is_finite() {
+                return Err(Error::invalid(field, "scale must be a finite number"));
+            }
+        }
+        if !matches!(self.bias.scheme, InitScheme::Default | InitScheme::Zeros) {
+            return Err(Error::invalid(
+                "init.bias",
+                format!(
+                    "'{}' is a matrix scheme; biases take default or zeros",
+                    self.bias.scheme
+                ),
+            ));
+        }
+        if !self.forget_bias.is_finite() {
+            return Err(Error::invalid("forget_bias", "must be a finite number"));
+        }
+        Ok(())
+    }
+}
+
+/// Draws all parameters of `spec` from `seed`. Readout: PyTorch's nn.Linear default U(±1/√H_top);
+/// layer norm: γ = 1, β = 0.
+pub fn init_params<F: NdFloat>(spec: &ModelSpec, init: &InitSpec, seed: u64) -> Result<Params<F>> {
+    spec.validate()?;
+    init.validate()?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut params = Params::<F>::zeros(spec);
+    let gates = spec.cell.gates();
+    for (l, layer) in params.layers.iter_mut().enumerate() {
+        let h = spec.hidden[l];
+        let fan_in = spec.layer_input_width(l);
+        layer.weight_ih = stacked_blocks(gates, h, fan_in, init.input, &mut rng).mapv(cast);
+        layer.weight_hh = stacked_blocks(gates, h, h, init.recurrent, &mut rng).mapv(cast);
+        layer.bias_ih = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
+        layer.bias_hh = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
+        if spec.cell == CellKind::Lstm {
+            layer
+                .bias_ih
+                .slice_mut(ndarray::s![h..2 * h])
+                .fill(cast(init.forget_bias));
+            layer
+                .bias_hh
+                .slice_mut(ndarray::s![h..2 * h])
+                .fill(F::zero());
+        }
+        if let Some((gamma, _beta)) = &mut layer.layer_norm {
+            gamma.fill(F::one());
+        }
+    }
+    let top = spec.top_width();
+    let bound = 1.0 / (top as f64).sqrt();
+    params.readout_weight =
+        Array2::from_shape_fn(params.readout_weight.dim(), |_| uniform(&mut rng, bound)).mapv(cast);
+    params.readout_bias =
+        Array1::from_shape_fn(params.readout_bias.dim(), |_| uniform(&mut rng, bound)).mapv(cast);
+    Ok(params)
+}
+
+/// G blocks of (H, fan_in), each drawn on its own, stacked into (G·H, fan_in).
+fn stacked_blocks(
+    gates: usize,
+    h: usize,
+    fan_in: usize,
+    w: WeightInit,
+    rng: &mut ChaCha8Rng,
+) -> Array2<f64> {
+    let mut out = Array2::zeros((gates * h, fan_in));
+    for g in 0..gates {
+        let block = weight_block(h, fan_in, w.scheme, rng) * w.scale;
+        out.slice_mut(ndarray::s![g * h..(g + 1) * h, ..])
+            .assign(&block);
+    }
+    out
+}
+
+/// One (rows, cols) gate block under `scheme`, before scaling.
+pub fn weight_block(
+    rows: usize,
+    cols: usize,
+    scheme: InitScheme,
+    rng: &mut ChaCha8Rng,
+) -> Array2<f64> {
+    match scheme {
+        InitScheme::Default => {
+            let bound = 1.0 / (rows as f64).sqrt();
+            Array2::from_shape_fn((rows, cols), |_| uniform(rng, bound))
+        }
+        InitScheme::Xavier => {
+            let bound = (6.0 / (rows + cols) as f64).sqrt();
+            Array2::from_shape_fn((rows, cols), |_| uniform(rng, bound))
+        }
+        InitScheme::He => {
+            let std = (2.0 / cols as f64).sqrt();
+            Array2::from_shape_fn((rows, cols), |_| std * rng.sample::<f64, _>(StandardNormal))
+        }
+        InitScheme::Orthogonal => orthogonal(rows, cols, rng),
+        InitScheme::Identity => Array2::eye(rows.max(cols))
+            .slice(ndarray::s![..rows, ..cols])
+            .to_owned(),
+        InitScheme::Zeros => Array2::zeros((rows, cols)),
+    }
+}
+
+fn bias(len: usize, h: usize, w: WeightInit, rng: &mut ChaCha8Rng) -> Array1<f64> {
+    match w.scheme {
+        InitScheme::Default => {
+            let bound = 1.0 / (h as f64).sqrt();
+            Array1::from_shape_fn(len, |_| uniform(rng, bound) * w.scale)
+        }
+        _ => Array1::zeros(len),
+    }
+}
+
+fn uniform(rng: &mut ChaCha8Rng, bound: f64) -> f64 {
+    (rng.random::<f64>() * 2.0 - 1.0) * bound
+}
+
+/// A (rows, cols) matrix with orthonormal rows (rows ≤ cols) or columns (rows > cols): modified
+/// Gram–Schmidt on a Gaussian matrix, which is the Q of its QR with R's diagonal made positive
+/// (the same distribution as `torch.nn.init.orthogonal_`).
+pub fn orthogonal(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Array2<f64> {
+    let (m, n) = (rows.max(cols), rows.min(cols));
+    let mut q = Array2::from_shape_fn((m, n), |_| rng.sample::<f64, _>(StandardNormal));
+    for j in 0..n {
+        for k in 0..j {
+            let proj = q.column(j).dot(&q.column(k));
+            let qk = q.column(k).to_owned();
+            q.column_mut(j).scaled_add(-proj, &qk);
+        }
+        let norm = q.column(j).dot(&q.column(j)).sqrt();
+        q.column_mut(j).mapv_inplace(|v| v / norm);
+    }
+    if rows >= cols {
+        q
+    } else {
+        q.t().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{InputKind, OutputKind};
+
+    #[test]
+    fn orthogonal_blocks_have_orthonormal_rows_or_columns() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for (r, c) in [(6, 6), (4, 7), (7, 4)] {
+            let q = orthogonal(r, c, &mut rng);
+            let gram = if r <= c { q.dot(&q.t()) } else { q.t().dot(&q) };
+            let eye = Array2::<f64>::eye(r.min(c));
+            assert!((&gram - &eye).iter().all(|v| v.abs() < 1e-12), "{r}x{c}");
+        }
+    }
+
+    #[test]
+    fn lstm_forget_bias_lands_in_the_forget_block_only() {
+        let spec = ModelSpec::new(
+            CellKind::Lstm,
+            InputKind::Dense { width: 3 },
+            4,
+            1,
+            OutputKind::Values { width: 1 },
+        );
+        let mut init = InitSpec::uniform_scheme(InitScheme::Orthogonal, 1.0);
+        init.forget_bias = 2.5;
+        let p = init_params::<f64>(&spec, &init, 0).unwrap();
+        let b = &p.layers[0].bias_ih;
+        assert!(b.slice(ndarray::s![4..8]).iter().all(|&v| v == 2.5));
+        assert!(b.slice(ndarray::s![0..4]).iter().all(|&v| v == 0.0));
+        assert!(p.layers[0].bias_hh.iter().all(|&v| v == 0.0));
+        // each recurrent gate block is orthogonal on its own
+        let w = &p.layers[0].weight_hh;
+        for g in 0..4 {
+            let blk = w.slice(ndarray::s![g * 4..(g + 1) * 4, ..]);
+            let gram = blk.dot(&blk.t());
+            assert!((&gram - &Array2::<f64>::eye(4))
+                .iter()
+                .all(|v| v.abs() < 1e-12));
+        }
+    }
+
+    #[test]
+    fn identity_scale_and_seed_reproducibility() {
+        let spec = ModelSpec::new(
+            CellKind::Rnn,
+            InputKind::Tokens { vocab: 5 },
+            3,
+            1,
+            OutputKind::Classes { count: 2 },
+        );
+        let mut init = InitSpec::default();
+        init.recurrent = WeightInit::new(InitScheme::Identity, 1.2);
+        let p = init_params::<f64>(&spec, &init, 9).unwrap();
+        assert_eq!(p.layers[0].weight_hh, Array2::eye(3) * 1.2);
+        assert_eq!(p, init_params::<f64>(&spec, &init, 9).unwrap());
+        assert_ne!(p, init_params::<f64>(&spec, &init, 10).unwrap());
+        let bound = 1.0 / 3f64.sqrt();
+        assert!(p.layers[0].weight_ih.iter().all(|v| v.abs() <= bound));
+    }
+}

@@ -1,0 +1,331 @@
+//! Backpropagation through time, full or truncated. The time loop only moves adjoints from step to
+//! step (one product with W_hh per step); the weight gradients are accumulated afterwards in one
+//! product per weight matrix over all timesteps. Every layer's ∂L/∂h_t (and ∂L/∂c_t for LSTM) is
+//! kept, because the gradient reports are built on exactly these.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array2, Array3, ArrayView2, Axis, NdFloat, Zip};
+
+use super::forward::{ForwardCache, LayerCache, LayerInput, State};
+use super::params::{LayerParams, Params};
+use super::spec::ModelSpec;
+use crate::batch::cast;
+use crate::cells::gru::gru_backward_step;
+use crate::cells::lstm::lstm_backward_step;
+use crate::cells::rnn::{rnn_backward_step, RnnLayerNormGrad};
+use crate::cells::CellKind;
+use crate::error::{Error, Result};
+
+/// How far back the error signal travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Bptt {
+    /// Through every step back to the initial state.
+    #[default]
+    Full,
+    /// Truncated BPTT with window k: the sequence is cut into chunks [0, k), [k, 2k), … and no
+    /// adjoint crosses a chunk boundary through the recurrent state (h, and c for LSTM), exactly as
+    /// if the state were detached at the start of every chunk. The forward pass is unchanged.
+    Truncated(usize),
+}
+
+impl Bptt {
+    pub fn validate(self) -> Result<()> {
+        if self == Bptt::Truncated(0) {
+            return Err(Error::invalid(
+                "bptt",
+                "the truncation window must be at least 1 step",
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when no adjoint may flow from step t into step t − 1.
+    fn cuts_before(self, t: usize) -> bool {
+        matches!(self, Bptt::Truncated(k) if t > 0 && t % k == 0)
+    }
+}
+
+/// The adjoints of one layer, kept for the gradient reports.
+#[derive(Debug, Clone)]
+pub struct LayerAdjoints<F> {
+    /// (T, B, H): ∂L/∂h_t along every path (from the loss at t, from later steps, from above).
+    pub dh: Array3<F>,
+    /// LSTM: (T, B, H) ∂L/∂c_t.
+    pub dc: Option<Array3<F>>,
+    /// (T, B, G·H): ∂L/∂(x_t W_ih^T + b_ih), the gate pre-activations seen from the input side.
+    pub d_pre: Array3<F>,
+    /// GRU: (T, B, 3H) ∂L/∂(h_{t−1} W_hh^T + b_hh). For RNN and LSTM it equals `d_pre`.
+    pub d_hproj: Option<Array3<F>>,
+}
+
+impl<F: NdFloat> LayerAdjoints<F> {
+    /// ∂L/∂(h_{t−1} W_hh^T + b_hh), (T, B, G·H).
+    pub fn recurrent_pre(&self) -> &Array3<F> {
+        self.d_hproj.as_ref().unwrap_or(&self.d_pre)
+    }
+}
+
+/// Everything one backward pass produces.
+#[derive(Debug, Clone)]
+pub struct Backward<F> {
+    /// ∂L/∂θ for every parameter.
+    pub grads: Params<F>,
+    /// Per layer, bottom first.
+    pub layers: Vec<LayerAdjoints<F>>,
+    /// Real-valued inputs only: ∂L/∂x_t, (T, B, I).
+    pub d_inputs: Option<Array3<F>>,
+    /// ∂L/∂h_0 (and ∂L/∂c_0) per layer: the adjoint of the initial state.
+    pub d_state: State<F>,
+}
+
+impl<F: NdFloat> Backward<F> {
+    /// Timestep t's contribution to ∂L/∂W_hh of `layer`: `d_hproj[t]^T h_{t−1}`, (G·H, H).
+    /// Summed over t it gives `grads.layers[layer].weight_hh`.
+    pub fn whh_step_grad(&self, forward: &ForwardCache<F>, layer: usize, t: usize) -> Array2<F> {
+        let d = self.layers[layer].recurrent_pre().index_axis(Axis(0), t);
+        let h_prev = forward.layers[layer].h.index_axis(Axis(0), t);
+        d.t().dot(&h_prev)
+    }
+
+    /// Frobenius norm of every timestep's contribution to ∂L/∂W_hh of `layer`, computed in f64.
+    pub fn whh_step_grad_norms(&self, forward: &ForwardCache<F>, layer: usize) -> Vec<f64> {
+        (0..forward.steps)
+            .map(|t| {
+                self.whh_step_grad(forward, layer, t)
+                    .iter()
+                    .map(|&v| {
+                        let v = cast::<F, f64>(v);
+                        v * v
+                    })
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .collect()
+    }
+}
+
+/// Backward through all layers, top first. `d_top`: (T, B, H_top) = ∂L/∂(top layer output).
+/// Parameter gradients are added into `grads`.
+pub fn network_backward<F: NdFloat>(
+    spec: &ModelSpec,
+    params: &Params<F>,
+    inputs: &crate::batch::Inputs<F>,
+    forward: &ForwardCache<F>,
+    d_top: Array3<F>,
+    mut grads: Params<F>,
+    bptt: Bptt,
+) -> Result<Backward<F>> {
+    bptt.validate()?;
+    let n = spec.layers();
+    let mut adjoints: Vec<Option<LayerAdjoints<F>>> = vec![None; n];
+    let mut d_h0 = vec![None; n];
+    let mut d_c0 = vec![None; n];
+    let mut d_out = d_top;
+    let mut d_inputs = None;
+    for l in (0..n).rev() {
+        let below = (l > 0).then(|| forward.layers[l - 1].output());
+        let input = LayerInput::new(inputs, below);
+        let need_dx = l > 0 || matches!(inputs, crate::batch::Inputs::Dense(_));
+        let (adj, dx, dh0, dc0) = layer_backward(
+            spec.cell,
+            spec.activation,
+            &params.layers[l],
+            &forward.layers[l],
+            input,
+            &d_out,
+            &mut grads.layers[l],
+            bptt,
+            need_dx,
+        );
+        let mut dx = dx;
+        if spec.residual && l > 0 {
+            // y = h + x: the output's adjoint also reaches the layer below directly
+            if let Some(dx) = dx.as_mut() {
+                *dx += &d_out;
+            }
+        }
+        adjoints[l] = Some(adj);
+        d_h0[l] = Some(dh0);
+        d_c0[l] = dc0;
+        match dx {
+            Some(dx) if l > 0 => d_out = dx,
+            dx => d_inputs = dx,
+        }
+    }
+    Ok(Backward {
+        grads,
+        layers: adjoints
+            .into_iter()
+            .map(|a| a.expect("every layer ran backward"))
+            .collect(),
+        d_inputs,
+        d_state: State {
+            h: d_h0
+                .into_iter()
+                .map(|h| h.expect("every layer ran backward"))
+                .collect(),
+            c: d_c0,
+        },
+    })
+}
+
+/// One layer backward. `dy`: (T, B, H) = ∂L/∂h_t arriving from above (readout or next layer).
+/// Returns the layer's adjoints, ∂L/∂input (T, B, I) when asked, ∂L/∂h_0 and ∂L/∂c_0.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+fn layer_backward<F: NdFloat>(
+    cell: CellKind,
+    activation: crate::cells::Activation,
+    p: &LayerParams<F>,
+    cache: &LayerCache<F>,
+    input: LayerInput<'_, F>,
+    dy: &Array3<F>,
+    grads: &mut LayerParams<F>,
+    bptt: Bptt,
+    need_dx: bool,
+) -> (
+    LayerAdjoints<F>,
+    Option<Array3<F>>,
+    Array2<F>,
+    Option<Array2<F>>,
+) {
+    let (steps, batch, gh) = cache.gates.dim();
+    let hid = p.weight_hh.ncols();
+    let mut dh = Array3::<F>::zeros((steps, batch, hid));
+    let mut d_pre = Array3::<F>::zeros((steps, batch, gh));
+    let mut dc_all = (cell == CellKind::Lstm).then(|| Array3::<F>::zeros((steps, batch, hid)));
+    let mut d_hproj = (cell == CellKind::Gru).then(|| Array3::<F>::zeros((steps, batch, gh)));
+    // adjoint carried from step t to step t − 1 through h (and through c for LSTM)
+    let mut dh_next = Array2::<F>::zeros((batch, hid));
+    let mut dc_carry = Array2::<F>::zeros((batch, hid));
+    let w_hh = p.weight_hh.view();
+    for t in (0..steps).rev() {
+        Zip::from(dh.index_axis_mut(Axis(0), t))
+            .and(dy.index_axis(Axis(0), t))
+            .and(&dh_next)
+            .for_each(|a, &above, &later| *a = above + later);
+        let dh_t = dh.index_axis(Axis(0), t);
+        match cell {
+            CellKind::Rnn => {
+                let ln = match (
+                    &p.layer_norm,
+                    &mut grads.layer_norm,
+                    &cache.ln_xhat,
+                    &cache.ln_rstd,
+                ) {
+                    (Some((gamma, _)), Some((dgamma, dbeta)), Some(xhat), Some(rstd)) => {
+                        Some(RnnLayerNormGrad {
+                            gamma: gamma.view(),
+                            xhat: xhat.index_axis(Axis(0), t),
+                            rstd: rstd.index_axis(Axis(0), t),
+                            dgamma: dgamma.view_mut(),
+                            dbeta: dbeta.view_mut(),
+                        })
+                    }
+                    _ => None,
+                };
+                rnn_backward_step(
+                    d_pre.index_axis_mut(Axis(0), t),
+                    dh_next.view_mut(),
+                    dh_t,
+                    cache.h.index_axis(Axis(0), t + 1),
+                    w_hh,
+                    activation,
+                    ln,
+                );
+            }
+            CellKind::Lstm => {
+                let c = cache.c.as_ref().expect("LSTM caches c");
+                let tanh_c = cache.tanh_c.as_ref().expect("LSTM caches tanh(c)");
+                let dc = dc_all.as_mut().expect("LSTM keeps dc");
+                lstm_backward_step(
+                    d_pre.index_axis_mut(Axis(0), t),
+                    dc.index_axis_mut(Axis(0), t),
+                    dh_next.view_mut(),
+                    dc_carry.view_mut(),
+                    dh_t,
+                    cache.gates.index_axis(Axis(0), t),
+                    c.index_axis(Axis(0), t),
+                    tanh_c.index_axis(Axis(0), t),
+                    w_hh,
+                );
+            }
+            CellKind::Gru => {
+                let hproj_n = cache.hproj_n.as_ref().expect("GRU caches W_hn h + b_hn");
+                let d_hp = d_hproj.as_mut().expect("GRU keeps d_hproj");
+                gru_backward_step(
+                    d_pre.index_axis_mut(Axis(0), t),
+                    d_hp.index_axis_mut(Axis(0), t),
+                    dh_next.view_mut(),
+                    dh_t,
+                    cache.gates.index_axis(Axis(0), t),
+                    hproj_n.index_axis(Axis(0), t),
+                    cache.h.index_axis(Axis(0), t),
+                    w_hh,
+                );
+            }
+        }
+        if bptt.cuts_before(t) {
+            dh_next.fill(F::zero());
+            dc_carry.fill(F::zero());
+        }
+    }
+
+    // weight gradients: one product over all timesteps
+    let d_pre2 = as_matrix(&d_pre);
+    let d_rec2 = as_matrix(d_hproj.as_ref().unwrap_or(&d_pre));
+    let h_prev = cache.h.slice(s![0..steps, .., ..]);
+    let h_prev2 = h_prev
+        .into_shape_with_order((steps * batch, hid))
+        .expect("h is contiguous");
+    general_mat_mul(
+        F::one(),
+        &d_rec2.t(),
+        &h_prev2,
+        F::one(),
+        &mut grads.weight_hh,
+    );
+    grads.bias_hh += &d_rec2.sum_axis(Axis(0));
+    grads.bias_ih += &d_pre2.sum_axis(Axis(0));
+    match input {
+        LayerInput::Dense(x) => {
+            let x = x.as_standard_layout();
+            let x2 = x
+                .view()
+                .into_shape_with_order((steps * batch, x.dim().2))
+                .expect("standard layout reshapes");
+            general_mat_mul(F::one(), &d_pre2.t(), &x2, F::one(), &mut grads.weight_ih);
+        }
+        LayerInput::Tokens(ids) => {
+            // one-hot rows: each step's adjoint lands in the column of its token
+            let mut d_w_t = Array2::<F>::zeros((p.weight_ih.ncols(), gh));
+            Zip::from(d_pre.lanes(Axis(2)))
+                .and(&ids)
+                .for_each(|row, &id| {
+                    let mut dst = d_w_t.row_mut(id);
+                    dst += &row;
+                });
+            grads.weight_ih += &d_w_t.t();
+        }
+    }
+    let dx = need_dx.then(|| {
+        let dx2 = d_pre2.dot(&p.weight_ih);
+        dx2.into_shape_with_order((steps, batch, p.weight_ih.ncols()))
+            .expect("fresh product is contiguous")
+    });
+    let adj = LayerAdjoints {
+        dh,
+        dc: dc_all,
+        d_pre,
+        d_hproj,
+    };
+    let dc0 = (cell == CellKind::Lstm).then_some(dc_carry);
+    (adj, dx, dh_next, dc0)
+}
+
+/// (T, B, K) → (T·B, K) view of a contiguous array.
+fn as_matrix<F>(a: &Array3<F>) -> ArrayView2<'_, F> {
+    let (t, b, k) = a.dim();
+    a.view()
+        .into_shape_with_order((t * b, k))
+        .expect("arrays built here are contiguous")
+}

@@ -1,0 +1,366 @@
+//! The forward pass over a whole sequence: input projections of all timesteps in one product, then
+//! one recurrent product and one element-wise update per step, writing into arrays allocated
+//! before the time loop.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
+
+use super::params::LayerParams;
+use super::spec::{InputKind, ModelSpec};
+use crate::batch::Inputs;
+use crate::cells::gru::gru_forward_step;
+use crate::cells::lstm::lstm_forward_step;
+use crate::cells::rnn::{rnn_forward_step, RnnLayerNormStep};
+use crate::cells::CellKind;
+use crate::error::{Error, Result};
+
+/// The recurrent state between calls: per layer h (B, H) and, for LSTM, c (B, H).
+#[derive(Debug, Clone, PartialEq)]
+pub struct State<F> {
+    pub h: Vec<Array2<F>>,
+    pub c: Vec<Option<Array2<F>>>,
+}
+
+impl<F: NdFloat> State<F> {
+    /// The all-zero state for a batch of `batch` sequences.
+    pub fn zeros(spec: &ModelSpec, batch: usize) -> Self {
+        State {
+            h: spec
+                .hidden
+                .iter()
+                .map(|&h| Array2::zeros((batch, h)))
+                .collect(),
+            c: spec
+                .hidden
+                .iter()
+                .map(|&h| (spec.cell == CellKind::Lstm).then(|| Array2::zeros((batch, h))))
+                .collect(),
+        }
+    }
+}
+
+/// Everything one layer's forward pass leaves for the backward pass.
+#[derive(Debug, Clone)]
+pub struct LayerCache<F> {
+    /// (T, B, G·H): activated gates (LSTM i,f,g,o; GRU r,z,n); for the RNN the (normalised)
+    /// pre-activation.
+    pub gates: Array3<F>,
+    /// (T+1, B, H): `h[0]` is the initial state, `h[t+1]` is h_t.
+    pub h: Array3<F>,
+    /// LSTM: (T+1, B, H) cell states laid out like `h`, and (T, B, H) tanh(c_t).
+    pub c: Option<Array3<F>>,
+    pub tanh_c: Option<Array3<F>>,
+    /// GRU: (T, B, H) `W_hn h_{t−1} + b_hn`.
+    pub hproj_n: Option<Array3<F>>,
+    /// Layer norm: (T, B, H) x̂ and (T, B) rstd.
+    pub ln_xhat: Option<Array3<F>>,
+    pub ln_rstd: Option<Array2<F>>,
+    /// Residual layers: (T, B, H) `h_t + input_t`, the layer's output. None: the output is h_t.
+    pub residual_out: Option<Array3<F>>,
+}
+
+impl<F: NdFloat> LayerCache<F> {
+    /// The layer's output y_t for every step, (T, B, H).
+    pub fn output(&self) -> ArrayView3<'_, F> {
+        match &self.residual_out {
+            Some(y) => y.view(),
+            None => self.h.slice(s![1.., .., ..]),
+        }
+    }
+
+    /// h_t for every step, (T, B, H).
+    pub fn hidden(&self) -> ArrayView3<'_, F> {
+        self.h.slice(s![1.., .., ..])
+    }
+}
+
+/// The forward pass of a whole network over one batch.
+#[derive(Debug, Clone)]
+pub struct ForwardCache<F> {
+    pub layers: Vec<LayerCache<F>>,
+    /// (T, B)
+    pub steps: usize,
+    pub batch: usize,
+}
+
+impl<F: NdFloat> ForwardCache<F> {
+    /// The top layer's outputs, (T, B, H_top): what the readout reads.
+    pub fn top_output(&self) -> ArrayView3<'_, F> {
+        self.layers
+            .last()
+            .expect("a network has at least one layer")
+            .output()
+    }
+
+    /// The state after the last step, to continue the sequence with another call.
+    pub fn final_state(&self) -> State<F> {
+        self.state_at(self.steps)
+    }
+
+    /// The state entering step t (t = 0: the initial state; t = T: the final state).
+    pub fn state_at(&self, t: usize) -> State<F> {
+        let last = t;
+        State {
+            h: self
+                .layers
+                .iter()
+                .map(|l| l.h.index_axis(Axis(0), last).to_owned())
+                .collect(),
+            c: self
+                .layers
+                .iter()
+                .map(|l| l.c.as_ref().map(|c| c.index_axis(Axis(0), last).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// Checks that `inputs` fit `spec` (kind, width, token range, non-empty); returns (T, B).
+pub fn check_inputs<F: NdFloat>(spec: &ModelSpec, inputs: &Inputs<F>) -> Result<(usize, usize)> {
+    let (t, b) = inputs.shape();
+    if t == 0 || b == 0 {
+        return Err(Error::shape(
+            "inputs (steps, batch)",
+            "both at least 1",
+            (t, b),
+        ));
+    }
+    match (spec.input, inputs) {
+        (InputKind::Tokens { vocab }, Inputs::Tokens { ids, .. }) => {
+            if let Some(bad) = ids.iter().find(|&&id| id >= vocab) {
+                return Err(Error::invalid(
+                    "inputs",
+                    format!("token id {bad} is outside the vocabulary of {vocab}"),
+                ));
+            }
+        }
+        (InputKind::Dense { width }, Inputs::Dense(x)) => {
+            if x.dim().2 != width {
+                return Err(Error::shape("input width", width, x.dim().2));
+            }
+        }
+        (kind, _) => {
+            return Err(Error::invalid(
+                "inputs",
+                format!("the model expects {kind:?} inputs"),
+            ))
+        }
+    }
+    Ok((t, b))
+}
+
+/// Runs every layer over the whole sequence from `state` (zeros when None).
+pub fn network_forward<F: NdFloat>(
+    spec: &ModelSpec,
+    layers: &[LayerParams<F>],
+    inputs: &Inputs<F>,
+    state: Option<&State<F>>,
+) -> Result<ForwardCache<F>> {
+    let (steps, batch) = check_inputs(spec, inputs)?;
+    if let Some(st) = state {
+        for (l, h0) in st.h.iter().enumerate() {
+            if h0.dim() != (batch, spec.hidden[l]) {
+                return Err(Error::shape(
+                    format!("initial state of layer {l}"),
+                    (batch, spec.hidden[l]),
+                    h0.dim(),
+                ));
+            }
+        }
+    }
+    let mut caches: Vec<LayerCache<F>> = Vec::with_capacity(layers.len());
+    for (l, p) in layers.iter().enumerate() {
+        let h0 = state.map(|s| s.h[l].view());
+        let c0 = state.and_then(|s| s.c[l].as_ref().map(|c| c.view()));
+        let cache = {
+            let below = caches.last().map(|c| c.output());
+            let mut cache = layer_forward(
+                spec,
+                p,
+                steps,
+                batch,
+                LayerInput::new(inputs, below),
+                h0,
+                c0,
+            );
+            if spec.residual && l > 0 {
+                let mut y = cache.hidden().to_owned();
+                y += &below.expect("layer l > 0 has a layer below");
+                cache.residual_out = Some(y);
+            }
+            cache
+        };
+        caches.push(cache);
+    }
+    Ok(ForwardCache {
+        layers: caches,
+        steps,
+        batch,
+    })
+}
+
+/// What a layer reads: the network's inputs (layer 0) or the output of the layer below.
+#[derive(Clone, Copy)]
+pub enum LayerInput<'a, F> {
+    Tokens(ArrayView2<'a, usize>),
+    Dense(ArrayView3<'a, F>),
+}
+
+impl<'a, F: NdFloat> LayerInput<'a, F> {
+    pub fn new(inputs: &'a Inputs<F>, below: Option<ArrayView3<'a, F>>) -> Self {
+        match (below, inputs) {
+            (Some(y), _) => LayerInput::Dense(y),
+            (None, Inputs::Tokens { ids, .. }) => LayerInput::Tokens(ids.view()),
+            (None, Inputs::Dense(x)) => LayerInput::Dense(x.view()),
+        }
+    }
+}
+
+/// `out (T, B, G·H) = input W_ih^T + bias` for all timesteps at once: one matrix product for real
+/// inputs, a column gather of W_ih for tokens (one-hot rows select columns).
+pub fn input_projection<F: NdFloat>(
+    out: &mut Array3<F>,
+    input: LayerInput<'_, F>,
+    w_ih: &Array2<F>,
+    bias: &Array1<F>,
+) {
+    let (t, b, gh) = out.dim();
+    match input {
+        LayerInput::Dense(x) => {
+            let x = x.as_standard_layout();
+            let x2 = x
+                .view()
+                .into_shape_with_order((t * b, x.dim().2))
+                .expect("standard layout reshapes");
+            let mut out2 = out
+                .view_mut()
+                .into_shape_with_order((t * b, gh))
+                .expect("fresh arrays are contiguous");
+            out2.assign(&bias.broadcast((t * b, gh)).expect("bias has G·H entries"));
+            general_mat_mul(F::one(), &x2, &w_ih.t(), F::one(), &mut out2);
+        }
+        LayerInput::Tokens(ids) => {
+            // rows of W_ih^T are the columns selected by one-hot inputs
+            let w_t = w_ih.t().as_standard_layout().into_owned();
+            Zip::from(out.lanes_mut(Axis(2)))
+                .and(&ids)
+                .for_each(|mut row, &id| {
+                    Zip::from(&mut row)
+                        .and(&w_t.row(id))
+                        .and(bias)
+                        .for_each(|o, &w, &bv| *o = w + bv);
+                });
+        }
+    }
+}
+
+/// One layer over the whole sequence.
+fn layer_forward<F: NdFloat>(
+    spec: &ModelSpec,
+    p: &LayerParams<F>,
+    steps: usize,
+    batch: usize,
+    input: LayerInput<'_, F>,
+    h0: Option<ArrayView2<'_, F>>,
+    c0: Option<ArrayView2<'_, F>>,
+) -> LayerCache<F> {
+    let cell = spec.cell;
+    let gh = p.weight_hh.nrows();
+    let hid = p.weight_hh.ncols();
+    let mut gates = Array3::<F>::zeros((steps, batch, gh));
+    // GRU keeps b_hh inside the recurrent term (r multiplies W_hn h + b_hn); the others fold it in.
+    let bias = if cell == CellKind::Gru {
+        p.bias_ih.clone()
+    } else {
+        &p.bias_ih + &p.bias_hh
+    };
+    input_projection(&mut gates, input, &p.weight_ih, &bias);
+
+    let mut h = Array3::<F>::zeros((steps + 1, batch, hid));
+    if let Some(h0) = h0 {
+        h.index_axis_mut(Axis(0), 0).assign(&h0);
+    }
+    let mut cache = LayerCache {
+        gates,
+        h,
+        c: None,
+        tanh_c: None,
+        hproj_n: None,
+        ln_xhat: None,
+        ln_rstd: None,
+        residual_out: None,
+    };
+    match cell {
+        CellKind::Rnn => {
+            let mut ln = p.layer_norm.as_ref().map(|(g, b)| {
+                (
+                    g.view(),
+                    b.view(),
+                    Array3::<F>::zeros((steps, batch, hid)),
+                    Array2::<F>::zeros((steps, batch)),
+                )
+            });
+            for t in 0..steps {
+                let (before, mut after) = cache.h.view_mut().split_at(Axis(0), t + 1);
+                let ln_step = ln.as_mut().map(|(g, b, xhat, rstd)| RnnLayerNormStep {
+                    gamma: *g,
+                    beta: *b,
+                    xhat: xhat.index_axis_mut(Axis(0), t),
+                    rstd: rstd.index_axis_mut(Axis(0), t),
+                });
+                rnn_forward_step(
+                    after.index_axis_mut(Axis(0), 0),
+                    cache.gates.index_axis_mut(Axis(0), t),
+                    before.index_axis(Axis(0), t),
+                    p.weight_hh.view(),
+                    spec.activation,
+                    ln_step,
+                );
+            }
+            if let Some((_, _, xhat, rstd)) = ln {
+                cache.ln_xhat = Some(xhat);
+                cache.ln_rstd = Some(rstd);
+            }
+        }
+        CellKind::Lstm => {
+            let mut c = Array3::<F>::zeros((steps + 1, batch, hid));
+            if let Some(c0) = c0 {
+                c.index_axis_mut(Axis(0), 0).assign(&c0);
+            }
+            let mut tanh_c = Array3::<F>::zeros((steps, batch, hid));
+            for t in 0..steps {
+                let (h_before, mut h_after) = cache.h.view_mut().split_at(Axis(0), t + 1);
+                let (c_before, mut c_after) = c.view_mut().split_at(Axis(0), t + 1);
+                lstm_forward_step(
+                    h_after.index_axis_mut(Axis(0), 0),
+                    c_after.index_axis_mut(Axis(0), 0),
+                    tanh_c.index_axis_mut(Axis(0), t),
+                    cache.gates.index_axis_mut(Axis(0), t),
+                    h_before.index_axis(Axis(0), t),
+                    c_before.index_axis(Axis(0), t),
+                    p.weight_hh.view(),
+                );
+            }
+            cache.c = Some(c);
+            cache.tanh_c = Some(tanh_c);
+        }
+        CellKind::Gru => {
+            let mut hproj_n = Array3::<F>::zeros((steps, batch, hid));
+            let mut hproj = Array2::<F>::zeros((batch, gh));
+            for t in 0..steps {
+                let (before, mut after) = cache.h.view_mut().split_at(Axis(0), t + 1);
+                gru_forward_step(
+                    after.index_axis_mut(Axis(0), 0),
+                    cache.gates.index_axis_mut(Axis(0), t),
+                    hproj_n.index_axis_mut(Axis(0), t),
+                    hproj.view_mut(),
+                    before.index_axis(Axis(0), t),
+                    p.weight_hh.view(),
+                    p.bias_hh.view(),
+                );
+            }
+            cache.hproj_n = Some(hproj_n);
+        }
+    }
+    cache
+}
