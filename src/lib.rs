@@ -10,6 +10,7 @@ pub mod error;
 pub mod gradcheck;
 pub mod init;
 pub mod network;
+pub mod optim;
 pub mod tasks;
 
 pub use batch::{Batch, Inputs, Targets};
