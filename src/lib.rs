@@ -9,6 +9,7 @@ pub mod cells;
 pub mod error;
 pub mod gradcheck;
 pub mod init;
+pub mod model_io;
 pub mod network;
 pub mod optim;
 pub mod tasks;

@@ -1,0 +1,198 @@
+//! Model files: the weights as safetensors, with PyTorch's tensor names (so
+//! `torch.nn.LSTM(...).load_state_dict(safetensors.torch.load_file(path), strict=False)` takes the
+//! recurrent weights unchanged; the readout and layer-norm tensors are the extra keys), and the
+//! architecture as RON.
+
+use ndarray::NdFloat;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::batch::cast;
+use crate::error::{Error, Result};
+use crate::network::{ModelSpec, Network, Params};
+
+/// The weights' file name inside a model or run directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The architecture's file name inside a model or run directory.
+pub const SPEC_FILE: &str = "model.ron";
+
+/// What `model.ron` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelDescription {
+    /// The rnnlab version that wrote the file.
+    pub rnnlab_version: String,
+    /// Element type of the weights file: "f32" or "f64".
+    pub dtype: String,
+    pub model: ModelSpec,
+}
+
+/// Writes `dir/model.safetensors` and `dir/model.ron`, creating `dir` if needed.
+pub fn save_model<F: NdFloat>(net: &Network<F>, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    save_weights(&net.params, &dir.join(WEIGHTS_FILE))?;
+    let description = ModelDescription {
+        rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        dtype: dtype_name::<F>().to_string(),
+        model: net.spec.clone(),
+    };
+    let text = ron::ser::to_string_pretty(&description, ron::ser::PrettyConfig::default())
+        .map_err(|e| Error::bad_file(dir.join(SPEC_FILE), e.to_string()))?;
+    write_file(&dir.join(SPEC_FILE), text.as_bytes())
+}
+
+/// Reads a model saved by [`save_model`] (or weights from PyTorch with the same names), in the
+/// float type `F` whatever the file's dtype.
+pub fn load_model<F: NdFloat>(dir: &Path) -> Result<Network<F>> {
+    let spec_path = dir.join(SPEC_FILE);
+    let text = read_file(&spec_path)?;
+    let text =
+        String::from_utf8(text).map_err(|_| Error::bad_file(&spec_path, "is not UTF-8 text"))?;
+    let description: ModelDescription = ron::from_str(&text).map_err(|e| {
+        Error::bad_file(
+            &spec_path,
+            format!(
+                "line {}, column {}: {}",
+                e.position.line, e.position.col, e.code
+            ),
+        )
+    })?;
+    description
+        .model
+        .validate()
+        .map_err(|e| Error::bad_file(&spec_path, e.to_string()))?;
+    let params = load_weights(&description.model, &dir.join(WEIGHTS_FILE))?;
+    Network::new(description.model, params)
+}
+
+/// Writes every tensor of `params` under its PyTorch name, in `F`'s dtype.
+pub fn save_weights<F: NdFloat>(params: &Params<F>, path: &Path) -> Result<()> {
+    let named = params.named();
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = named
+        .iter()
+        .map(|t| (t.name.clone(), t.shape.clone(), to_le_bytes(t.data)))
+        .collect();
+    let dtype = if dtype_name::<F>() == "f64" {
+        Dtype::F64
+    } else {
+        Dtype::F32
+    };
+    let views: Vec<(String, TensorView<'_>)> = bytes
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::bad_file(path, format!("tensor {name}: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let out = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::bad_file(path, e.to_string()))?;
+    write_file(path, &out)
+}
+
+/// Reads the tensors `spec` needs from a safetensors file: every name must be present with the
+/// right shape (f32 or f64), and no unknown tensor may be there.
+pub fn load_weights<F: NdFloat>(spec: &ModelSpec, path: &Path) -> Result<Params<F>> {
+    let bytes = read_file(path)?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::bad_file(path, format!("not a safetensors file: {e}")))?;
+    let mut params = Params::<F>::zeros(spec);
+    let expected: Vec<(String, Vec<usize>)> = params
+        .named()
+        .into_iter()
+        .map(|t| (t.name, t.shape))
+        .collect();
+    for name in file.names() {
+        if !expected.iter().any(|(n, _)| n == name) {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "unexpected tensor '{name}' for a {} model with {} layer(s)",
+                    spec.cell,
+                    spec.layers()
+                ),
+            ));
+        }
+    }
+    for ((name, shape), dst) in expected.iter().zip(params.slices_mut()) {
+        let view = file
+            .tensor(name)
+            .map_err(|_| Error::bad_file(path, format!("missing tensor '{name}'")))?;
+        if view.shape() != shape.as_slice() {
+            return Err(Error::bad_file(
+                path,
+                format!(
+                    "tensor '{name}' has shape {:?}, the model needs {shape:?}",
+                    view.shape()
+                ),
+            ));
+        }
+        match view.dtype() {
+            Dtype::F32 => {
+                for (d, chunk) in dst.iter_mut().zip(view.data().chunks_exact(4)) {
+                    *d = cast(f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
+                }
+            }
+            Dtype::F64 => {
+                for (d, chunk) in dst.iter_mut().zip(view.data().chunks_exact(8)) {
+                    let mut b = [0u8; 8];
+                    b.copy_from_slice(chunk);
+                    *d = cast(f64::from_le_bytes(b));
+                }
+            }
+            other => {
+                return Err(Error::bad_file(
+                    path,
+                    format!("tensor '{name}' has dtype {other:?}; rnnlab reads F32 and F64"),
+                ))
+            }
+        }
+    }
+    Ok(params)
+}
+
+fn dtype_name<F: NdFloat>() -> &'static str {
+    if std::mem::size_of::<F>() == 8 {
+        "f64"
+    } else {
+        "f32"
+    }
+}
+
+fn to_le_bytes<F: NdFloat>(data: &[F]) -> Vec<u8> {
+    if std::mem::size_of::<F>() == 8 {
+        data.iter()
+            .flat_map(|&v| cast::<F, f64>(v).to_le_bytes())
+            .collect()
+    } else {
+        data.iter()
+            .flat_map(|&v| cast::<F, f32>(v).to_le_bytes())
+            .collect()
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|source| Error::Io {
+        path: tmp.clone(),
+        source,
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
