@@ -177,6 +177,34 @@ pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gra
     cases
 }
 
+/// Truncated BPTT with windows 2 and 3 on 7 steps, per cell, 1 layer and 2 with residual: checked
+/// against [`truncated_objective`].
+pub fn truncated_cases(cells: &[CellKind]) -> Vec<GradcheckCase> {
+    let mut cases = Vec::new();
+    for &cell in cells {
+        for (layers, residual) in [(1, false), (2, true)] {
+            let mut spec = ModelSpec::new(
+                cell,
+                InputKind::Dense { width: 3 },
+                4,
+                layers,
+                OutputKind::Classes { count: 3 },
+            );
+            spec.residual = residual;
+            for k in [2, 3] {
+                cases.push(GradcheckCase {
+                    spec: spec.clone(),
+                    loss_steps: LossSteps::Several,
+                    bptt: Bptt::Truncated(k),
+                    steps: 7,
+                    batch: 3,
+                });
+            }
+        }
+    }
+    cases
+}
+
 /// A random batch, initial state and network for `case`, all from `seed`.
 pub fn case_setup(
     case: &GradcheckCase,

@@ -5,6 +5,7 @@
 //! H hidden width, G gates (rnn 1, lstm 4, gru 3), O output width, V vocabulary.
 
 pub mod batch;
+pub mod bench;
 pub mod cells;
 pub mod error;
 pub mod gradcheck;

@@ -5,8 +5,7 @@ use rnnlab::gradcheck::{
     case_setup, check_case, compare, standard_cases, truncated_objective, GradcheckCase, LossSteps,
     TOLERANCE,
 };
-use rnnlab::network::{InputKind, OutputKind};
-use rnnlab::{Activation, Bptt, CellKind, ModelSpec};
+use rnnlab::{Activation, Bptt, CellKind};
 
 fn assert_passes(case: &GradcheckCase) {
     let report = check_case(case, 7).unwrap();
@@ -38,29 +37,7 @@ fn every_cell_layer_norm_residual_and_mask_combination_matches_finite_difference
 }
 
 fn truncated_cases() -> Vec<GradcheckCase> {
-    let mut cases = Vec::new();
-    for cell in CellKind::ALL {
-        for (layers, residual) in [(1, false), (2, true)] {
-            let mut spec = ModelSpec::new(
-                cell,
-                InputKind::Dense { width: 3 },
-                4,
-                layers,
-                OutputKind::Classes { count: 3 },
-            );
-            spec.residual = residual;
-            for k in [2, 3] {
-                cases.push(GradcheckCase {
-                    spec: spec.clone(),
-                    loss_steps: LossSteps::Several,
-                    bptt: Bptt::Truncated(k),
-                    steps: 7,
-                    batch: 3,
-                });
-            }
-        }
-    }
-    cases
+    rnnlab::gradcheck::truncated_cases(&CellKind::ALL)
 }
 
 #[test]

@@ -1,12 +1,16 @@
 //! Subcommands, one file each. Exit codes: 0 success, 2 usage or input error, 1 runtime failure.
 
+mod bench;
+mod gradcheck;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "rnnlab",
     version,
-    about = "Why do recurrent networks forget? Measure it."
+    about = "Why do recurrent networks forget? Train RNN, LSTM and GRU cells and measure it.",
+    after_help = "Examples:\n  rnnlab gradcheck --cell lstm\n  rnnlab bench --cells lstm --hidden 64,128"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -14,16 +18,29 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Check every backward pass against finite differences in f64.
+    Gradcheck(gradcheck::GradcheckArgs),
+    /// Measure training throughput on the PyTorch peer benchmark's workload.
+    Bench(bench::BenchArgs),
+}
 
 /// An error the user caused (bad option, bad file): exit code 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A run that completed but whose result is a failure (e.g. a gradient check above tolerance).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CheckFailed(pub String);
+
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
 }
 
 /// 2 for input errors (a library input error or a [`UsageError`] anywhere in the chain), else 1.

@@ -1,0 +1,77 @@
+//! `rnnlab bench`: training throughput, in the CSV of `shared/peer/torch_rnn_bench.py`.
+
+use clap::Args;
+use rnnlab::bench::{bench_training_step, BenchConfig, BenchResult};
+use rnnlab::CellKind;
+
+use super::UsageError;
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  rnnlab bench                                   # rnn,lstm,gru × 32,64,128,256\n  rnnlab bench --cells lstm --hidden 128 --batch 64 --length 200\n\nCompare with: python3 shared/peer/torch_rnn_bench.py --threads 1 (same columns)"
+)]
+pub struct BenchArgs {
+    /// Cells (comma list of rnn, lstm, gru).
+    #[arg(long, value_delimiter = ',', default_value = "rnn,lstm,gru")]
+    cells: Vec<CellKind>,
+    /// Hidden sizes (comma list).
+    #[arg(long, value_delimiter = ',', default_value = "32,64,128,256")]
+    hidden: Vec<usize>,
+    /// Sequences per batch.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Timesteps per sequence.
+    #[arg(long, default_value_t = 100)]
+    length: usize,
+    /// Vocabulary of the one-hot inputs and of the classes.
+    #[arg(long, default_value_t = 16)]
+    vocab: usize,
+    /// Threads; a training run in rnnlab uses one (sweeps use one run per core).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Training steps per timed block (the best of three blocks is reported).
+    #[arg(long, default_value_t = 10)]
+    steps: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.threads != 1 {
+        return Err(UsageError(format!(
+            "--threads: a single run uses 1 thread; got {}",
+            args.threads
+        ))
+        .into());
+    }
+    for (name, v) in [
+        ("--batch", args.batch),
+        ("--length", args.length),
+        ("--vocab", args.vocab),
+        ("--steps", args.steps),
+    ] {
+        if v == 0 {
+            return Err(UsageError(format!("{name}: must be at least 1")).into());
+        }
+    }
+    if args.hidden.contains(&0) {
+        return Err(UsageError("--hidden: sizes must be at least 1".into()).into());
+    }
+    println!("{}", BenchResult::CSV_HEADER);
+    for &cell in &args.cells {
+        for &hidden in &args.hidden {
+            let config = BenchConfig {
+                cell,
+                hidden,
+                batch: args.batch,
+                length: args.length,
+                vocab: args.vocab,
+                steps: args.steps,
+                warmup: args.warmup,
+            };
+            println!("{}", bench_training_step(&config)?.csv_row());
+        }
+    }
+    Ok(())
+}
