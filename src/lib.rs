@@ -7,3 +7,4 @@ pub mod tasks;
 
 pub use batch::{Batch, Inputs, Targets};
 pub use error::{Error, Result};
+pub use tasks::{Task, TaskKind, TaskSpec};
