@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod data;
+
 #[derive(Parser)]
 #[command(name = "rnnlab", version, about = "Why do recurrent networks forget? Measure it.")]
 struct Cli {
@@ -10,7 +12,10 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Generate, check and show dataset files of the synthetic tasks.
+    Data(data::DataArgs),
+}
 
 /// An error the user caused (bad option, bad file): exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +24,9 @@ pub struct UsageError(pub String);
 
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::Data(args) => data::run(args),
+    }
 }
 
 /// 2 for input errors (a library input error or a [`UsageError`] anywhere in the chain), else 1.

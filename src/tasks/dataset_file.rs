@@ -70,9 +70,10 @@ pub(crate) fn describe_ron_error(e: &ron::error::SpannedError) -> String {
     format!("line {}, column {}: {}", e.position.line, e.position.col, e.code)
 }
 
-/// Reads and checks a dataset file.
+/// Reads and checks a dataset file. Every error is [`Error::BadFile`] naming `path`.
 pub fn load_dataset(path: &Path) -> Result<Dataset> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    // A file the user named that cannot be read is an input error (exit 2), not a runtime failure.
+    let text = std::fs::read_to_string(path).map_err(|e| Error::bad_file(path, format!("cannot read: {e}")))?;
     parse_dataset(&text, path)
 }
 

@@ -179,13 +179,20 @@ impl TaskDef for Tanaka {
         let subject = rng.random_range(0..self.names);
         let mut ids = Vec::with_capacity(self.steps());
         ids.push(subject);
+        // Fillers are dealt from a shuffled deck, refilled when empty, so a phrase does not repeat
+        // within one pass over the fillers (the sentences read better; memory demand is unchanged).
+        let mut deck: Vec<usize> = Vec::new();
         for _ in 0..self.fillers {
             if self.distractor_names > 0.0 && rng.random_bool(self.distractor_names) {
                 // Another name, uniform over the names in play other than the subject.
                 let other = rng.random_range(0..self.names - 1);
                 ids.push(if other >= subject { other + 1 } else { other });
             } else {
-                ids.push(self.names + rng.random_range(0..self.words.fillers.len()));
+                if deck.is_empty() {
+                    deck = (0..self.words.fillers.len()).collect();
+                }
+                let filler = deck.swap_remove(rng.random_range(0..deck.len()));
+                ids.push(self.names + filler);
             }
         }
         ids.push(self.query_id());
