@@ -160,6 +160,9 @@ fn to_sequence(task: &Task, record: RecordRepr) -> std::result::Result<Sequence,
             });
             SequenceInputs::Tokens(ids.collect::<std::result::Result<_, _>>()?)
         }
+        InputsRepr::Dense(_) if task.input_vocabulary().is_some() => {
+            return Err(format!("{kind} reads Tokens, not real vectors (Dense)"));
+        }
         InputsRepr::Dense(rows) => SequenceInputs::Dense(rows),
     };
     let targets = match record.targets {
@@ -174,6 +177,9 @@ fn to_sequence(task: &Task, record: RecordRepr) -> std::result::Result<Sequence,
                     .ok_or_else(|| format!("step {t}: target {name:?} is not a {kind} class ({})", vocab.summary())),
             });
             SequenceTargets::Classes(ids.collect::<std::result::Result<_, _>>()?)
+        }
+        TargetsRepr::Values(_) if task.class_vocabulary().is_some() => {
+            return Err(format!("{kind} has class targets (Classes), not Values"));
         }
         TargetsRepr::Values(rows) => SequenceTargets::Values(rows),
     };
