@@ -7,4 +7,3 @@ pub mod tasks;
 
 pub use batch::{Batch, Inputs, Targets};
 pub use error::{Error, Result};
-pub use tasks::{Task, TaskKind, TaskSpec};

@@ -6,7 +6,9 @@ use rnnlab::tasks::{load_dataset, save_dataset, Dataset, Lang, Task, TaskKind, T
 use std::path::PathBuf;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  rnnlab data generate --task tanaka --length 6 --count 100 --seed 1 --out tanaka6.ron\n  rnnlab data check tanaka6.ron\n  rnnlab data show --task tanaka --length 6 --lang en")]
+#[command(
+    after_help = "Examples:\n  rnnlab data generate --task tanaka --length 6 --count 100 --seed 1 --out tanaka6.ron\n  rnnlab data check tanaka6.ron\n  rnnlab data show --task tanaka --length 6 --lang en"
+)]
 pub struct DataArgs {
     #[command(subcommand)]
     command: DataCommand,
@@ -15,13 +17,17 @@ pub struct DataArgs {
 #[derive(Subcommand)]
 enum DataCommand {
     /// Generate sequences of a task from a seed and write them to a dataset file (RON).
-    #[command(after_help = "Example:\n  rnnlab data generate --task copy --length 100 --count 1000 --seed 7 --out copy100.ron")]
+    #[command(
+        after_help = "Example:\n  rnnlab data generate --task copy --length 100 --count 1000 --seed 7 --out copy100.ron"
+    )]
     Generate(GenerateArgs),
     /// Check a dataset file: its syntax, its task and every record.
     #[command(after_help = "Example:\n  rnnlab data check datasets/examples/recall.ron")]
     Check(CheckArgs),
     /// Print sequences as a person reads them: generated from a task, or read from a file.
-    #[command(after_help = "Examples:\n  rnnlab data show --task tanaka --length 6 --lang en --count 3\n  rnnlab data show --task recall --length 2 --pairs 4\n  rnnlab data show --data datasets/examples/tanaka.ron")]
+    #[command(
+        after_help = "Examples:\n  rnnlab data show --task tanaka --length 6 --lang en --count 3\n  rnnlab data show --task recall --length 2 --pairs 4\n  rnnlab data show --data datasets/examples/tanaka.ron"
+    )]
     Show(ShowArgs),
 }
 
@@ -51,8 +57,12 @@ pub struct TaskArgs {
 impl TaskArgs {
     /// The spec these options describe; `--task` and `--length` are required.
     pub fn spec(&self) -> Result<TaskSpec, UsageError> {
-        let task = self.task.ok_or_else(|| UsageError("--task is required (tanaka, copy, adding or recall)".into()))?;
-        let length = self.length.ok_or_else(|| UsageError(format!("--length is required for --task {task}")))?;
+        let task = self.task.ok_or_else(|| {
+            UsageError("--task is required (tanaka, copy, adding or recall)".into())
+        })?;
+        let length = self
+            .length
+            .ok_or_else(|| UsageError(format!("--length is required for --task {task}")))?;
         Ok(TaskSpec {
             task,
             length,
@@ -133,7 +143,10 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
 
 fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     if args.count == 0 {
-        return Err(UsageError("--count must be at least 1: an empty dataset is not a dataset".into()).into());
+        return Err(UsageError(
+            "--count must be at least 1: an empty dataset is not a dataset".into(),
+        )
+        .into());
     }
     let task = Task::new(args.task.spec()?)?;
     let sequences = task.generate(args.count, args.seed);
@@ -174,7 +187,10 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
     let (task, sequences) = match &args.data {
         Some(path) => {
             if args.task.any() {
-                return Err(UsageError("--data takes its task from the file; leave out --task and its options".into()).into());
+                return Err(UsageError(
+                    "--data takes its task from the file; leave out --task and its options".into(),
+                )
+                .into());
             }
             let Dataset { task, sequences } = load_dataset(path)?;
             let count = args.count.unwrap_or(sequences.len()).min(sequences.len());

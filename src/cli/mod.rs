@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 mod data;
 
 #[derive(Parser)]
-#[command(name = "rnnlab", version, about = "Why do recurrent networks forget? Measure it.")]
+#[command(
+    name = "rnnlab",
+    version,
+    about = "Why do recurrent networks forget? Measure it."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -6,8 +6,8 @@
 //! sum of two uniforms). A sequence is correct when |error| < 0.04.
 
 use super::{
-    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence, SequenceInputs,
-    SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
+    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence,
+    SequenceInputs, SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
 };
 use crate::error::Result;
 use ndarray_rand::rand::Rng;
@@ -26,7 +26,10 @@ pub(crate) struct Adding {
 impl Adding {
     pub(crate) fn new(spec: &TaskSpec) -> Result<Adding> {
         if spec.length < 2 {
-            return Err(invalid("length", "adding needs length ≥ 2 (one marker in each half)"));
+            return Err(invalid(
+                "length",
+                "adding needs length ≥ 2 (one marker in each half)",
+            ));
         }
         Ok(Adding { steps: spec.length })
     }
@@ -38,9 +41,12 @@ impl Adding {
     /// The marked steps of a sequence, ascending.
     fn markers(seq: &Sequence) -> Vec<usize> {
         match &seq.inputs {
-            SequenceInputs::Dense(rows) => {
-                rows.iter().enumerate().filter(|(_, row)| row.get(1) == Some(&1.0)).map(|(t, _)| t).collect()
-            }
+            SequenceInputs::Dense(rows) => rows
+                .iter()
+                .enumerate()
+                .filter(|(_, row)| row.get(1) == Some(&1.0))
+                .map(|(t, _)| t)
+                .collect(),
             SequenceInputs::Tokens(_) => Vec::new(),
         }
     }
@@ -78,20 +84,28 @@ impl TaskDef for Adding {
             .collect();
         let mut targets = vec![None; self.steps];
         targets[self.steps - 1] = Some(vec![values[first] + values[second]]);
-        Sequence { inputs: SequenceInputs::Dense(inputs), targets: SequenceTargets::Values(targets) }
+        Sequence {
+            inputs: SequenceInputs::Dense(inputs),
+            targets: SequenceTargets::Values(targets),
+        }
     }
 
     /// Evidence = the first marker: the farther of the two marked values.
     fn dependencies(&self, seq: &Sequence) -> Vec<Dependency> {
         Adding::markers(seq)
             .first()
-            .map(|&first| Dependency { target_step: self.steps - 1, evidence_step: first })
+            .map(|&first| Dependency {
+                target_step: self.steps - 1,
+                evidence_step: first,
+            })
             .into_iter()
             .collect()
     }
 
     fn check_content(&self, seq: &Sequence) -> std::result::Result<(), String> {
-        let (SequenceInputs::Dense(rows), SequenceTargets::Values(targets)) = (&seq.inputs, &seq.targets) else {
+        let (SequenceInputs::Dense(rows), SequenceTargets::Values(targets)) =
+            (&seq.inputs, &seq.targets)
+        else {
             return Ok(());
         };
         for (t, row) in rows.iter().enumerate() {
@@ -113,7 +127,10 @@ impl TaskDef for Adding {
         let sum = rows[markers[0]][0] + rows[markers[1]][0];
         let target = targets[self.steps - 1].as_ref().map_or(f64::NAN, |v| v[0]);
         if (target - sum).abs() > SUM_SLACK {
-            return Err(format!("step {}: target {target} is not the sum of the marked values, {sum}", self.steps - 1));
+            return Err(format!(
+                "step {}: target {target} is not the sum of the marked values, {sum}",
+                self.steps - 1
+            ));
         }
         Ok(())
     }
@@ -125,7 +142,10 @@ impl TaskDef for Adding {
     /// Predicting 1: MSE = Var(X₁ + X₂) = 2/12; P(|X₁ + X₂ − 1| < a) = 1 − (1 − a)² for the
     /// triangular density of the sum.
     fn baseline(&self) -> Baseline {
-        Baseline { loss: 1.0 / 6.0, accuracy: 1.0 - (1.0 - TOLERANCE) * (1.0 - TOLERANCE) }
+        Baseline {
+            loss: 1.0 / 6.0,
+            accuracy: 1.0 - (1.0 - TOLERANCE) * (1.0 - TOLERANCE),
+        }
     }
 
     fn default_solved(&self) -> Solved {
@@ -146,11 +166,21 @@ impl TaskDef for Adding {
 
     /// `(0.31,0) (0.72,1) … → 1.03`, values to two decimals.
     fn render(&self, seq: &Sequence, _lang: Lang) -> String {
-        let (SequenceInputs::Dense(rows), SequenceTargets::Values(targets)) = (&seq.inputs, &seq.targets) else {
+        let (SequenceInputs::Dense(rows), SequenceTargets::Values(targets)) =
+            (&seq.inputs, &seq.targets)
+        else {
             return String::new();
         };
-        let pairs: Vec<String> = rows.iter().map(|r| format!("({:.2},{})", r[0], r[1])).collect();
-        let answer = targets.iter().flatten().map(|v| format!("{:.2}", v[0])).collect::<Vec<_>>().join(" ");
+        let pairs: Vec<String> = rows
+            .iter()
+            .map(|r| format!("({:.2},{})", r[0], r[1]))
+            .collect();
+        let answer = targets
+            .iter()
+            .flatten()
+            .map(|v| format!("{:.2}", v[0]))
+            .collect::<Vec<_>>()
+            .join(" ");
         format!("{} → {answer}", pairs.join(" "))
     }
 }

@@ -31,12 +31,17 @@ impl Task {
     /// (T, B) that are 0 where there is no target and otherwise set by `weighting`.
     ///
     /// Errors if the batch is empty or a sequence does not belong to this task.
-    pub fn collate<F: NdFloat>(&self, sequences: &[Sequence], weighting: LossWeighting) -> Result<Batch<F>> {
+    pub fn collate<F: NdFloat>(
+        &self,
+        sequences: &[Sequence],
+        weighting: LossWeighting,
+    ) -> Result<Batch<F>> {
         if sequences.is_empty() {
             return Err(Error::invalid("batch", "cannot collate an empty batch"));
         }
         for (b, seq) in sequences.iter().enumerate() {
-            self.check_sequence(seq).map_err(|m| Error::invalid("batch", format!("sequence {b}: {m}")))?;
+            self.check_sequence(seq)
+                .map_err(|m| Error::invalid("batch", format!("sequence {b}: {m}")))?;
         }
         let (steps, batch) = (self.steps(), sequences.len());
         let inputs = match &sequences[0].inputs {
@@ -44,10 +49,16 @@ impl Task {
                 let mut ids = Array2::zeros((steps, batch));
                 for (b, seq) in sequences.iter().enumerate() {
                     if let SequenceInputs::Tokens(tokens) = &seq.inputs {
-                        ids.column_mut(b).iter_mut().zip(tokens).for_each(|(dst, &id)| *dst = id);
+                        ids.column_mut(b)
+                            .iter_mut()
+                            .zip(tokens)
+                            .for_each(|(dst, &id)| *dst = id);
                     }
                 }
-                Inputs::Tokens { ids, vocab: self.input_width() }
+                Inputs::Tokens {
+                    ids,
+                    vocab: self.input_width(),
+                }
             }
             SequenceInputs::Dense(_) => {
                 let mut x = Array3::zeros((steps, batch, self.input_width()));
@@ -77,7 +88,10 @@ impl Task {
                         }
                     }
                 }
-                Targets::Classes { ids, classes: self.output_width() }
+                Targets::Classes {
+                    ids,
+                    classes: self.output_width(),
+                }
             }
             SequenceTargets::Values(_) => {
                 let mut y = Array3::zeros((steps, batch, self.output_width()));
@@ -100,7 +114,11 @@ impl Task {
             let count: F = loss_weight.sum();
             loss_weight.mapv_inplace(|w| w / count);
         }
-        Ok(Batch { inputs, targets, loss_weight })
+        Ok(Batch {
+            inputs,
+            targets,
+            loss_weight,
+        })
     }
 
     /// The fraction of scored predictions that are correct: at the [`Task::scored_steps`] of each
@@ -109,7 +127,11 @@ impl Task {
     /// [`Task::value_tolerance`] of it (adding: |error| < 0.04).
     ///
     /// `batch` is one this task collated; `predictions` must have its (T, B) shape.
-    pub fn accuracy<F: NdFloat>(&self, batch: &Batch<F>, predictions: &Predictions<F>) -> Result<f64> {
+    pub fn accuracy<F: NdFloat>(
+        &self,
+        batch: &Batch<F>,
+        predictions: &Predictions<F>,
+    ) -> Result<f64> {
         let (steps, size) = batch.shape();
         let scored = self.scored_steps();
         if steps != self.steps() {
@@ -119,25 +141,42 @@ impl Task {
         match (&batch.targets, predictions) {
             (Targets::Classes { ids, .. }, Predictions::Classes(predicted)) => {
                 if predicted.dim() != (steps, size) {
-                    return Err(Error::shape("predicted classes (T, B)", (steps, size), predicted.dim()));
+                    return Err(Error::shape(
+                        "predicted classes (T, B)",
+                        (steps, size),
+                        predicted.dim(),
+                    ));
                 }
                 for &t in &scored {
-                    correct += (0..size).filter(|&b| predicted[[t, b]] == ids[[t, b]]).count();
+                    correct += (0..size)
+                        .filter(|&b| predicted[[t, b]] == ids[[t, b]])
+                        .count();
                 }
             }
             (Targets::Values(y), Predictions::Values(predicted)) => {
                 if predicted.dim() != y.dim() {
-                    return Err(Error::shape("predicted values (T, B, O)", y.dim(), predicted.dim()));
+                    return Err(Error::shape(
+                        "predicted values (T, B, O)",
+                        y.dim(),
+                        predicted.dim(),
+                    ));
                 }
                 let tolerance: F = cast(self.value_tolerance());
                 for &t in &scored {
                     for b in 0..size {
-                        let ok = (0..y.dim().2).all(|o| (predicted[[t, b, o]] - y[[t, b, o]]).abs() < tolerance);
+                        let ok = (0..y.dim().2)
+                            .all(|o| (predicted[[t, b, o]] - y[[t, b, o]]).abs() < tolerance);
                         correct += usize::from(ok);
                     }
                 }
             }
-            _ => return Err(Error::shape("predictions", "the batch's target kind", "the other kind")),
+            _ => {
+                return Err(Error::shape(
+                    "predictions",
+                    "the batch's target kind",
+                    "the other kind",
+                ))
+            }
         }
         Ok(correct as f64 / (scored.len() * size) as f64)
     }
@@ -160,12 +199,24 @@ impl Task {
                     continue;
                 }
                 let loss = match (&output, &batch.targets) {
-                    (MemorylessOutput::Probabilities(p), Targets::Classes { ids, .. }) => -p[ids[[t, b]]].ln(),
+                    (MemorylessOutput::Probabilities(p), Targets::Classes { ids, .. }) => {
+                        -p[ids[[t, b]]].ln()
+                    }
                     (MemorylessOutput::Values(v), Targets::Values(y)) => {
-                        let sq: f64 = v.iter().enumerate().map(|(o, &p)| (p - cast::<F, f64>(y[[t, b, o]])).powi(2)).sum();
+                        let sq: f64 = v
+                            .iter()
+                            .enumerate()
+                            .map(|(o, &p)| (p - cast::<F, f64>(y[[t, b, o]])).powi(2))
+                            .sum();
                         sq / v.len() as f64
                     }
-                    _ => return Err(Error::shape("batch targets", "this task's target kind", "the other kind")),
+                    _ => {
+                        return Err(Error::shape(
+                            "batch targets",
+                            "this task's target kind",
+                            "the other kind",
+                        ))
+                    }
                 };
                 total += weight * loss;
             }
@@ -178,24 +229,27 @@ impl Task {
     pub fn memoryless_predictions<F: NdFloat>(&self, batch: &Batch<F>) -> Predictions<F> {
         let (steps, size) = batch.shape();
         match self.def().memoryless(0) {
-            MemorylessOutput::Probabilities(_) => Predictions::Classes(Array2::from_shape_fn((steps, size), |(t, _)| {
-                match self.def().memoryless(t) {
-                    MemorylessOutput::Probabilities(p) => argmax(&p),
-                    MemorylessOutput::Values(_) => 0,
-                }
-            })),
-            MemorylessOutput::Values(_) => {
-                Predictions::Values(Array3::from_shape_fn((steps, size, self.output_width()), |(t, _, o)| {
+            MemorylessOutput::Probabilities(_) => {
+                Predictions::Classes(Array2::from_shape_fn((steps, size), |(t, _)| {
                     match self.def().memoryless(t) {
-                        MemorylessOutput::Values(v) => cast(v[o]),
-                        MemorylessOutput::Probabilities(_) => F::zero(),
+                        MemorylessOutput::Probabilities(p) => argmax(&p),
+                        MemorylessOutput::Values(_) => 0,
                     }
                 }))
             }
+            MemorylessOutput::Values(_) => Predictions::Values(Array3::from_shape_fn(
+                (steps, size, self.output_width()),
+                |(t, _, o)| match self.def().memoryless(t) {
+                    MemorylessOutput::Values(v) => cast(v[o]),
+                    MemorylessOutput::Probabilities(_) => F::zero(),
+                },
+            )),
         }
     }
 }
 
 fn argmax(p: &[f64]) -> usize {
-    p.iter().enumerate().fold(0, |best, (i, &v)| if v > p[best] { i } else { best })
+    p.iter()
+        .enumerate()
+        .fold(0, |best, (i, &v)| if v > p[best] { i } else { best })
 }

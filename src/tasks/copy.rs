@@ -6,8 +6,8 @@
 //! uniform guess among the 8 symbols: mean cross-entropy 10·ln 8 / (T + 20).
 
 use super::{
-    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence, SequenceInputs,
-    SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
+    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence,
+    SequenceInputs, SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
 };
 use crate::error::Result;
 use ndarray_rand::rand::Rng;
@@ -35,7 +35,10 @@ pub(crate) struct Copy {
 impl Copy {
     pub(crate) fn new(spec: &TaskSpec) -> Result<Copy> {
         if spec.length == 0 {
-            return Err(invalid("length", "copy needs length ≥ 1 (T − 1 blanks before the delimiter)"));
+            return Err(invalid(
+                "length",
+                "copy needs length ≥ 1 (T − 1 blanks before the delimiter)",
+            ));
         }
         let names = ["-", "1", "2", "3", "4", "5", "6", "7", "8", ":"];
         Ok(Copy {
@@ -77,7 +80,9 @@ impl TaskDef for Copy {
     }
 
     fn generate(&self, rng: &mut ChaCha8Rng) -> Sequence {
-        let symbols: Vec<usize> = (0..SYMBOLS).map(|_| rng.random_range(1..=ALPHABET)).collect();
+        let symbols: Vec<usize> = (0..SYMBOLS)
+            .map(|_| rng.random_range(1..=ALPHABET))
+            .collect();
         let mut inputs = vec![BLANK; self.steps()];
         inputs[..SYMBOLS].copy_from_slice(&symbols);
         inputs[self.first_recall() - 1] = DELIMITER;
@@ -85,19 +90,32 @@ impl TaskDef for Copy {
         for (k, &s) in symbols.iter().enumerate() {
             targets[self.first_recall() + k] = Some(s);
         }
-        Sequence { inputs: SequenceInputs::Tokens(inputs), targets: SequenceTargets::Classes(targets) }
+        Sequence {
+            inputs: SequenceInputs::Tokens(inputs),
+            targets: SequenceTargets::Classes(targets),
+        }
     }
 
     fn dependencies(&self, _seq: &Sequence) -> Vec<Dependency> {
-        (0..SYMBOLS).map(|k| Dependency { target_step: self.first_recall() + k, evidence_step: k }).collect()
+        (0..SYMBOLS)
+            .map(|k| Dependency {
+                target_step: self.first_recall() + k,
+                evidence_step: k,
+            })
+            .collect()
     }
 
     fn check_content(&self, seq: &Sequence) -> std::result::Result<(), String> {
-        let Some(ids) = seq.tokens() else { return Ok(()) };
+        let Some(ids) = seq.tokens() else {
+            return Ok(());
+        };
         for (t, &id) in ids.iter().enumerate() {
             let expected = if t < SYMBOLS {
                 if !(1..=ALPHABET).contains(&id) {
-                    return Err(format!("step {t}: expected a symbol 1..8, found {:?}", self.inputs.name(id)));
+                    return Err(format!(
+                        "step {t}: expected a symbol 1..8, found {:?}",
+                        self.inputs.name(id)
+                    ));
                 }
                 continue;
             } else if t == self.first_recall() - 1 {
@@ -114,9 +132,16 @@ impl TaskDef for Copy {
             }
         }
         for t in 0..self.steps() {
-            let expected = if t < self.first_recall() { BLANK } else { ids[t - self.first_recall()] };
+            let expected = if t < self.first_recall() {
+                BLANK
+            } else {
+                ids[t - self.first_recall()]
+            };
             if seq.class_at(t) != Some(expected) {
-                return Err(format!("step {t}: target must be {:?} (blank, then the 10 symbols)", self.classes.name(expected)));
+                return Err(format!(
+                    "step {t}: target must be {:?} (blank, then the 10 symbols)",
+                    self.classes.name(expected)
+                ));
             }
         }
         Ok(())
@@ -152,9 +177,15 @@ impl TaskDef for Copy {
     }
 
     fn render(&self, seq: &Sequence, _lang: Lang) -> String {
-        let inputs: String = seq.tokens().unwrap_or(&[]).iter().map(|&id| self.inputs.name(id)).collect();
-        let targets: String =
-            (0..seq.len()).map(|t| seq.class_at(t).map_or("?", |c| self.classes.name(c))).collect();
+        let inputs: String = seq
+            .tokens()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&id| self.inputs.name(id))
+            .collect();
+        let targets: String = (0..seq.len())
+            .map(|t| seq.class_at(t).map_or("?", |c| self.classes.name(c)))
+            .collect();
         format!("{inputs} → {targets}")
     }
 }

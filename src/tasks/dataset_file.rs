@@ -67,32 +67,43 @@ fn ron_options() -> ron::Options {
 
 /// `line L, column C: message` for a RON syntax or type error.
 pub(crate) fn describe_ron_error(e: &ron::error::SpannedError) -> String {
-    format!("line {}, column {}: {}", e.position.line, e.position.col, e.code)
+    format!(
+        "line {}, column {}: {}",
+        e.position.line, e.position.col, e.code
+    )
 }
 
 /// Reads and checks a dataset file. Every error is [`Error::BadFile`] naming `path`.
 pub fn load_dataset(path: &Path) -> Result<Dataset> {
     // A file the user named that cannot be read is an input error (exit 2), not a runtime failure.
-    let text = std::fs::read_to_string(path).map_err(|e| Error::bad_file(path, format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_file(path, format!("cannot read: {e}")))?;
     parse_dataset(&text, path)
 }
 
 /// Parses and checks a dataset file's text; `path` only names the file in errors.
 pub fn parse_dataset(text: &str, path: &Path) -> Result<Dataset> {
     let bad = |message: String| Error::bad_file(path, message);
-    let repr: DatasetRepr = ron_options().from_str(text).map_err(|e| bad(describe_ron_error(&e)))?;
+    let repr: DatasetRepr = ron_options()
+        .from_str(text)
+        .map_err(|e| bad(describe_ron_error(&e)))?;
     let task = Task::new(repr.task.clone()).map_err(|e| bad(format!("task: {e}")))?;
     if repr.records.is_empty() {
-        return Err(bad("no records; a dataset needs at least one sequence".into()));
+        return Err(bad(
+            "no records; a dataset needs at least one sequence".into()
+        ));
     }
     let lines = record_lines(text);
     let mut sequences = Vec::with_capacity(repr.records.len());
     for (i, record) in repr.records.into_iter().enumerate() {
-        let sequence = to_sequence(&task, record).and_then(|seq| task.check_sequence(&seq).map(|()| seq));
+        let sequence =
+            to_sequence(&task, record).and_then(|seq| task.check_sequence(&seq).map(|()| seq));
         match sequence {
             Ok(seq) => sequences.push(seq),
             Err(message) => {
-                let at = lines.get(i).map_or(String::new(), |line| format!(" (line {line})"));
+                let at = lines
+                    .get(i)
+                    .map_or(String::new(), |line| format!(" (line {line})"));
                 return Err(bad(format!("record {}{at}: {message}", i + 1)));
             }
         }
@@ -103,7 +114,10 @@ pub fn parse_dataset(text: &str, path: &Path) -> Result<Dataset> {
 /// Writes `sequences` of `task` to `path` (see [`write_dataset`]).
 pub fn save_dataset(path: &Path, task: &Task, sequences: &[Sequence]) -> Result<()> {
     let text = write_dataset(task, sequences)?;
-    std::fs::write(path, text).map_err(|source| Error::Io { path: path.to_path_buf(), source })
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// The text of a dataset file: a header, the task's resolved spec, one record per line.
@@ -118,7 +132,8 @@ pub fn write_dataset(task: &Task, sequences: &[Sequence]) -> Result<String> {
     );
     text += &format!("    task: {},\n    records: [\n", ron(task.spec())?);
     for (b, seq) in sequences.iter().enumerate() {
-        task.check_sequence(seq).map_err(|m| Error::invalid("dataset", format!("sequence {b}: {m}")))?;
+        task.check_sequence(seq)
+            .map_err(|m| Error::invalid("dataset", format!("sequence {b}: {m}")))?;
         text += &format!("        {},\n", ron(&to_record(task, seq))?);
     }
     text += "    ],\n)\n";
@@ -127,21 +142,29 @@ pub fn write_dataset(task: &Task, sequences: &[Sequence]) -> Result<String> {
 
 /// One value as single-line RON.
 fn ron<T: Serialize>(value: &T) -> Result<String> {
-    ron_options().to_string(value).map_err(|e| Error::invalid("dataset", e.to_string()))
+    ron_options()
+        .to_string(value)
+        .map_err(|e| Error::invalid("dataset", e.to_string()))
 }
 
 fn to_record(task: &Task, seq: &Sequence) -> RecordRepr {
-    let token_name = |vocab: Option<&Vocabulary>, id: usize| vocab.map_or(id.to_string(), |v| v.name(id).to_string());
+    let token_name = |vocab: Option<&Vocabulary>, id: usize| {
+        vocab.map_or(id.to_string(), |v| v.name(id).to_string())
+    };
     let inputs = match &seq.inputs {
-        SequenceInputs::Tokens(ids) => {
-            InputsRepr::Tokens(ids.iter().map(|&id| token_name(task.input_vocabulary(), id)).collect())
-        }
+        SequenceInputs::Tokens(ids) => InputsRepr::Tokens(
+            ids.iter()
+                .map(|&id| token_name(task.input_vocabulary(), id))
+                .collect(),
+        ),
         SequenceInputs::Dense(rows) => InputsRepr::Dense(rows.clone()),
     };
     let targets = match &seq.targets {
-        SequenceTargets::Classes(ids) => {
-            TargetsRepr::Classes(ids.iter().map(|id| id.map(|id| token_name(task.class_vocabulary(), id))).collect())
-        }
+        SequenceTargets::Classes(ids) => TargetsRepr::Classes(
+            ids.iter()
+                .map(|id| id.map(|id| token_name(task.class_vocabulary(), id)))
+                .collect(),
+        ),
         SequenceTargets::Values(rows) => TargetsRepr::Values(rows.clone()),
     };
     RecordRepr { inputs, targets }
@@ -152,10 +175,15 @@ fn to_sequence(task: &Task, record: RecordRepr) -> std::result::Result<Sequence,
     let kind = task.kind();
     let inputs = match record.inputs {
         InputsRepr::Tokens(names) => {
-            let vocab = task.input_vocabulary().ok_or_else(|| format!("{kind} reads real vectors (Dense), not Tokens"))?;
+            let vocab = task
+                .input_vocabulary()
+                .ok_or_else(|| format!("{kind} reads real vectors (Dense), not Tokens"))?;
             let ids = names.iter().enumerate().map(|(t, name)| {
                 vocab.id(name).ok_or_else(|| {
-                    format!("step {t}: token {name:?} is not in the {kind} vocabulary ({})", vocab.summary())
+                    format!(
+                        "step {t}: token {name:?} is not in the {kind} vocabulary ({})",
+                        vocab.summary()
+                    )
                 })
             });
             SequenceInputs::Tokens(ids.collect::<std::result::Result<_, _>>()?)
@@ -167,14 +195,17 @@ fn to_sequence(task: &Task, record: RecordRepr) -> std::result::Result<Sequence,
     };
     let targets = match record.targets {
         TargetsRepr::Classes(names) => {
-            let vocab =
-                task.class_vocabulary().ok_or_else(|| format!("{kind} has real-valued targets (Values), not Classes"))?;
+            let vocab = task
+                .class_vocabulary()
+                .ok_or_else(|| format!("{kind} has real-valued targets (Values), not Classes"))?;
             let ids = names.iter().enumerate().map(|(t, name)| match name {
                 None => Ok(None),
-                Some(name) => vocab
-                    .id(name)
-                    .map(Some)
-                    .ok_or_else(|| format!("step {t}: target {name:?} is not a {kind} class ({})", vocab.summary())),
+                Some(name) => vocab.id(name).map(Some).ok_or_else(|| {
+                    format!(
+                        "step {t}: target {name:?} is not a {kind} class ({})",
+                        vocab.summary()
+                    )
+                }),
             });
             SequenceTargets::Classes(ids.collect::<std::result::Result<_, _>>()?)
         }

@@ -5,8 +5,8 @@
 //! from the keys. Target at the query step: the query key's value (10 classes, chance 1/10).
 
 use super::{
-    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence, SequenceInputs,
-    SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
+    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence,
+    SequenceInputs, SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
 };
 use crate::error::Result;
 use ndarray_rand::rand::Rng;
@@ -32,12 +32,22 @@ impl Recall {
     pub(crate) fn new(spec: &TaskSpec) -> Result<Recall> {
         let pairs = spec.pairs.unwrap_or(super::spec::DEFAULT_PAIRS);
         if !(1..=LETTERS).contains(&pairs) {
-            return Err(invalid("pairs", format!("{pairs} pairs; recall takes 1 to 26 (one letter key each)")));
+            return Err(invalid(
+                "pairs",
+                format!("{pairs} pairs; recall takes 1 to 26 (one letter key each)"),
+            ));
         }
         let letters = (b'a'..=b'z').map(|c| (c as char).to_string());
         let digits: Vec<String> = (0..DIGITS).map(|d| d.to_string()).collect();
-        let names = letters.chain(digits.iter().cloned()).chain([".".to_string(), "??".to_string()]);
-        Ok(Recall { pairs, fillers: spec.length, inputs: Vocabulary::new(names), classes: Vocabulary::new(digits) })
+        let names = letters
+            .chain(digits.iter().cloned())
+            .chain([".".to_string(), "??".to_string()]);
+        Ok(Recall {
+            pairs,
+            fillers: spec.length,
+            inputs: Vocabulary::new(names),
+            classes: Vocabulary::new(digits),
+        })
     }
 
     fn query_step(&self) -> usize {
@@ -79,7 +89,9 @@ impl TaskDef for Recall {
             let j = rng.random_range(i..LETTERS);
             letters.swap(i, j);
         }
-        let values: Vec<usize> = (0..self.pairs).map(|_| rng.random_range(0..DIGITS)).collect();
+        let values: Vec<usize> = (0..self.pairs)
+            .map(|_| rng.random_range(0..DIGITS))
+            .collect();
         let asked = rng.random_range(0..self.pairs);
         let mut ids = Vec::with_capacity(self.steps());
         for i in 0..self.pairs {
@@ -91,42 +103,71 @@ impl TaskDef for Recall {
         ids.push(letters[asked]);
         let mut targets = vec![None; self.steps()];
         targets[self.query_step()] = Some(values[asked]);
-        Sequence { inputs: SequenceInputs::Tokens(ids), targets: SequenceTargets::Classes(targets) }
+        Sequence {
+            inputs: SequenceInputs::Tokens(ids),
+            targets: SequenceTargets::Classes(targets),
+        }
     }
 
     /// Evidence = the queried key's step (its value follows one step later).
     fn dependencies(&self, seq: &Sequence) -> Vec<Dependency> {
-        let Some(ids) = seq.tokens() else { return Vec::new() };
+        let Some(ids) = seq.tokens() else {
+            return Vec::new();
+        };
         self.asked_key_step(ids)
-            .map(|key| Dependency { target_step: self.query_step(), evidence_step: key })
+            .map(|key| Dependency {
+                target_step: self.query_step(),
+                evidence_step: key,
+            })
             .into_iter()
             .collect()
     }
 
     fn check_content(&self, seq: &Sequence) -> std::result::Result<(), String> {
-        let Some(ids) = seq.tokens() else { return Ok(()) };
+        let Some(ids) = seq.tokens() else {
+            return Ok(());
+        };
         let name = |id: usize| self.inputs.name(id).to_string();
         let mut seen = [false; LETTERS];
         for i in 0..self.pairs {
             let (key, value) = (ids[2 * i], ids[2 * i + 1]);
             if key >= LETTERS {
-                return Err(format!("step {}: expected a letter key, found {:?}", 2 * i, name(key)));
+                return Err(format!(
+                    "step {}: expected a letter key, found {:?}",
+                    2 * i,
+                    name(key)
+                ));
             }
             if std::mem::replace(&mut seen[key], true) {
-                return Err(format!("step {}: key {:?} appears twice; keys must be distinct", 2 * i, name(key)));
+                return Err(format!(
+                    "step {}: key {:?} appears twice; keys must be distinct",
+                    2 * i,
+                    name(key)
+                ));
             }
             if !(FIRST_DIGIT..FILLER).contains(&value) {
-                return Err(format!("step {}: expected a digit value, found {:?}", 2 * i + 1, name(value)));
+                return Err(format!(
+                    "step {}: expected a digit value, found {:?}",
+                    2 * i + 1,
+                    name(value)
+                ));
             }
         }
-        for t in 2 * self.pairs..self.query_step() - 1 {
-            if ids[t] != FILLER {
-                return Err(format!("step {t}: expected the filler \".\", found {:?}", name(ids[t])));
+        let fillers = 2 * self.pairs..self.query_step() - 1;
+        for (t, &id) in ids.iter().enumerate().take(fillers.end).skip(fillers.start) {
+            if id != FILLER {
+                return Err(format!(
+                    "step {t}: expected the filler \".\", found {:?}",
+                    name(id)
+                ));
             }
         }
         let separator = self.query_step() - 1;
         if ids[separator] != SEPARATOR {
-            return Err(format!("step {separator}: expected the separator \"??\", found {:?}", name(ids[separator])));
+            return Err(format!(
+                "step {separator}: expected the separator \"??\", found {:?}",
+                name(ids[separator])
+            ));
         }
         let Some(key_step) = self.asked_key_step(ids) else {
             return Err(format!(
@@ -137,7 +178,10 @@ impl TaskDef for Recall {
         };
         let value = ids[key_step + 1] - FIRST_DIGIT;
         if seq.class_at(self.query_step()) != Some(value) {
-            return Err(format!("step {}: target must be {value}, the value of the queried key", self.query_step()));
+            return Err(format!(
+                "step {}: target must be {value}, the value of the queried key",
+                self.query_step()
+            ));
         }
         Ok(())
     }
@@ -147,7 +191,10 @@ impl TaskDef for Recall {
     }
 
     fn baseline(&self) -> Baseline {
-        Baseline { loss: (DIGITS as f64).ln(), accuracy: 1.0 / DIGITS as f64 }
+        Baseline {
+            loss: (DIGITS as f64).ln(),
+            accuracy: 1.0 / DIGITS as f64,
+        }
     }
 
     fn default_solved(&self) -> Solved {
@@ -163,8 +210,15 @@ impl TaskDef for Recall {
     }
 
     fn render(&self, seq: &Sequence, _lang: Lang) -> String {
-        let inputs: String = seq.tokens().unwrap_or(&[]).iter().map(|&id| self.inputs.name(id)).collect();
-        let answer = seq.class_at(self.query_step()).map_or("?", |c| self.classes.name(c));
+        let inputs: String = seq
+            .tokens()
+            .unwrap_or(&[])
+            .iter()
+            .map(|&id| self.inputs.name(id))
+            .collect();
+        let answer = seq
+            .class_at(self.query_step())
+            .map_or("?", |c| self.classes.name(c));
         format!("{inputs} → {answer}")
     }
 }

@@ -78,21 +78,34 @@ impl Sequence {
 pub(crate) fn check_shape(task: &Task, seq: &Sequence) -> Result<(), String> {
     let steps = task.steps();
     if seq.len() != steps {
-        return Err(format!("{} input steps, but {} with this length has {steps}", seq.len(), task.kind()));
+        return Err(format!(
+            "{} input steps, but {} with this length has {steps}",
+            seq.len(),
+            task.kind()
+        ));
     }
     if seq.target_len() != seq.len() {
-        return Err(format!("{} input steps but {} target slots; they must agree", seq.len(), seq.target_len()));
+        return Err(format!(
+            "{} input steps but {} target slots; they must agree",
+            seq.len(),
+            seq.target_len()
+        ));
     }
     match (&seq.inputs, task.input_kind()) {
         (SequenceInputs::Tokens(ids), InputKind::Tokens { vocab }) => {
             if let Some((t, id)) = ids.iter().enumerate().find(|(_, &id)| id >= vocab) {
-                return Err(format!("step {t}: token id {id} is outside the vocabulary of {vocab}"));
+                return Err(format!(
+                    "step {t}: token id {id} is outside the vocabulary of {vocab}"
+                ));
             }
         }
         (SequenceInputs::Dense(rows), InputKind::Dense { width }) => {
             for (t, row) in rows.iter().enumerate() {
                 if row.len() != width {
-                    return Err(format!("step {t}: {} input values, expected {width}", row.len()));
+                    return Err(format!(
+                        "step {t}: {} input values, expected {width}",
+                        row.len()
+                    ));
                 }
                 if row.iter().any(|v| !v.is_finite()) {
                     return Err(format!("step {t}: input value is not finite"));
@@ -100,24 +113,38 @@ pub(crate) fn check_shape(task: &Task, seq: &Sequence) -> Result<(), String> {
             }
         }
         (SequenceInputs::Tokens(_), InputKind::Dense { .. }) => {
-            return Err(format!("{} reads real vectors (Dense), not Tokens", task.kind()))
+            return Err(format!(
+                "{} reads real vectors (Dense), not Tokens",
+                task.kind()
+            ))
         }
         (SequenceInputs::Dense(_), InputKind::Tokens { .. }) => {
-            return Err(format!("{} reads Tokens, not real vectors (Dense)", task.kind()))
+            return Err(format!(
+                "{} reads Tokens, not real vectors (Dense)",
+                task.kind()
+            ))
         }
     }
     match (&seq.targets, task.output_kind()) {
         (SequenceTargets::Classes(ids), OutputKind::Classes { classes }) => {
-            if let Some((t, id)) = ids.iter().enumerate().find_map(|(t, id)| id.filter(|&id| id >= classes).map(|id| (t, id)))
+            if let Some((t, id)) = ids
+                .iter()
+                .enumerate()
+                .find_map(|(t, id)| id.filter(|&id| id >= classes).map(|id| (t, id)))
             {
-                return Err(format!("step {t}: class {id} is outside the {classes} classes"));
+                return Err(format!(
+                    "step {t}: class {id} is outside the {classes} classes"
+                ));
             }
         }
         (SequenceTargets::Values(rows), OutputKind::Values { width }) => {
             for (t, row) in rows.iter().enumerate() {
                 if let Some(row) = row {
                     if row.len() != width {
-                        return Err(format!("step {t}: {} target values, expected {width}", row.len()));
+                        return Err(format!(
+                            "step {t}: {} target values, expected {width}",
+                            row.len()
+                        ));
                     }
                     if row.iter().any(|v| !v.is_finite()) {
                         return Err(format!("step {t}: target value is not finite"));
@@ -126,17 +153,33 @@ pub(crate) fn check_shape(task: &Task, seq: &Sequence) -> Result<(), String> {
             }
         }
         (SequenceTargets::Classes(_), OutputKind::Values { .. }) => {
-            return Err(format!("{} has real-valued targets (Values), not Classes", task.kind()))
+            return Err(format!(
+                "{} has real-valued targets (Values), not Classes",
+                task.kind()
+            ))
         }
         (SequenceTargets::Values(_), OutputKind::Classes { .. }) => {
-            return Err(format!("{} has class targets (Classes), not Values", task.kind()))
+            return Err(format!(
+                "{} has class targets (Classes), not Values",
+                task.kind()
+            ))
         }
     }
     let mask = task.loss_mask();
     for (t, &carries_loss) in mask.iter().enumerate() {
         match (carries_loss, seq.has_target(t)) {
-            (false, true) => return Err(format!("step {t}: a target at a step without loss ({})", loss_steps_text(task))),
-            (true, false) => return Err(format!("step {t}: no target at a step with loss ({})", loss_steps_text(task))),
+            (false, true) => {
+                return Err(format!(
+                    "step {t}: a target at a step without loss ({})",
+                    loss_steps_text(task)
+                ))
+            }
+            (true, false) => {
+                return Err(format!(
+                    "step {t}: no target at a step with loss ({})",
+                    loss_steps_text(task)
+                ))
+            }
             _ => {}
         }
     }

@@ -19,7 +19,12 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    pub const ALL: [TaskKind; 4] = [TaskKind::Tanaka, TaskKind::Copy, TaskKind::Adding, TaskKind::Recall];
+    pub const ALL: [TaskKind; 4] = [
+        TaskKind::Tanaka,
+        TaskKind::Copy,
+        TaskKind::Adding,
+        TaskKind::Recall,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -44,7 +49,12 @@ impl std::str::FromStr for TaskKind {
         TaskKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| Error::invalid("task", format!("unknown task {s:?}; the tasks are tanaka, copy, adding, recall")))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "task",
+                    format!("unknown task {s:?}; the tasks are tanaka, copy, adding, recall"),
+                )
+            })
     }
 }
 
@@ -83,14 +93,24 @@ pub const DEFAULT_PAIRS: usize = 4;
 impl TaskSpec {
     /// A spec with every option at its default.
     pub fn new(task: TaskKind, length: usize) -> TaskSpec {
-        TaskSpec { task, length, names: None, distractor_names: None, pairs: None, solved: None }
+        TaskSpec {
+            task,
+            length,
+            names: None,
+            distractor_names: None,
+            pairs: None,
+            solved: None,
+        }
     }
 
     /// Rejects options that do not apply to the task and fills in the defaults of those that do.
     pub(crate) fn resolved(&self) -> Result<TaskSpec> {
         let only = |field: &str, applies: bool, given: bool, owner: &str| -> Result<()> {
             if given && !applies {
-                Err(Error::invalid(field, format!("only the {owner} task takes this option, not {}", self.task)))
+                Err(Error::invalid(
+                    field,
+                    format!("only the {owner} task takes this option, not {}", self.task),
+                ))
             } else {
                 Ok(())
             }
@@ -98,15 +118,27 @@ impl TaskSpec {
         let is_tanaka = self.task == TaskKind::Tanaka;
         let is_recall = self.task == TaskKind::Recall;
         only("names", is_tanaka, self.names.is_some(), "tanaka")?;
-        only("distractor_names", is_tanaka, self.distractor_names.is_some(), "tanaka")?;
+        only(
+            "distractor_names",
+            is_tanaka,
+            self.distractor_names.is_some(),
+            "tanaka",
+        )?;
         only("pairs", is_recall, self.pairs.is_some(), "recall")?;
         if let Some(solved) = self.solved {
             let is_accuracy = self.task != TaskKind::Adding;
+            let is_mse = !is_accuracy;
             if is_accuracy && !(solved > 0.0 && solved <= 1.0) {
-                return Err(Error::invalid("solved", format!("{solved} is not an accuracy in (0, 1]")));
+                return Err(Error::invalid(
+                    "solved",
+                    format!("{solved} is not an accuracy in (0, 1]"),
+                ));
             }
-            if !is_accuracy && !(solved > 0.0 && solved.is_finite()) {
-                return Err(Error::invalid("solved", format!("{solved} is not a positive mean squared error")));
+            if is_mse && !(solved > 0.0 && solved.is_finite()) {
+                return Err(Error::invalid(
+                    "solved",
+                    format!("{solved} is not a positive mean squared error"),
+                ));
             }
         }
         let mut spec = self.clone();

@@ -8,8 +8,8 @@
 //! n+F the query. Class i is name i. Words come from `datasets/tanaka.ron`, compiled in.
 
 use super::{
-    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence, SequenceInputs,
-    SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
+    invalid, Baseline, Dependency, InputKind, Lang, MemorylessOutput, OutputKind, Sequence,
+    SequenceInputs, SequenceTargets, Solved, TaskDef, TaskSpec, Vocabulary,
 };
 use crate::error::{Error, Result};
 use ndarray_rand::rand::Rng;
@@ -67,7 +67,8 @@ impl TanakaVocabulary {
     /// Parses and checks a vocabulary file's text: at least 8 names and 16 fillers, no word used
     /// twice, templates with a `{}`. Errors name `path`.
     pub fn parse(text: &str, path: &str) -> Result<TanakaVocabulary> {
-        let vocab: TanakaVocabulary = ron::from_str(text).map_err(|e| Error::bad_file(path, super::dataset_file::describe_ron_error(&e)))?;
+        let vocab: TanakaVocabulary = ron::from_str(text)
+            .map_err(|e| Error::bad_file(path, super::dataset_file::describe_ron_error(&e)))?;
         let bad = |message: String| Error::bad_file(path, message);
         if vocab.names.len() < MIN_NAMES || vocab.fillers.len() < MIN_FILLERS {
             return Err(bad(format!(
@@ -77,7 +78,12 @@ impl TanakaVocabulary {
             )));
         }
         let mut words: Vec<&str> = Vec::new();
-        for phrase in vocab.names.iter().chain(&vocab.fillers).chain([&vocab.query]) {
+        for phrase in vocab
+            .names
+            .iter()
+            .chain(&vocab.fillers)
+            .chain([&vocab.query])
+        {
             for word in [phrase.ja.as_str(), phrase.en.as_str()] {
                 if word.is_empty() || words.contains(&word) {
                     return Err(bad(format!("the word {word:?} is empty or used twice")));
@@ -88,7 +94,9 @@ impl TanakaVocabulary {
         }
         for template in [&vocab.subject, &vocab.distractor] {
             if !template.ja.contains("{}") || !template.en.contains("{}") {
-                return Err(bad(format!("the template {template:?} must hold {{}} where the name goes")));
+                return Err(bad(format!(
+                    "the template {template:?} must hold {{}} where the name goes"
+                )));
             }
         }
         Ok(vocab)
@@ -110,14 +118,24 @@ impl Tanaka {
         let words = TanakaVocabulary::builtin()?;
         let names = spec.names.unwrap_or(super::spec::DEFAULT_NAMES);
         if names < 2 || names > words.names.len() {
-            return Err(invalid("names", format!("{names} names; tanaka takes 2 to {}", words.names.len())));
+            return Err(invalid(
+                "names",
+                format!("{names} names; tanaka takes 2 to {}", words.names.len()),
+            ));
         }
         let distractor_names = spec.distractor_names.unwrap_or(0.0);
         if !(0.0..=1.0).contains(&distractor_names) {
-            return Err(invalid("distractor_names", format!("{distractor_names} is not a probability in [0, 1]")));
+            return Err(invalid(
+                "distractor_names",
+                format!("{distractor_names} is not a probability in [0, 1]"),
+            ));
         }
         let in_play = &words.names[..names];
-        let phrases: Vec<&Phrase> = in_play.iter().chain(&words.fillers).chain([&words.query]).collect();
+        let phrases: Vec<&Phrase> = in_play
+            .iter()
+            .chain(&words.fillers)
+            .chain([&words.query])
+            .collect();
         let mut inputs = Vocabulary::new(phrases.iter().map(|p| p.ja.clone()));
         for (id, phrase) in phrases.iter().enumerate() {
             inputs = inputs.with_alias(phrase.en.clone(), id);
@@ -126,7 +144,14 @@ impl Tanaka {
         for (id, phrase) in in_play.iter().enumerate() {
             classes = classes.with_alias(phrase.en.clone(), id);
         }
-        Ok(Tanaka { fillers: spec.length, names, distractor_names, inputs, classes, words })
+        Ok(Tanaka {
+            fillers: spec.length,
+            names,
+            distractor_names,
+            inputs,
+            classes,
+            words,
+        })
     }
 
     fn query_step(&self) -> usize {
@@ -144,10 +169,20 @@ impl Tanaka {
     /// How token `id` at step `t` reads.
     fn word(&self, id: usize, t: usize, lang: Lang) -> String {
         if self.is_name(id) {
-            let template = if t == 0 { &self.words.subject } else { &self.words.distractor };
-            template.get(lang).replace("{}", self.words.names[id].get(lang))
+            let template = if t == 0 {
+                &self.words.subject
+            } else {
+                &self.words.distractor
+            };
+            template
+                .get(lang)
+                .replace("{}", self.words.names[id].get(lang))
         } else if id == self.query_id() {
-            format!("{}{}", self.words.query.get(lang), self.words.ending.get(lang))
+            format!(
+                "{}{}",
+                self.words.query.get(lang),
+                self.words.ending.get(lang)
+            )
         } else {
             self.words.fillers[id - self.names].get(lang).to_string()
         }
@@ -160,11 +195,15 @@ impl TaskDef for Tanaka {
     }
 
     fn input_kind(&self) -> InputKind {
-        InputKind::Tokens { vocab: self.inputs.len() }
+        InputKind::Tokens {
+            vocab: self.inputs.len(),
+        }
     }
 
     fn output_kind(&self) -> OutputKind {
-        OutputKind::Classes { classes: self.names }
+        OutputKind::Classes {
+            classes: self.names,
+        }
     }
 
     fn loss_steps(&self) -> Vec<usize> {
@@ -198,34 +237,58 @@ impl TaskDef for Tanaka {
         ids.push(self.query_id());
         let mut targets = vec![None; self.steps()];
         targets[self.query_step()] = Some(subject);
-        Sequence { inputs: SequenceInputs::Tokens(ids), targets: SequenceTargets::Classes(targets) }
+        Sequence {
+            inputs: SequenceInputs::Tokens(ids),
+            targets: SequenceTargets::Classes(targets),
+        }
     }
 
     fn dependencies(&self, _seq: &Sequence) -> Vec<Dependency> {
-        vec![Dependency { target_step: self.query_step(), evidence_step: 0 }]
+        vec![Dependency {
+            target_step: self.query_step(),
+            evidence_step: 0,
+        }]
     }
 
     fn check_content(&self, seq: &Sequence) -> std::result::Result<(), String> {
-        let Some(ids) = seq.tokens() else { return Ok(()) };
+        let Some(ids) = seq.tokens() else {
+            return Ok(());
+        };
         let name = |id: usize| self.inputs.name(id).to_string();
         let subject = ids[0];
         if !self.is_name(subject) {
-            return Err(format!("step 0: expected a name (the subject), found {:?}", name(subject)));
+            return Err(format!(
+                "step 0: expected a name (the subject), found {:?}",
+                name(subject)
+            ));
         }
         for (t, &id) in ids.iter().enumerate().take(self.query_step()).skip(1) {
             if id == self.query_id() {
-                return Err(format!("step {t}: the query {:?} may only come last", name(id)));
+                return Err(format!(
+                    "step {t}: the query {:?} may only come last",
+                    name(id)
+                ));
             }
             if id == subject {
-                return Err(format!("step {t}: the subject {:?} again; a distractor must be another name", name(id)));
+                return Err(format!(
+                    "step {t}: the subject {:?} again; a distractor must be another name",
+                    name(id)
+                ));
             }
         }
         let last = self.query_step();
         if ids[last] != self.query_id() {
-            return Err(format!("step {last}: expected the query {:?}, found {:?}", name(self.query_id()), name(ids[last])));
+            return Err(format!(
+                "step {last}: expected the query {:?}, found {:?}",
+                name(self.query_id()),
+                name(ids[last])
+            ));
         }
         if seq.class_at(last) != Some(subject) {
-            return Err(format!("step {last}: target must be the subject, {:?}", name(subject)));
+            return Err(format!(
+                "step {last}: target must be the subject, {:?}",
+                name(subject)
+            ));
         }
         Ok(())
     }
@@ -235,7 +298,10 @@ impl TaskDef for Tanaka {
     }
 
     fn baseline(&self) -> Baseline {
-        Baseline { loss: (self.names as f64).ln(), accuracy: 1.0 / self.names as f64 }
+        Baseline {
+            loss: (self.names as f64).ln(),
+            accuracy: 1.0 / self.names as f64,
+        }
     }
 
     fn default_solved(&self) -> Solved {
@@ -253,8 +319,14 @@ impl TaskDef for Tanaka {
     /// `田中さんが、昨日、…、あいつ…… → 田中`.
     fn render(&self, seq: &Sequence, lang: Lang) -> String {
         let ids = seq.tokens().unwrap_or(&[]);
-        let words: Vec<String> = ids.iter().enumerate().map(|(t, &id)| self.word(id, t, lang)).collect();
-        let answer = seq.class_at(self.query_step()).map_or("?", |c| self.words.names[c].get(lang));
+        let words: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .map(|(t, &id)| self.word(id, t, lang))
+            .collect();
+        let answer = seq
+            .class_at(self.query_step())
+            .map_or("?", |c| self.words.names[c].get(lang));
         format!("{} → {answer}", words.join(self.words.separator.get(lang)))
     }
 }

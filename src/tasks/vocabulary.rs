@@ -14,7 +14,11 @@ impl Vocabulary {
     /// Names must be distinct; a later duplicate would be unreachable, so it is a caller bug.
     pub fn new<S: Into<String>>(names: impl IntoIterator<Item = S>) -> Vocabulary {
         let names: Vec<String> = names.into_iter().map(Into::into).collect();
-        let ids = names.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
+        let ids = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         Vocabulary { names, ids }
     }
 
@@ -52,7 +56,12 @@ impl Vocabulary {
         if quoted.len() <= 12 {
             quoted.join(", ")
         } else {
-            format!("{}, …, {} ({} tokens)", quoted[..4].join(", "), quoted[quoted.len() - 2..].join(", "), quoted.len())
+            format!(
+                "{}, …, {} ({} tokens)",
+                quoted[..4].join(", "),
+                quoted[quoted.len() - 2..].join(", "),
+                quoted.len()
+            )
         }
     }
 }
