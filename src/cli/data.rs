@@ -84,6 +84,44 @@ impl TaskArgs {
     }
 }
 
+/// A task given by options, or a dataset file (`--data`) that brings its own task and sequences.
+/// Flatten this into every command that trains or evaluates on a task.
+#[derive(Args, Debug, Clone)]
+pub struct TaskOrDataArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Use the sequences of this dataset file (its task comes from the file) instead of generating.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Where a command's sequences come from.
+pub enum TaskSource {
+    /// Generate sequences of this task from a seed.
+    Generated(Task),
+    /// A fixed set read from a dataset file.
+    File(Dataset),
+}
+
+impl TaskOrDataArgs {
+    /// The checked task, or the loaded file; usage and file errors exit with code 2.
+    pub fn source(&self) -> anyhow::Result<TaskSource> {
+        match &self.data {
+            Some(path) => {
+                if self.task.any() {
+                    return Err(UsageError(
+                        "--data takes its task from the file; leave out --task and its options"
+                            .into(),
+                    )
+                    .into());
+                }
+                Ok(TaskSource::File(load_dataset(path)?))
+            }
+            None => Ok(TaskSource::Generated(Task::new(self.task.spec()?)?)),
+        }
+    }
+}
+
 fn parse_task_kind(s: &str) -> Result<TaskKind, String> {
     s.parse().map_err(|e: rnnlab::Error| e.to_string())
 }
@@ -118,10 +156,7 @@ enum LangArg {
 #[derive(Args)]
 struct ShowArgs {
     #[command(flatten)]
-    task: TaskArgs,
-    /// Show the sequences of this dataset file instead of generating them.
-    #[arg(long)]
-    data: Option<PathBuf>,
+    source: TaskOrDataArgs,
     /// Language of the tanaka words.
     #[arg(long, value_enum, default_value = "ja")]
     lang: LangArg,
@@ -184,20 +219,12 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
         LangArg::Ja => Lang::Ja,
         LangArg::En => Lang::En,
     };
-    let (task, sequences) = match &args.data {
-        Some(path) => {
-            if args.task.any() {
-                return Err(UsageError(
-                    "--data takes its task from the file; leave out --task and its options".into(),
-                )
-                .into());
-            }
-            let Dataset { task, sequences } = load_dataset(path)?;
+    let (task, sequences) = match args.source.source()? {
+        TaskSource::File(Dataset { task, sequences }) => {
             let count = args.count.unwrap_or(sequences.len()).min(sequences.len());
             (task, sequences[..count].to_vec())
         }
-        None => {
-            let task = Task::new(args.task.spec()?)?;
+        TaskSource::Generated(task) => {
             let sequences = task.generate(args.count.unwrap_or(5), args.seed);
             (task, sequences)
         }
