@@ -228,22 +228,27 @@ impl Task {
     /// lowest id, or its value), e.g. to score its accuracy with [`Task::accuracy`].
     pub fn memoryless_predictions<F: NdFloat>(&self, batch: &Batch<F>) -> Predictions<F> {
         let (steps, size) = batch.shape();
-        match self.def().memoryless(0) {
-            MemorylessOutput::Probabilities(_) => {
-                Predictions::Classes(Array2::from_shape_fn((steps, size), |(t, _)| {
-                    match self.def().memoryless(t) {
-                        MemorylessOutput::Probabilities(p) => argmax(&p),
-                        MemorylessOutput::Values(_) => 0,
-                    }
-                }))
-            }
-            MemorylessOutput::Values(_) => Predictions::Values(Array3::from_shape_fn(
+        // The predictor depends on the step only: one output per step, repeated across the batch.
+        let per_step: Vec<MemorylessOutput> =
+            (0..steps).map(|t| self.def().memoryless(t)).collect();
+        match per_step.first() {
+            Some(MemorylessOutput::Values(_)) => Predictions::Values(Array3::from_shape_fn(
                 (steps, size, self.output_width()),
-                |(t, _, o)| match self.def().memoryless(t) {
+                |(t, _, o)| match &per_step[t] {
                     MemorylessOutput::Values(v) => cast(v[o]),
                     MemorylessOutput::Probabilities(_) => F::zero(),
                 },
             )),
+            _ => {
+                let classes: Vec<usize> = per_step
+                    .iter()
+                    .map(|output| match output {
+                        MemorylessOutput::Probabilities(p) => argmax(p),
+                        MemorylessOutput::Values(_) => 0,
+                    })
+                    .collect();
+                Predictions::Classes(Array2::from_shape_fn((steps, size), |(t, _)| classes[t]))
+            }
         }
     }
 }
