@@ -1,6 +1,7 @@
 //! Subcommands, one file each. Exit codes: 0 success, 2 usage or input error, 1 runtime failure.
 
 mod bench;
+mod data;
 mod gradcheck;
 
 use clap::{Parser, Subcommand};
@@ -10,7 +11,7 @@ use clap::{Parser, Subcommand};
     name = "rnnlab",
     version,
     about = "Why do recurrent networks forget? Train RNN, LSTM and GRU cells and measure it.",
-    after_help = "Examples:\n  rnnlab gradcheck --cell lstm\n  rnnlab bench --cells lstm --hidden 64,128"
+    after_help = "Examples:\n  rnnlab gradcheck --cell lstm\n  rnnlab data show --task tanaka --length 6 --lang en\n  rnnlab bench --cells lstm --hidden 64,128"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -21,6 +22,8 @@ struct Cli {
 enum Command {
     /// Check every backward pass against finite differences in f64.
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Generate, check and show dataset files of the synthetic tasks.
+    Data(data::DataArgs),
     /// Measure training throughput on the PyTorch peer benchmark's workload.
     Bench(bench::BenchArgs),
 }
@@ -39,6 +42,7 @@ pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -1,1 +1,307 @@
-//! Synthetic long-dependency tasks (issue 3).
+//! Synthetic long-dependency tasks (issue 3): `tanaka`, `copy`, `adding` and `recall`.
+//!
+//! A [`TaskSpec`] names a task, its dependency length and its options; it is plain serde data so a
+//! training configuration can embed it. [`Task::new`] checks it once and gives a [`Task`], which
+//! generates [`Sequence`]s from a seed, knows its loss mask, probe step, distances, memoryless
+//! baseline and solved criterion, and collates sequences into the engine's [`Batch`] layout.
+//!
+//! Dimension letters: T time (steps of one sequence), B batch, I input width, O output width.
+
+mod adding;
+mod collate;
+mod copy;
+pub mod dataset_file;
+mod recall;
+mod sequence;
+mod spec;
+mod tanaka;
+mod vocabulary;
+
+pub use collate::{LossWeighting, Predictions};
+pub use dataset_file::{load_dataset, parse_dataset, save_dataset, write_dataset, Dataset};
+pub use sequence::{Sequence, SequenceInputs, SequenceTargets};
+pub use spec::{TaskKind, TaskSpec};
+pub use tanaka::TanakaVocabulary;
+pub use vocabulary::Vocabulary;
+
+use crate::error::{Error, Result};
+use rand_chacha::ChaCha8Rng;
+use std::sync::Arc;
+
+/// What the network reads at each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// One token id per step, each `< vocab` (fed one-hot, so the input width is `vocab`).
+    Tokens { vocab: usize },
+    /// A real vector of `width` values per step.
+    Dense { width: usize },
+}
+
+/// What the readout produces at the steps that carry a loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// A class id `< classes`, trained with softmax cross-entropy.
+    Classes { classes: usize },
+    /// A real vector of `width` values, trained with squared error averaged over the width.
+    Values { width: usize },
+}
+
+/// A target and the input step its evidence comes from; `distance = target_step - evidence_step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependency {
+    pub target_step: usize,
+    pub evidence_step: usize,
+}
+
+impl Dependency {
+    /// How many steps back the evidence lies.
+    pub fn distance(&self) -> usize {
+        self.target_step - self.evidence_step
+    }
+}
+
+/// What a memoryless predictor scores: one that sees the step index but nothing it has read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Baseline {
+    /// Its mean loss over the loss steps (cross-entropy in nats, or mean squared error).
+    pub loss: f64,
+    /// Its accuracy by the task's accuracy definition (chance level for classification tasks).
+    pub accuracy: f64,
+}
+
+/// Which evaluation number decides "solved", and the threshold it must reach.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Solved {
+    /// Solved when eval accuracy ≥ the threshold.
+    AccuracyAtLeast(f64),
+    /// Solved when eval mean squared error ≤ the threshold.
+    MseAtMost(f64),
+}
+
+impl Solved {
+    /// Whether an evaluation with this mean loss and accuracy counts as solved.
+    pub fn is_met(&self, mean_loss: f64, accuracy: f64) -> bool {
+        match *self {
+            Solved::AccuracyAtLeast(threshold) => accuracy >= threshold,
+            Solved::MseAtMost(threshold) => mean_loss <= threshold,
+        }
+    }
+}
+
+/// Output language for [`Task::render`]; only `tanaka` has words to translate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+/// The memoryless predictor's output at one step.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum MemorylessOutput {
+    /// A probability for each class.
+    Probabilities(Vec<f64>),
+    /// A predicted value vector.
+    Values(Vec<f64>),
+}
+
+/// The behaviour each task supplies; [`Task`] adds the shared checks and the batch layout.
+pub(crate) trait TaskDef: std::fmt::Debug + Send + Sync {
+    /// T: steps of every sequence.
+    fn steps(&self) -> usize;
+    fn input_kind(&self) -> InputKind;
+    fn output_kind(&self) -> OutputKind;
+    /// The steps that carry a loss, ascending.
+    fn loss_steps(&self) -> Vec<usize>;
+    /// The steps the accuracy is taken over, ascending; a subset of the loss steps.
+    fn scored_steps(&self) -> Vec<usize> {
+        self.loss_steps()
+    }
+    fn probe_step(&self) -> usize;
+    /// Draws one sequence.
+    fn generate(&self, rng: &mut ChaCha8Rng) -> Sequence;
+    /// For each target that recalls something, the step its evidence lies at.
+    fn dependencies(&self, seq: &Sequence) -> Vec<Dependency>;
+    /// Checks a sequence's content (shapes, vocabulary and mask are already checked).
+    fn check_content(&self, seq: &Sequence) -> std::result::Result<(), String>;
+    fn memoryless(&self, step: usize) -> MemorylessOutput;
+    fn baseline(&self) -> Baseline;
+    fn default_solved(&self) -> Solved;
+    /// Largest absolute error at which a real-valued target counts as correct.
+    fn value_tolerance(&self) -> f64 {
+        0.0
+    }
+    /// Input tokens as written in dataset files (token tasks only).
+    fn input_vocabulary(&self) -> Option<&Vocabulary>;
+    /// Class names as written in dataset files (classification tasks only).
+    fn class_vocabulary(&self) -> Option<&Vocabulary>;
+    /// One line a person can read, ending in `→ answer`.
+    fn render(&self, seq: &Sequence, lang: Lang) -> String;
+}
+
+/// A checked task: a [`TaskSpec`] with its defaults filled in, and the behaviour that goes with it.
+/// Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Task {
+    spec: TaskSpec,
+    def: Arc<dyn TaskDef>,
+}
+
+impl Task {
+    /// Checks the spec (options that apply to this task, values in range) and fills in defaults:
+    /// tanaka `names: 8`, `distractor_names: 0.0`; recall `pairs: 4`.
+    pub fn new(spec: TaskSpec) -> Result<Task> {
+        let spec = spec.resolved()?;
+        let def: Arc<dyn TaskDef> = match spec.task {
+            TaskKind::Tanaka => Arc::new(tanaka::Tanaka::new(&spec)?),
+            TaskKind::Copy => Arc::new(copy::Copy::new(&spec)?),
+            TaskKind::Adding => Arc::new(adding::Adding::new(&spec)?),
+            TaskKind::Recall => Arc::new(recall::Recall::new(&spec)?),
+        };
+        Ok(Task { spec, def })
+    }
+
+    /// The spec with every option that applies to this task filled in.
+    pub fn spec(&self) -> &TaskSpec {
+        &self.spec
+    }
+
+    pub fn kind(&self) -> TaskKind {
+        self.spec.task
+    }
+
+    /// T: the number of steps of every sequence of this task.
+    pub fn steps(&self) -> usize {
+        self.def.steps()
+    }
+
+    pub fn input_kind(&self) -> InputKind {
+        self.def.input_kind()
+    }
+
+    pub fn output_kind(&self) -> OutputKind {
+        self.def.output_kind()
+    }
+
+    /// I: the vocabulary size for token inputs, the vector width for dense inputs.
+    pub fn input_width(&self) -> usize {
+        match self.input_kind() {
+            InputKind::Tokens { vocab } => vocab,
+            InputKind::Dense { width } => width,
+        }
+    }
+
+    /// O: the number of classes, or the width of a real-valued target.
+    pub fn output_width(&self) -> usize {
+        match self.output_kind() {
+            OutputKind::Classes { classes } => classes,
+            OutputKind::Values { width } => width,
+        }
+    }
+
+    /// The steps that carry a loss, ascending (the same for every sequence of the task).
+    pub fn loss_steps(&self) -> Vec<usize> {
+        self.def.loss_steps()
+    }
+
+    /// (T) `true` where a step carries a loss.
+    pub fn loss_mask(&self) -> Vec<bool> {
+        let mut mask = vec![false; self.steps()];
+        for t in self.loss_steps() {
+            mask[t] = true;
+        }
+        mask
+    }
+
+    /// The steps accuracy is measured over: copy's 10 recalled symbols, every other task's loss steps.
+    pub fn scored_steps(&self) -> Vec<usize> {
+        self.def.scored_steps()
+    }
+
+    /// The target whose evidence lies farthest back; gradient reports measure distance from it.
+    pub fn probe_step(&self) -> usize {
+        self.def.probe_step()
+    }
+
+    /// For each target that recalls something, where its evidence lies. Adding's distance varies
+    /// per sequence (last step − first marker); the others are fixed by the spec.
+    pub fn dependencies(&self, seq: &Sequence) -> Vec<Dependency> {
+        self.def.dependencies(seq)
+    }
+
+    /// The distance from the probe step's target back to its evidence in this sequence.
+    pub fn probe_distance(&self, seq: &Sequence) -> usize {
+        let probe = self.probe_step();
+        self.dependencies(seq)
+            .iter()
+            .filter(|d| d.target_step == probe)
+            .map(Dependency::distance)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// What a predictor that remembers nothing scores (analytic values; see `datasets/README.md`).
+    pub fn baseline(&self) -> Baseline {
+        self.def.baseline()
+    }
+
+    /// The solved criterion: the spec's `solved` threshold if given, else accuracy ≥ 0.99 for
+    /// classification tasks and MSE ≤ 0.01 for adding.
+    pub fn solved(&self) -> Solved {
+        match (self.def.default_solved(), self.spec.solved) {
+            (Solved::AccuracyAtLeast(_), Some(t)) => Solved::AccuracyAtLeast(t),
+            (Solved::MseAtMost(_), Some(t)) => Solved::MseAtMost(t),
+            (default, None) => default,
+        }
+    }
+
+    /// Largest absolute error at which a real-valued prediction counts as correct (adding: 0.04).
+    pub fn value_tolerance(&self) -> f64 {
+        self.def.value_tolerance()
+    }
+
+    /// `count` sequences drawn from `ChaCha8Rng::seed_from_u64(seed)`: the same seed gives the
+    /// same sequences, bit for bit.
+    pub fn generate(&self, count: usize, seed: u64) -> Vec<Sequence> {
+        use ndarray_rand::rand::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        self.generate_with(&mut rng, count)
+    }
+
+    /// `count` sequences drawn from a caller's generator (for a stream of fresh training batches).
+    pub fn generate_with(&self, rng: &mut ChaCha8Rng, count: usize) -> Vec<Sequence> {
+        (0..count).map(|_| self.def.generate(rng)).collect()
+    }
+
+    /// Checks that a sequence belongs to this task: step count, token and class ranges, input and
+    /// target widths, targets exactly at the loss steps, and the task's own structure.
+    /// The message names the step where it can.
+    pub fn check_sequence(&self, seq: &Sequence) -> std::result::Result<(), String> {
+        sequence::check_shape(self, seq)?;
+        self.def.check_content(seq)
+    }
+
+    /// The vocabulary dataset files use for input tokens (None for dense inputs).
+    pub fn input_vocabulary(&self) -> Option<&Vocabulary> {
+        self.def.input_vocabulary()
+    }
+
+    /// The names dataset files use for classes (None for real-valued targets).
+    pub fn class_vocabulary(&self) -> Option<&Vocabulary> {
+        self.def.class_vocabulary()
+    }
+
+    /// One line a person can read, e.g. `c9k8j3f1??c → 9`.
+    pub fn render(&self, seq: &Sequence, lang: Lang) -> String {
+        self.def.render(seq, lang)
+    }
+
+    pub(crate) fn def(&self) -> &dyn TaskDef {
+        self.def.as_ref()
+    }
+}
+
+/// Builds an option error for a task: `invalid <field>: <message>`.
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> Error {
+    Error::invalid(field, message)
+}

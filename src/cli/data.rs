@@ -1,0 +1,236 @@
+//! `rnnlab data generate | check | show`: write, validate and read dataset files.
+
+use super::UsageError;
+use clap::{Args, Subcommand, ValueEnum};
+use rnnlab::tasks::{load_dataset, save_dataset, Dataset, Lang, Task, TaskKind, TaskSpec};
+use std::path::PathBuf;
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  rnnlab data generate --task tanaka --length 6 --count 100 --seed 1 --out tanaka6.ron\n  rnnlab data check tanaka6.ron\n  rnnlab data show --task tanaka --length 6 --lang en"
+)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    command: DataCommand,
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Generate sequences of a task from a seed and write them to a dataset file (RON).
+    #[command(
+        after_help = "Example:\n  rnnlab data generate --task copy --length 100 --count 1000 --seed 7 --out copy100.ron"
+    )]
+    Generate(GenerateArgs),
+    /// Check a dataset file: its syntax, its task and every record.
+    #[command(after_help = "Example:\n  rnnlab data check datasets/examples/recall.ron")]
+    Check(CheckArgs),
+    /// Print sequences as a person reads them: generated from a task, or read from a file.
+    #[command(
+        after_help = "Examples:\n  rnnlab data show --task tanaka --length 6 --lang en --count 3\n  rnnlab data show --task recall --length 2 --pairs 4\n  rnnlab data show --data datasets/examples/tanaka.ron"
+    )]
+    Show(ShowArgs),
+}
+
+/// The task options every command that takes a task shares.
+#[derive(Args, Debug, Clone)]
+pub struct TaskArgs {
+    /// The task: tanaka, copy, adding or recall.
+    #[arg(long, value_parser = parse_task_kind)]
+    pub task: Option<TaskKind>,
+    /// Dependency length: tanaka filler phrases, copy T, adding sequence length, recall fillers.
+    #[arg(long)]
+    pub length: Option<usize>,
+    /// tanaka: how many names are in play [default: 8].
+    #[arg(long)]
+    pub names: Option<usize>,
+    /// tanaka: probability that a filler slot holds another name [default: 0].
+    #[arg(long)]
+    pub distractor_names: Option<f64>,
+    /// recall: how many key–value pairs [default: 4].
+    #[arg(long)]
+    pub pairs: Option<usize>,
+    /// Override the solved threshold (eval accuracy; eval MSE for adding).
+    #[arg(long)]
+    pub solved: Option<f64>,
+}
+
+impl TaskArgs {
+    /// The spec these options describe; `--task` and `--length` are required.
+    pub fn spec(&self) -> Result<TaskSpec, UsageError> {
+        let task = self.task.ok_or_else(|| {
+            UsageError("--task is required (tanaka, copy, adding or recall)".into())
+        })?;
+        let length = self
+            .length
+            .ok_or_else(|| UsageError(format!("--length is required for --task {task}")))?;
+        Ok(TaskSpec {
+            task,
+            length,
+            names: self.names,
+            distractor_names: self.distractor_names,
+            pairs: self.pairs,
+            solved: self.solved,
+        })
+    }
+
+    /// Whether any task option was given (they conflict with `--data`).
+    fn any(&self) -> bool {
+        self.task.is_some()
+            || self.length.is_some()
+            || self.names.is_some()
+            || self.distractor_names.is_some()
+            || self.pairs.is_some()
+            || self.solved.is_some()
+    }
+}
+
+/// A task given by options, or a dataset file (`--data`) that brings its own task and sequences.
+/// Flatten this into every command that trains or evaluates on a task.
+#[derive(Args, Debug, Clone)]
+pub struct TaskOrDataArgs {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Use the sequences of this dataset file (its task comes from the file) instead of generating.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Where a command's sequences come from.
+pub enum TaskSource {
+    /// Generate sequences of this task from a seed.
+    Generated(Task),
+    /// A fixed set read from a dataset file.
+    File(Dataset),
+}
+
+impl TaskOrDataArgs {
+    /// The checked task, or the loaded file; usage and file errors exit with code 2.
+    pub fn source(&self) -> anyhow::Result<TaskSource> {
+        match &self.data {
+            Some(path) => {
+                if self.task.any() {
+                    return Err(UsageError(
+                        "--data takes its task from the file; leave out --task and its options"
+                            .into(),
+                    )
+                    .into());
+                }
+                Ok(TaskSource::File(load_dataset(path)?))
+            }
+            None => Ok(TaskSource::Generated(Task::new(self.task.spec()?)?)),
+        }
+    }
+}
+
+fn parse_task_kind(s: &str) -> Result<TaskKind, String> {
+    s.parse().map_err(|e: rnnlab::Error| e.to_string())
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    #[command(flatten)]
+    task: TaskArgs,
+    /// How many sequences.
+    #[arg(long)]
+    count: usize,
+    /// Seed of the generator (ChaCha8): the same seed writes the same file.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The dataset file to write.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The dataset file to check.
+    file: PathBuf,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    Ja,
+    En,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    #[command(flatten)]
+    source: TaskOrDataArgs,
+    /// Language of the tanaka words.
+    #[arg(long, value_enum, default_value = "ja")]
+    lang: LangArg,
+    /// Seed of the generator (ignored with --data).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How many sequences to print [default: 5 generated, or the whole file].
+    #[arg(long)]
+    count: Option<usize>,
+}
+
+pub fn run(args: DataArgs) -> anyhow::Result<()> {
+    match args.command {
+        DataCommand::Generate(args) => generate(args),
+        DataCommand::Check(args) => check(args),
+        DataCommand::Show(args) => show(args),
+    }
+}
+
+fn generate(args: GenerateArgs) -> anyhow::Result<()> {
+    if args.count == 0 {
+        return Err(UsageError(
+            "--count must be at least 1: an empty dataset is not a dataset".into(),
+        )
+        .into());
+    }
+    let task = Task::new(args.task.spec()?)?;
+    let sequences = task.generate(args.count, args.seed);
+    save_dataset(&args.out, &task, &sequences)?;
+    println!(
+        "wrote {} {} sequences ({} steps, seed {}) to {}",
+        sequences.len(),
+        task.kind(),
+        task.steps(),
+        args.seed,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let Dataset { task, sequences } = load_dataset(&args.file)?;
+    let baseline = task.baseline();
+    println!(
+        "{}: ok, {} {} sequences of {} steps, input width {}, output width {}, probe step {}, baseline loss {:.4}",
+        args.file.display(),
+        sequences.len(),
+        task.kind(),
+        task.steps(),
+        task.input_width(),
+        task.output_width(),
+        task.probe_step(),
+        baseline.loss
+    );
+    Ok(())
+}
+
+fn show(args: ShowArgs) -> anyhow::Result<()> {
+    let lang = match args.lang {
+        LangArg::Ja => Lang::Ja,
+        LangArg::En => Lang::En,
+    };
+    let (task, sequences) = match args.source.source()? {
+        TaskSource::File(Dataset { task, sequences }) => {
+            let count = args.count.unwrap_or(sequences.len()).min(sequences.len());
+            (task, sequences[..count].to_vec())
+        }
+        TaskSource::Generated(task) => {
+            let sequences = task.generate(args.count.unwrap_or(5), args.seed);
+            (task, sequences)
+        }
+    };
+    for seq in &sequences {
+        println!("{}", task.render(seq, lang));
+    }
+    Ok(())
+}

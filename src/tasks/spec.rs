@@ -1,0 +1,154 @@
+//! The serde-level description of a task: which task, how long a dependency, which options.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// The four tasks. Written in lowercase (`tanaka`, `copy`, `adding`, `recall`) in RON and on the
+/// command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// "Who is that guy?": a name, `length` filler phrases, the query あいつ → the name.
+    Tanaka,
+    /// Arjovsky et al. 2016: 10 symbols, `length` − 1 blanks, a delimiter, 10 blanks → the symbols.
+    Copy,
+    /// Le et al. 2015: `length` (value, marker) pairs → the sum of the two marked values.
+    Adding,
+    /// Ba et al. 2016: `pairs` key–value pairs, `length` fillers, `??`, a key → its value.
+    Recall,
+}
+
+impl TaskKind {
+    pub const ALL: [TaskKind; 4] = [
+        TaskKind::Tanaka,
+        TaskKind::Copy,
+        TaskKind::Adding,
+        TaskKind::Recall,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Tanaka => "tanaka",
+            TaskKind::Copy => "copy",
+            TaskKind::Adding => "adding",
+            TaskKind::Recall => "recall",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for TaskKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<TaskKind> {
+        TaskKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "task",
+                    format!("unknown task {s:?}; the tasks are tanaka, copy, adding, recall"),
+                )
+            })
+    }
+}
+
+/// A task and its options, as a configuration file or a dataset file writes it, e.g.
+/// `(task: tanaka, length: 20, names: 8, distractor_names: 0.1)`.
+///
+/// Options left out take their defaults in [`super::Task::new`]; an option that does not apply to
+/// the task is an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    pub task: TaskKind,
+    /// The dependency length: tanaka filler phrases, copy's T, adding's sequence length, recall
+    /// filler tokens between the pairs and the query.
+    pub length: usize,
+    /// tanaka: how many names are in play (classes); default 8, chance 1/names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub names: Option<usize>,
+    /// tanaka: probability that a filler slot holds another name instead; default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distractor_names: Option<f64>,
+    /// recall: how many key–value pairs; default 4, at most 26.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairs: Option<usize>,
+    /// Overrides the solved threshold: an eval accuracy for classification tasks, an eval MSE for
+    /// adding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub solved: Option<f64>,
+}
+
+/// Default number of names in play for tanaka.
+pub const DEFAULT_NAMES: usize = 8;
+/// Default number of key–value pairs for recall.
+pub const DEFAULT_PAIRS: usize = 4;
+
+impl TaskSpec {
+    /// A spec with every option at its default.
+    pub fn new(task: TaskKind, length: usize) -> TaskSpec {
+        TaskSpec {
+            task,
+            length,
+            names: None,
+            distractor_names: None,
+            pairs: None,
+            solved: None,
+        }
+    }
+
+    /// Rejects options that do not apply to the task and fills in the defaults of those that do.
+    pub(crate) fn resolved(&self) -> Result<TaskSpec> {
+        let only = |field: &str, applies: bool, given: bool, owner: &str| -> Result<()> {
+            if given && !applies {
+                Err(Error::invalid(
+                    field,
+                    format!("only the {owner} task takes this option, not {}", self.task),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let is_tanaka = self.task == TaskKind::Tanaka;
+        let is_recall = self.task == TaskKind::Recall;
+        only("names", is_tanaka, self.names.is_some(), "tanaka")?;
+        only(
+            "distractor_names",
+            is_tanaka,
+            self.distractor_names.is_some(),
+            "tanaka",
+        )?;
+        only("pairs", is_recall, self.pairs.is_some(), "recall")?;
+        if let Some(solved) = self.solved {
+            let is_accuracy = self.task != TaskKind::Adding;
+            let is_mse = !is_accuracy;
+            if is_accuracy && !(solved > 0.0 && solved <= 1.0) {
+                return Err(Error::invalid(
+                    "solved",
+                    format!("{solved} is not an accuracy in (0, 1]"),
+                ));
+            }
+            if is_mse && !(solved > 0.0 && solved.is_finite()) {
+                return Err(Error::invalid(
+                    "solved",
+                    format!("{solved} is not a positive mean squared error"),
+                ));
+            }
+        }
+        let mut spec = self.clone();
+        if is_tanaka {
+            spec.names.get_or_insert(DEFAULT_NAMES);
+            spec.distractor_names.get_or_insert(0.0);
+        }
+        if is_recall {
+            spec.pairs.get_or_insert(DEFAULT_PAIRS);
+        }
+        Ok(spec)
+    }
+}
