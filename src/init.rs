@@ -330,7 +330,7 @@ mod tests {
         let mut init = InitSpec::default();
         init.recurrent = WeightInit::new(InitScheme::Identity, 1.2);
         let p = init_params::<f64>(&spec, &init, 9).unwrap();
-        assert_eq!(p.layers[0].weight_hh, Array2::eye(3) * 1.2);
+        assert_eq!(p.layers[0].weight_hh, Array2::<f64>::eye(3) * 1.2);
         assert_eq!(p, init_params::<f64>(&spec, &init, 9).unwrap());
         assert_ne!(p, init_params::<f64>(&spec, &init, 10).unwrap());
         let bound = 1.0 / 3f64.sqrt();
