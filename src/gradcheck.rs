@@ -177,9 +177,9 @@ pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gra
     cases
 }
 
-/// Truncated BPTT with windows 2 and 3 on 7 steps, per cell, 1 layer and 2 with residual: checked
-/// against [`truncated_objective`].
-pub fn truncated_cases(cells: &[CellKind]) -> Vec<GradcheckCase> {
+/// Truncated BPTT with windows 2 and 3 on 7 steps, per cell (the rnn with the first of
+/// `activations`), 1 layer and 2 with residual: checked against [`truncated_objective`].
+pub fn truncated_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<GradcheckCase> {
     let mut cases = Vec::new();
     for &cell in cells {
         for (layers, residual) in [(1, false), (2, true)] {
@@ -191,6 +191,7 @@ pub fn truncated_cases(cells: &[CellKind]) -> Vec<GradcheckCase> {
                 OutputKind::Classes { count: 3 },
             );
             spec.residual = residual;
+            spec.activation = activations.first().copied().unwrap_or(Activation::Tanh);
             for k in [2, 3] {
                 cases.push(GradcheckCase {
                     spec: spec.clone(),

@@ -34,7 +34,7 @@ pub fn run(args: GradcheckArgs) -> anyhow::Result<()> {
         args.activation
     };
     let mut cases = standard_cases(&cells, &activations);
-    cases.extend(truncated_cases(&cells));
+    cases.extend(truncated_cases(&cells, &activations));
     println!("max relative error per tensor (fourth-order central differences in f64; tolerance {TOLERANCE:e})");
     let (mut tensors, mut failed, mut worst) = (0, Vec::new(), (0.0f64, String::new()));
     for case in &cases {

@@ -39,7 +39,21 @@ pub struct UsageError(pub String);
 pub struct CheckFailed(pub String);
 
 pub fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            return Err(UsageError(one_line(&e.to_string())).into());
+        }
+    };
     match cli.command {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Data(args) => data::run(args),
@@ -58,4 +72,15 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+/// Clap's message up to its first blank line, on one line and without its "error: " prefix.
+fn one_line(message: &str) -> String {
+    let text: Vec<&str> = message
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let text = text.join(" ");
+    text.strip_prefix("error: ").unwrap_or(&text).to_string()
 }
