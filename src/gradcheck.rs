@@ -212,9 +212,11 @@ pub fn case_setup(
     seed: u64,
 ) -> Result<(Network<f64>, Batch<f64>, State<f64>)> {
     // a little larger than PyTorch's default, so that gradients reach back through all steps
-    let mut init = InitSpec::default();
-    init.recurrent = WeightInit::new(InitScheme::Default, 1.5);
-    init.input = WeightInit::new(InitScheme::Default, 1.5);
+    let init = InitSpec {
+        recurrent: WeightInit::new(InitScheme::Default, 1.5),
+        input: WeightInit::new(InitScheme::Default, 1.5),
+        ..InitSpec::default()
+    };
     let mut net = Network::<f64>::init(case.spec.clone(), &init, seed)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9e37_79b9);
     // layer-norm gain and bias away from 1 and 0, so their gradients are exercised

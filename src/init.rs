@@ -327,8 +327,10 @@ mod tests {
             1,
             OutputKind::Classes { count: 2 },
         );
-        let mut init = InitSpec::default();
-        init.recurrent = WeightInit::new(InitScheme::Identity, 1.2);
+        let init = InitSpec {
+            recurrent: WeightInit::new(InitScheme::Identity, 1.2),
+            ..InitSpec::default()
+        };
         let p = init_params::<f64>(&spec, &init, 9).unwrap();
         assert_eq!(p.layers[0].weight_hh, Array2::<f64>::eye(3) * 1.2);
         assert_eq!(p, init_params::<f64>(&spec, &init, 9).unwrap());

@@ -2,8 +2,7 @@
 //! gradients of every parameter tensor, the inputs and the initial state.
 
 use rnnlab::gradcheck::{
-    case_setup, check_case, compare, standard_cases, truncated_objective, GradcheckCase, LossSteps,
-    TOLERANCE,
+    case_setup, check_case, compare, standard_cases, truncated_objective, GradcheckCase, TOLERANCE,
 };
 use rnnlab::{Activation, Bptt, CellKind};
 
