@@ -88,9 +88,9 @@ impl WeightInit {
 }
 
 /// Initialisation of every weight group. Defaults: PyTorch's U(±1/√H) everywhere, scale 1,
-/// LSTM forget-gate bias 1.0.
+/// LSTM forget-gate bias 1.0. A config file may give only the groups it changes.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct InitSpec {
     pub input: WeightInit,
     pub recurrent: WeightInit,

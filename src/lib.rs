@@ -4,6 +4,7 @@
 //! Dimension letters used throughout: T time, B batch (one row per sequence), I input width,
 //! H hidden width, G gates (rnn 1, lstm 4, gru 3), O output width, V vocabulary.
 
+pub mod analysis;
 pub mod batch;
 pub mod bench;
 pub mod cells;
@@ -14,6 +15,7 @@ pub mod model_io;
 pub mod network;
 pub mod optim;
 pub mod tasks;
+pub mod train;
 
 pub use batch::{Batch, Inputs, Targets};
 pub use cells::{Activation, CellKind};

@@ -32,7 +32,7 @@ enum DataCommand {
 }
 
 /// The task options every command that takes a task shares.
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct TaskArgs {
     /// The task: tanaka, copy, adding or recall.
     #[arg(long, value_parser = parse_task_kind)]

@@ -3,6 +3,8 @@
 mod bench;
 mod data;
 mod gradcheck;
+mod report_text;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Check every backward pass against finite differences in f64.
     Gradcheck(gradcheck::GradcheckArgs),
+    /// Train a cell on a task and report how the gradient decays with distance.
+    Train(train::TrainArgs),
     /// Generate, check and show dataset files of the synthetic tasks.
     Data(data::DataArgs),
     /// Measure training throughput on the PyTorch peer benchmark's workload.
@@ -56,6 +60,7 @@ pub fn run() -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Train(args) => train::run(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
     }
@@ -83,4 +88,20 @@ fn one_line(message: &str) -> String {
         .collect();
     let text = text.join(" ");
     text.strip_prefix("error: ").unwrap_or(&text).to_string()
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the line already holds
+/// (an I/O error both names its file and carries the OS error as its source).
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.replace('\n', " ")
 }

@@ -1,0 +1,3 @@
+//! Measurements on trained or freshly initialised networks.
+
+pub mod gradient_report;

@@ -1,0 +1,95 @@
+//! What a finished run prints: the outcome against the baseline and the gradient decay.
+
+use std::path::Path;
+
+use rnnlab::analysis::gradient_report::{DecaySummary, GradientProbe};
+use rnnlab::train::{TrainConfig, TrainOutcome};
+
+/// `ρ 0.812/step, half-life 3.3 steps, horizon 34, ×1.2e-4 at distance 21`
+pub fn decay_line(s: &DecaySummary) -> String {
+    let rho = s
+        .decay_per_step
+        .map(|r| format!("{r:.4}/step"))
+        .unwrap_or_else(|| "n/a".into());
+    let half = match s.half_life {
+        Some(h) if h.is_infinite() => "∞ (no decay)".to_string(),
+        Some(h) => format!("{h:.3} steps"),
+        None => "n/a".into(),
+    };
+    let horizon = s
+        .horizon
+        .map(|h| h.to_string())
+        .unwrap_or_else(|| "none".into());
+    format!(
+        "ρ {rho}, half-life {half}, horizon {horizon}, ×{:.3e} at distance {}",
+        s.ratio_at_farthest, s.farthest_distance
+    )
+}
+
+/// grad_h against distance of layer 0 of `probe`, as (distance, value) points.
+pub fn grad_h_points(probe: &GradientProbe, layer: usize) -> Vec<(f64, f64)> {
+    let mut pts: Vec<(f64, f64)> = probe
+        .rows
+        .iter()
+        .filter(|r| r.layer == layer)
+        .map(|r| (r.distance as f64, r.grad_h))
+        .collect();
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    pts
+}
+
+pub fn print_run_summary(out: &Path, config: &TrainConfig, outcome: &TrainOutcome) {
+    let s = &outcome.summary;
+    println!(
+        "{} {} length {} seed {} → {}",
+        config.task.task,
+        config.model.cell,
+        config.task.length,
+        config.seed,
+        out.display()
+    );
+    let verdict = if s.diverged {
+        format!("DIVERGED at step {}", s.steps)
+    } else if let Some(at) = s.solved_at_step {
+        format!("solved at step {at}")
+    } else {
+        format!("not solved in {} steps", s.steps)
+    };
+    println!(
+        "{verdict}: eval accuracy {:.4} (memoryless baseline {:.4}), eval loss {:.4} (baseline {:.4}), {:.1} s",
+        s.final_eval_accuracy, s.baseline_accuracy, s.final_eval_loss, s.baseline_loss, s.wall_seconds
+    );
+    for (label, summaries) in [
+        ("at init", &s.gradients_init),
+        ("final  ", &s.gradients_final),
+    ] {
+        for d in summaries.iter() {
+            println!("gradient {label} layer {}: {}", d.layer, decay_line(d));
+        }
+    }
+    if let Some(last) = outcome.probes.last() {
+        println!(
+            "mean ‖∂ℓ/∂h_t‖ against distance (step {}, layer 0):",
+            last.step
+        );
+        print!(
+            "{}",
+            super::report_text::text_chart(&grad_h_points(last, 0))
+        );
+    }
+    for b in &s.accuracy_by_distance {
+        println!(
+            "  distance {:>4}–{:<4} {:>5} sequences  accuracy {:.3}",
+            b.low, b.high, b.sequences, b.accuracy
+        );
+    }
+}
+
+/// A small log-scale text chart (replaced by the report module's chart when it lands).
+pub fn text_chart(points: &[(f64, f64)]) -> String {
+    let mut out = String::new();
+    for (d, v) in points.iter().step_by((points.len() / 12).max(1)) {
+        out.push_str(&format!("  d={d:<5} {v:.3e}\n"));
+    }
+    out
+}

@@ -1,0 +1,300 @@
+//! `rnnlab train`: one training run into a run directory, with a progress bar and a summary.
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use rnnlab::analysis::gradient_report::GradientProbe;
+use rnnlab::optim::{Clip, OptimizerKind};
+use rnnlab::train::run_dir::{default_run_dir, RunDir};
+use rnnlab::train::trainer::{train, Progress, RunData, TrainObserver};
+use rnnlab::train::{Precision, TrainConfig};
+use rnnlab::{Activation, CellKind, InitScheme};
+
+use super::data::TaskArgs;
+use super::report_text::print_run_summary;
+use super::UsageError;
+
+/// Every option of a training run; each overrides the value from `--config` (or the default).
+#[derive(Args, Debug, Clone, Default)]
+pub struct TrainOptions {
+    #[command(flatten)]
+    pub task: TaskArgs,
+    /// Train on the sequences of this dataset file (its task replaces --task).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Evaluate on this dataset file instead of a generated held-out set.
+    #[arg(long)]
+    pub eval_data: Option<PathBuf>,
+    /// rnn, lstm or gru [default: lstm].
+    #[arg(long)]
+    pub cell: Option<CellKind>,
+    /// The vanilla RNN's nonlinearity: tanh, sigmoid or relu [default: tanh].
+    #[arg(long)]
+    pub activation: Option<Activation>,
+    /// Units per layer [default: 64].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Stacked layers [default: 1].
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Residual connections between stacked layers.
+    #[arg(long)]
+    pub residual: bool,
+    /// Layer normalisation of the vanilla RNN's pre-activation.
+    #[arg(long)]
+    pub layer_norm: bool,
+    /// Scheme of the input and recurrent weights: default, xavier, he, orthogonal, identity, zeros.
+    #[arg(long)]
+    pub init: Option<InitScheme>,
+    /// Scale factor of the input and recurrent weights [default: 1].
+    #[arg(long)]
+    pub init_scale: Option<f64>,
+    /// Scheme of the recurrent weights alone (after --init).
+    #[arg(long)]
+    pub recurrent_init: Option<InitScheme>,
+    /// Scale of the recurrent weights alone (after --init-scale).
+    #[arg(long)]
+    pub recurrent_scale: Option<f64>,
+    /// Scheme of the input weights alone (after --init).
+    #[arg(long)]
+    pub input_init: Option<InitScheme>,
+    /// Scale of the input weights alone (after --init-scale).
+    #[arg(long)]
+    pub input_scale: Option<f64>,
+    /// Biases: default or zeros.
+    #[arg(long)]
+    pub bias_init: Option<InitScheme>,
+    /// LSTM forget-gate bias [default: 1].
+    #[arg(long, allow_hyphen_values = true)]
+    pub forget_bias: Option<f64>,
+    /// sgd, rmsprop or adam [default: adam].
+    #[arg(long)]
+    pub optimizer: Option<OptimizerKind>,
+    /// Learning rate [default: 0.001].
+    #[arg(long, allow_hyphen_values = true)]
+    pub lr: Option<f64>,
+    /// SGD momentum [default: 0].
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Clip the gradient's global norm at this value [default: 1]; 0 turns clipping off.
+    #[arg(long, allow_hyphen_values = true)]
+    pub clip: Option<f64>,
+    /// Clip every gradient entry to [-v, v] instead of clipping the norm.
+    #[arg(long)]
+    pub clip_value: Option<f64>,
+    /// Sequences per batch [default: 32].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Maximum training steps [default: 2000].
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Truncated BPTT window in steps [default: full BPTT].
+    #[arg(long)]
+    pub bptt: Option<usize>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Evaluate every N steps [default: 50].
+    #[arg(long)]
+    pub eval_every: Option<usize>,
+    /// Held-out evaluation sequences [default: 256].
+    #[arg(long)]
+    pub eval_size: Option<usize>,
+    /// Gradient report every N steps, besides step 0 and the end (0: only those) [default: 500].
+    #[arg(long)]
+    pub probe_every: Option<usize>,
+    /// Sequences in the gradient report's probe batch [default: 32].
+    #[arg(long)]
+    pub probe_size: Option<usize>,
+    /// Keep training after the task counts as solved.
+    #[arg(long)]
+    pub no_early_stop: bool,
+    /// f32 (default) or f64 training arithmetic (gradient reports are always f64).
+    #[arg(long)]
+    pub precision: Option<Precision>,
+}
+
+impl TrainOptions {
+    /// Applies every given option onto `config`.
+    pub fn apply(&self, config: &mut TrainConfig) -> Result<(), UsageError> {
+        let t = &self.task;
+        if t.task.is_some() || t.length.is_some() {
+            let mut spec = config.task.clone();
+            if let Some(task) = t.task {
+                if task != spec.task {
+                    // another task's options do not carry over
+                    spec = rnnlab::tasks::TaskSpec::new(task, spec.length);
+                }
+            }
+            if let Some(length) = t.length {
+                spec.length = length;
+            }
+            config.task = spec;
+        }
+        if t.names.is_some() {
+            config.task.names = t.names;
+        }
+        if t.distractor_names.is_some() {
+            config.task.distractor_names = t.distractor_names;
+        }
+        if t.pairs.is_some() {
+            config.task.pairs = t.pairs;
+        }
+        if t.solved.is_some() {
+            config.task.solved = t.solved;
+        }
+        set(&mut config.data, self.data.clone().map(Some));
+        set(&mut config.eval_data, self.eval_data.clone().map(Some));
+        let m = &mut config.model;
+        set(&mut m.cell, self.cell);
+        set(&mut m.activation, self.activation);
+        set(&mut m.hidden, self.hidden);
+        set(&mut m.layers, self.layers);
+        m.residual |= self.residual;
+        m.layer_norm |= self.layer_norm;
+        let init = &mut config.init;
+        if let Some(s) = self.init {
+            init.input.scheme = s;
+            init.recurrent.scheme = s;
+            if s != InitScheme::Default && self.bias_init.is_none() {
+                init.bias.scheme = InitScheme::Zeros;
+            }
+        }
+        if let Some(x) = self.init_scale {
+            init.input.scale = x;
+            init.recurrent.scale = x;
+        }
+        set(&mut init.recurrent.scheme, self.recurrent_init);
+        set(&mut init.recurrent.scale, self.recurrent_scale);
+        set(&mut init.input.scheme, self.input_init);
+        set(&mut init.input.scale, self.input_scale);
+        set(&mut init.bias.scheme, self.bias_init);
+        set(&mut init.forget_bias, self.forget_bias);
+        if let Some(kind) = self.optimizer {
+            config.optimizer.kind = kind;
+        }
+        set(&mut config.optimizer.lr, self.lr);
+        set(&mut config.optimizer.momentum, self.momentum);
+        match (self.clip, self.clip_value) {
+            (Some(_), Some(_)) => {
+                return Err(UsageError(
+                    "--clip and --clip-value: give one or the other".into(),
+                ))
+            }
+            (Some(c), None) => config.clip = if c == 0.0 { Clip::None } else { Clip::Norm(c) },
+            (None, Some(v)) => config.clip = Clip::Value(v),
+            (None, None) => {}
+        }
+        set(&mut config.batch, self.batch);
+        set(&mut config.steps, self.steps);
+        set(&mut config.bptt, self.bptt.map(Some));
+        set(&mut config.seed, self.seed);
+        set(&mut config.eval_every, self.eval_every);
+        set(&mut config.eval_size, self.eval_size);
+        set(&mut config.probe_every, self.probe_every);
+        set(&mut config.probe_size, self.probe_size);
+        if self.no_early_stop {
+            config.stop_when_solved = false;
+        }
+        set(&mut config.precision, self.precision);
+        Ok(())
+    }
+}
+
+fn set<T>(dst: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *dst = v;
+    }
+}
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  rnnlab train                                        # tanaka, lstm, length 20\n  rnnlab train --cell rnn --activation sigmoid --length 30 --out runs/sigmoid30\n  rnnlab train --task adding --length 100 --cell gru --steps 3000\n  rnnlab train --config runs/sigmoid30/config.ron --out runs/again   # repeat a run bit for bit"
+)]
+pub struct TrainArgs {
+    /// A RON config file (a run's config.ron, or any subset of its fields); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    options: TrainOptions,
+    /// Run directory [default: runs/<task>-<cell>-L<length>-s<seed>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing run directory.
+    #[arg(long)]
+    force: bool,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Builds the resolved config: defaults, then the file, then the flags; checks it once.
+pub fn resolve_config(
+    config_file: Option<&PathBuf>,
+    options: &TrainOptions,
+) -> anyhow::Result<TrainConfig> {
+    let mut config = match config_file {
+        Some(path) => TrainConfig::load(path)?,
+        None => TrainConfig::default(),
+    };
+    options.apply(&mut config)?;
+    config.validate()?;
+    Ok(config)
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    let mut config = resolve_config(args.config.as_ref(), &args.options)?;
+    let data = RunData::prepare(&mut config)?;
+    config.model_spec(&data.task)?;
+    let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
+    let mut dir = RunDir::create(&out, &config, args.force)?;
+    let bar = if args.quiet || !std::io::stdout().is_terminal() {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new(config.steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {msg}  ETA {eta}")
+                .expect("a fixed template parses"),
+        );
+        bar
+    };
+    let outcome = {
+        let mut observer = BarObserver {
+            dir: &mut dir,
+            bar: &bar,
+        };
+        train(&config, &data, &mut observer)?
+    };
+    bar.finish_and_clear();
+    dir.finish(&outcome)?;
+    print_run_summary(&out, &config, &outcome);
+    Ok(())
+}
+
+/// Forwards to the run directory and draws progress.
+struct BarObserver<'a> {
+    dir: &'a mut RunDir,
+    bar: &'a ProgressBar,
+}
+
+impl TrainObserver for BarObserver<'_> {
+    fn on_metric(&mut self, row: &rnnlab::train::MetricRow) -> rnnlab::Result<()> {
+        self.dir.on_metric(row)
+    }
+    fn on_probe(&mut self, probe: &GradientProbe) -> rnnlab::Result<()> {
+        self.dir.on_probe(probe)
+    }
+    fn on_progress(&mut self, p: &Progress) {
+        self.bar.set_position(p.step as u64);
+        let acc = p
+            .eval_accuracy
+            .map(|a| format!("{a:.3}"))
+            .unwrap_or_else(|| "-".into());
+        self.bar.set_message(format!(
+            "loss {:.4}  eval acc {acc}  clipped {:.0}%",
+            p.train_loss,
+            100.0 * p.clip_rate
+        ));
+    }
+}

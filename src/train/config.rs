@@ -1,0 +1,280 @@
+//! The fully resolved configuration of a training run: what `config.ron` holds. Every field has a
+//! default, so a file may give only what it changes; unknown fields are errors.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use crate::cells::{Activation, CellKind};
+use crate::error::{Error, Result};
+use crate::init::InitSpec;
+use crate::network::{Bptt, InputKind, ModelSpec, OutputKind};
+use crate::optim::{Clip, OptimizerKind, OptimizerSpec};
+use crate::tasks::{self, Task, TaskKind, TaskSpec};
+
+/// Float type of the training arithmetic. Gradient reports always run in f64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    F64,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "f32" => Ok(Precision::F32),
+            "f64" => Ok(Precision::F64),
+            other => Err(Error::invalid(
+                "precision",
+                format!("unknown precision '{other}' (expected f32 or f64)"),
+            )),
+        }
+    }
+}
+
+/// The network options of a run (the input and output widths come from the task).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelOptions {
+    pub cell: CellKind,
+    /// φ of the vanilla RNN.
+    pub activation: Activation,
+    /// Units per layer.
+    pub hidden: usize,
+    pub layers: usize,
+    /// Residual connections between stacked layers.
+    pub residual: bool,
+    /// Layer normalisation of the vanilla RNN's pre-activation.
+    pub layer_norm: bool,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            cell: CellKind::Lstm,
+            activation: Activation::Tanh,
+            hidden: 64,
+            layers: 1,
+            residual: false,
+            layer_norm: false,
+        }
+    }
+}
+
+/// Everything that decides a training run. Same config, same build, same machine: bit-identical run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub task: TaskSpec,
+    /// Train on the sequences of this dataset file instead of fresh generated batches.
+    pub data: Option<PathBuf>,
+    /// Evaluate on this dataset file instead of the generated held-out set.
+    pub eval_data: Option<PathBuf>,
+    pub model: ModelOptions,
+    pub init: InitSpec,
+    pub optimizer: OptimizerSpec,
+    pub clip: Clip,
+    /// Sequences per training batch.
+    pub batch: usize,
+    /// Maximum optimiser steps (training stops earlier when the task counts as solved).
+    pub steps: usize,
+    /// Truncated BPTT window in steps; None = full BPTT.
+    pub bptt: Option<usize>,
+    pub seed: u64,
+    /// Evaluate every this many steps (and at the end).
+    pub eval_every: usize,
+    /// Sequences in the fixed held-out evaluation set.
+    pub eval_size: usize,
+    /// Gradient report every this many steps (0: only at step 0 and at the end).
+    pub probe_every: usize,
+    /// Sequences in the fixed probe batch of the gradient report.
+    pub probe_size: usize,
+    /// Stop as soon as an evaluation counts as solved.
+    pub stop_when_solved: bool,
+    pub precision: Precision,
+}
+
+impl Default for TrainConfig {
+    /// The default run: the Tanaka task at length 20 with a 64-unit LSTM and Adam; it solves in
+    /// a few hundred steps.
+    fn default() -> Self {
+        TrainConfig {
+            task: TaskSpec::new(TaskKind::Tanaka, 20),
+            data: None,
+            eval_data: None,
+            model: ModelOptions::default(),
+            init: InitSpec::default(),
+            optimizer: OptimizerSpec::new(OptimizerKind::Adam, 1e-3),
+            clip: Clip::Norm(1.0),
+            batch: 32,
+            steps: 2000,
+            bptt: None,
+            seed: 0,
+            eval_every: 50,
+            eval_size: 256,
+            probe_every: 500,
+            probe_size: 32,
+            stop_when_solved: true,
+            precision: Precision::F32,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Reads a RON config file; errors name the file, the line and (where it can be found) the
+    /// field.
+    pub fn load(path: &Path) -> Result<TrainConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::bad_file(path, format!("cannot read: {e}")))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses the text of a config file (`path` is used in errors only).
+    pub fn parse(text: &str, path: &Path) -> Result<TrainConfig> {
+        ron::from_str(text).map_err(|e| ron_error(path, text, &e))
+    }
+
+    /// The config as RON text, every field written out.
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .expect("a config always serialises")
+    }
+
+    pub fn bptt_mode(&self) -> Bptt {
+        self.bptt.map_or(Bptt::Full, Bptt::Truncated)
+    }
+
+    /// Checks every field once; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        for (field, v) in [
+            ("batch", self.batch),
+            ("steps", self.steps),
+            ("eval_every", self.eval_every),
+            ("eval_size", self.eval_size),
+            ("probe_size", self.probe_size),
+            ("hidden", self.model.hidden),
+            ("layers", self.model.layers),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(field, "must be at least 1"));
+            }
+        }
+        if self.task.length == 0 {
+            return Err(Error::invalid("length", "must be at least 1"));
+        }
+        self.optimizer.validate()?;
+        self.clip.validate()?;
+        self.init.validate()?;
+        self.bptt_mode().validate()?;
+        Ok(())
+    }
+
+    /// The network architecture this config trains on `task`.
+    pub fn model_spec(&self, task: &Task) -> Result<ModelSpec> {
+        let input = match task.input_kind() {
+            tasks::InputKind::Tokens { vocab } => InputKind::Tokens { vocab },
+            tasks::InputKind::Dense { width } => InputKind::Dense { width },
+        };
+        let output = match task.output_kind() {
+            tasks::OutputKind::Classes { classes } => OutputKind::Classes { count: classes },
+            tasks::OutputKind::Values { width } => OutputKind::Values { width },
+        };
+        let m = &self.model;
+        let spec = ModelSpec {
+            cell: m.cell,
+            activation: m.activation,
+            input,
+            hidden: vec![m.hidden; m.layers],
+            output,
+            residual: m.residual,
+            layer_norm: m.layer_norm,
+        };
+        spec.validate()?;
+        Ok(spec)
+    }
+}
+
+/// A RON error as one line: file, line, column, the field it is in, and what is wrong.
+pub fn ron_error(path: &Path, text: &str, e: &ron::error::SpannedError) -> Error {
+    let (line, col) = (e.position.line, e.position.col);
+    let field = field_at(text, line, col)
+        .map(|f| format!(" (field `{f}`)"))
+        .unwrap_or_default();
+    Error::bad_file(
+        path,
+        format!("line {line}, column {col}{field}: {}", e.code),
+    )
+}
+
+/// The name of the `name:` that the position at (line, col) (1-based) belongs to: the last one
+/// before it on the same line, or on the nearest line above.
+fn field_at(text: &str, line: usize, col: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut l = line.min(lines.len());
+    let mut limit = col;
+    while l >= 1 {
+        let upto: String = lines[l - 1]
+            .chars()
+            .take(limit.saturating_sub(1).max(1))
+            .collect();
+        let mut found = None;
+        let bytes: Vec<char> = upto.chars().collect();
+        for (i, ch) in bytes.iter().enumerate() {
+            if *ch == ':' {
+                let name: String = bytes[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|c| c.is_alphanumeric() || **c == '_')
+                    .collect();
+                if !name.is_empty() {
+                    found = Some(name.chars().rev().collect::<String>());
+                }
+            }
+        }
+        if found.is_some() {
+            return found;
+        }
+        l -= 1;
+        limit = usize::MAX;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_round_trips_through_ron() {
+        let c = TrainConfig::default();
+        assert_eq!(
+            TrainConfig::parse(&c.to_ron(), Path::new("c.ron")).unwrap(),
+            c
+        );
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn partial_files_take_defaults_and_errors_name_the_field() {
+        let c = TrainConfig::parse("(steps: 7, model: (cell: gru))", Path::new("c.ron")).unwrap();
+        assert_eq!((c.steps, c.model.cell, c.batch), (7, CellKind::Gru, 32));
+        let err = TrainConfig::parse("(stepz: 7)", Path::new("c.ron"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("c.ron") && err.contains("stepz"), "{err}");
+        let err = TrainConfig::parse("(\n  batch: 4,\n  steps: \"many\",\n)", Path::new("c.ron"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 3") && err.contains("`steps`"), "{err}");
+        let mut c = TrainConfig::default();
+        c.optimizer.lr = -1.0;
+        assert!(c.validate().unwrap_err().to_string().contains("lr"));
+        c = TrainConfig {
+            steps: 0,
+            ..TrainConfig::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("steps"));
+    }
+}

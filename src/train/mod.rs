@@ -1,0 +1,10 @@
+//! Training runs: configuration, the training loop and the run directory.
+
+pub mod config;
+pub mod run_dir;
+pub mod trainer;
+
+pub use config::{ModelOptions, Precision, TrainConfig};
+pub use trainer::{
+    train, MetricRow, NoObserver, Progress, RunData, RunSummary, TrainObserver, TrainOutcome,
+};

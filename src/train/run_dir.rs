@@ -1,0 +1,165 @@
+//! The run directory: every file a training run leaves, each written as soon as its content
+//! exists (config first, metric and gradient rows as they come, summary and model at the end), so
+//! an interrupted run keeps everything it finished.
+//!
+//! ```text
+//! DIR/config.ron          the fully resolved configuration (rnnlab train --config DIR/config.ron repeats the run)
+//! DIR/metrics.csv         step,train_loss,eval_loss,eval_accuracy,grad_norm,clipped
+//! DIR/gradients.csv       step,layer,timestep,distance,grad_h,grad_c,grad_w
+//! DIR/summary.ron         final numbers, decay summaries at initialisation and at the end
+//! DIR/model.safetensors   weights (PyTorch names) + DIR/model.ron (architecture)
+//! DIR/plots/*.svg         gradient norm against distance, loss and accuracy curves
+//! ```
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::config::TrainConfig;
+use super::trainer::{
+    MetricRow, RunSummary, TrainObserver, TrainOutcome, TrainedNetwork, METRICS_CSV_HEADER,
+};
+use crate::analysis::gradient_report::{GradientProbe, GRADIENTS_CSV_HEADER};
+use crate::error::{Error, Result};
+use crate::model_io::save_model;
+
+pub const CONFIG_FILE: &str = "config.ron";
+pub const METRICS_FILE: &str = "metrics.csv";
+pub const GRADIENTS_FILE: &str = "gradients.csv";
+pub const SUMMARY_FILE: &str = "summary.ron";
+
+/// An open run directory receiving a run's files.
+pub struct RunDir {
+    pub path: PathBuf,
+    metrics: BufWriter<File>,
+    gradients: BufWriter<File>,
+}
+
+/// The default directory of a run: `runs/<task>-<cell>-L<length>-s<seed>`.
+pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
+    PathBuf::from("runs").join(format!(
+        "{}-{}-L{}-s{}",
+        config.task.task, config.model.cell, config.task.length, config.seed
+    ))
+}
+
+impl RunDir {
+    /// Creates `path` and writes `config.ron`. An existing run is replaced only with `force`, and
+    /// only a directory that is empty or holds a run (a `config.ron`) is ever removed.
+    pub fn create(path: &Path, config: &TrainConfig, force: bool) -> Result<RunDir> {
+        if path.exists() {
+            let is_empty = path
+                .read_dir()
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+            if !is_empty {
+                if !force {
+                    return Err(Error::invalid(
+                        "out",
+                        format!(
+                            "{} already exists; use --force to replace it",
+                            path.display()
+                        ),
+                    ));
+                }
+                if !path.join(CONFIG_FILE).exists() {
+                    return Err(Error::invalid(
+                        "out",
+                        format!(
+                            "{} exists and is not a run directory; refusing to replace it",
+                            path.display()
+                        ),
+                    ));
+                }
+                std::fs::remove_dir_all(path).map_err(|source| Error::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            }
+        }
+        std::fs::create_dir_all(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        write_atomic(&path.join(CONFIG_FILE), config.to_ron().as_bytes())?;
+        let mut metrics = create(&path.join(METRICS_FILE))?;
+        let mut gradients = create(&path.join(GRADIENTS_FILE))?;
+        writeln!(metrics, "{METRICS_CSV_HEADER}").map_err(|e| io(path.join(METRICS_FILE), e))?;
+        writeln!(gradients, "{GRADIENTS_CSV_HEADER}")
+            .map_err(|e| io(path.join(GRADIENTS_FILE), e))?;
+        Ok(RunDir {
+            path: path.to_path_buf(),
+            metrics,
+            gradients,
+        })
+    }
+
+    /// Writes the summary, the model and the plots once training has ended.
+    pub fn finish(mut self, outcome: &TrainOutcome) -> Result<()> {
+        self.metrics
+            .flush()
+            .map_err(|e| io(self.path.join(METRICS_FILE), e))?;
+        self.gradients
+            .flush()
+            .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))?;
+        match &outcome.network {
+            TrainedNetwork::F32(n) => save_model(n, &self.path)?,
+            TrainedNetwork::F64(n) => save_model(n, &self.path)?,
+        }
+        write_summary(&self.path.join(SUMMARY_FILE), &outcome.summary)
+    }
+}
+
+impl TrainObserver for RunDir {
+    fn on_metric(&mut self, row: &MetricRow) -> Result<()> {
+        writeln!(self.metrics, "{}", row.csv()).map_err(|e| io(self.path.join(METRICS_FILE), e))?;
+        if row.eval_loss.is_some() {
+            self.metrics
+                .flush()
+                .map_err(|e| io(self.path.join(METRICS_FILE), e))?;
+        }
+        Ok(())
+    }
+
+    fn on_probe(&mut self, probe: &GradientProbe) -> Result<()> {
+        for row in &probe.rows {
+            writeln!(self.gradients, "{}", row.csv())
+                .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))?;
+        }
+        self.gradients
+            .flush()
+            .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))
+    }
+}
+
+pub fn write_summary(path: &Path, summary: &RunSummary) -> Result<()> {
+    let text = ron::ser::to_string_pretty(summary, ron::ser::PrettyConfig::default())
+        .map_err(|e| Error::bad_file(path, e.to_string()))?;
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn read_summary(path: &Path) -> Result<RunSummary> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    ron::from_str(&text)
+        .map_err(|e| Error::bad_file(path, format!("line {}: {}", e.position.line, e.code)))
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    File::create(path)
+        .map(BufWriter::new)
+        .map_err(|e| io(path.to_path_buf(), e))
+}
+
+fn io(path: PathBuf, source: std::io::Error) -> Error {
+    Error::Io { path, source }
+}
+
+/// Writes through a temporary file and a rename, so a reader never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| io(tmp.clone(), e))?;
+    std::fs::rename(&tmp, path).map_err(|e| io(path.to_path_buf(), e))
+}

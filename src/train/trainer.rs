@@ -1,0 +1,479 @@
+//! The training loop. It never prints: it reports metric rows, gradient probes and progress to a
+//! [`TrainObserver`] as they happen, so a run directory can write each as soon as it exists.
+
+use ndarray::{Array2, Array3, NdFloat};
+use ndarray_rand::rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+use super::config::{Precision, TrainConfig};
+use crate::analysis::gradient_report::{probe_gradients, DecaySummary, GradientProbe};
+use crate::batch::{Batch, Targets};
+use crate::error::{Error, Result};
+use crate::network::{Network, ReadoutCache};
+use crate::optim::Optimizer;
+use crate::tasks::{load_dataset, LossWeighting, Predictions, Sequence, Task};
+
+/// One row of `metrics.csv`: a training step, with the evaluation when one ran at that step.
+/// Step 0 is the evaluation before training (no training loss, norm or clip flag).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub step: usize,
+    pub train_loss: Option<f64>,
+    pub eval_loss: Option<f64>,
+    pub eval_accuracy: Option<f64>,
+    /// Global gradient norm before clipping.
+    pub grad_norm: Option<f64>,
+    pub clipped: Option<bool>,
+}
+
+pub const METRICS_CSV_HEADER: &str = "step,train_loss,eval_loss,eval_accuracy,grad_norm,clipped";
+
+impl MetricRow {
+    pub fn csv(&self) -> String {
+        let f = |v: Option<f64>| v.map(|v| format!("{v}")).unwrap_or_default();
+        let clipped = self
+            .clipped
+            .map(|c| u8::from(c).to_string())
+            .unwrap_or_default();
+        format!(
+            "{},{},{},{},{},{}",
+            self.step,
+            f(self.train_loss),
+            f(self.eval_loss),
+            f(self.eval_accuracy),
+            f(self.grad_norm),
+            clipped
+        )
+    }
+}
+
+/// Where training stands, for a progress display.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub step: usize,
+    pub total: usize,
+    pub train_loss: f64,
+    pub eval_accuracy: Option<f64>,
+    /// Fraction of steps so far whose gradient was clipped.
+    pub clip_rate: f64,
+}
+
+/// Receives what a run produces, as it is produced.
+pub trait TrainObserver {
+    fn on_metric(&mut self, _row: &MetricRow) -> Result<()> {
+        Ok(())
+    }
+    fn on_probe(&mut self, _probe: &GradientProbe) -> Result<()> {
+        Ok(())
+    }
+    fn on_progress(&mut self, _progress: &Progress) {}
+}
+
+/// An observer that keeps nothing.
+pub struct NoObserver;
+impl TrainObserver for NoObserver {}
+
+/// Accuracy of the sequences whose evidence lies within [low, high] steps of the probe target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DistanceBucket {
+    pub low: usize,
+    pub high: usize,
+    pub sequences: usize,
+    pub accuracy: f64,
+}
+
+/// What `summary.ron` holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub rnnlab_version: String,
+    pub final_eval_loss: f64,
+    pub final_eval_accuracy: f64,
+    /// The memoryless predictor's loss and accuracy on this task.
+    pub baseline_loss: f64,
+    pub baseline_accuracy: f64,
+    pub solved: bool,
+    pub solved_at_step: Option<usize>,
+    pub diverged: bool,
+    /// Optimiser steps taken.
+    pub steps: usize,
+    pub wall_seconds: f64,
+    /// Fraction of steps whose gradient was clipped.
+    pub clip_rate: f64,
+    /// Gradient decay per layer at initialisation and at the end.
+    pub gradients_init: Vec<DecaySummary>,
+    pub gradients_final: Vec<DecaySummary>,
+    /// For tasks whose dependency distance varies per sequence (adding): eval accuracy by distance.
+    pub accuracy_by_distance: Vec<DistanceBucket>,
+}
+
+/// A trained network in the precision it was trained in.
+#[derive(Debug, Clone)]
+pub enum TrainedNetwork {
+    F32(Network<f32>),
+    F64(Network<f64>),
+}
+
+impl TrainedNetwork {
+    pub fn to_f64(&self) -> Network<f64> {
+        match self {
+            TrainedNetwork::F32(n) => n.cast(),
+            TrainedNetwork::F64(n) => n.clone(),
+        }
+    }
+}
+
+/// Everything a run returns.
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub summary: RunSummary,
+    pub network: TrainedNetwork,
+    pub probes: Vec<GradientProbe>,
+    pub metrics: Vec<MetricRow>,
+    /// The resolved task (from the config, or from the training data file).
+    pub task: Task,
+    /// The fixed probe batch the gradient reports were measured on.
+    pub probe_sequences: Vec<Sequence>,
+}
+
+/// The sequences a run uses, fixed by the config's seed (or read from its files).
+pub struct RunData {
+    pub task: Task,
+    /// Training sequences from a file; None: fresh batches generated every step.
+    pub train: Option<Vec<Sequence>>,
+    pub eval: Vec<Sequence>,
+    pub probe: Vec<Sequence>,
+}
+
+/// Independent seeds for the separate random streams of a run.
+pub fn derived_seed(seed: u64, stream: u64) -> u64 {
+    // splitmix64 of the pair, so neighbouring seeds give unrelated streams
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const STREAM_BATCHES: u64 = 1;
+const STREAM_EVAL: u64 = 2;
+const STREAM_PROBE: u64 = 3;
+
+impl RunData {
+    /// The task and data of `config`: files when it names them, otherwise generated from its seed.
+    /// When training data comes from a file, its task replaces `config.task`.
+    pub fn prepare(config: &mut TrainConfig) -> Result<RunData> {
+        let (task, train) = match &config.data {
+            Some(path) => {
+                let ds = load_dataset(path)?;
+                config.task = ds.task.spec().clone();
+                (ds.task, Some(ds.sequences))
+            }
+            None => (Task::new(config.task.clone())?, None),
+        };
+        config.task = task.spec().clone();
+        let eval = match &config.eval_data {
+            Some(path) => {
+                let ds = load_dataset(path)?;
+                if ds.task.spec() != task.spec() {
+                    return Err(Error::bad_file(
+                        path,
+                        format!(
+                            "holds task {:?}, but the run trains {:?}",
+                            ds.task.spec(),
+                            task.spec()
+                        ),
+                    ));
+                }
+                ds.sequences
+            }
+            None => task.generate(config.eval_size, derived_seed(config.seed, STREAM_EVAL)),
+        };
+        let probe = task.generate(config.probe_size, derived_seed(config.seed, STREAM_PROBE));
+        Ok(RunData {
+            task,
+            train,
+            eval,
+            probe,
+        })
+    }
+}
+
+/// Trains as `config` says, reporting to `observer`. A run that diverges stops and is reported in
+/// the summary (`diverged: true`); it is not an error.
+pub fn train(
+    config: &TrainConfig,
+    data: &RunData,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome> {
+    config.validate()?;
+    match config.precision {
+        Precision::F32 => train_in::<f32>(config, data, observer),
+        Precision::F64 => train_in::<f64>(config, data, observer),
+    }
+}
+
+fn train_in<F: NdFloat>(
+    config: &TrainConfig,
+    data: &RunData,
+    observer: &mut dyn TrainObserver,
+) -> Result<TrainOutcome>
+where
+    Network<F>: IntoTrained,
+{
+    let started = Instant::now();
+    let task = &data.task;
+    let spec = config.model_spec(task)?;
+    let mut net = Network::<F>::init(spec, &config.init, config.seed)?;
+    let mut opt = Optimizer::new(config.optimizer, &net.params)?;
+    let bptt = config.bptt_mode();
+    let eval_batch: Batch<F> = task.collate(&data.eval, LossWeighting::MeanOverSteps)?;
+    let probe_batch = probe_batch(task, &data.probe)?;
+    let probe_step = task.probe_step();
+    let solved_rule = task.solved();
+    let mut rng = ChaCha8Rng::seed_from_u64(derived_seed(config.seed, STREAM_BATCHES));
+
+    let mut metrics = Vec::new();
+    let mut probes = Vec::new();
+    let emit_metric = |row: MetricRow,
+                       observer: &mut dyn TrainObserver,
+                       metrics: &mut Vec<MetricRow>|
+     -> Result<()> {
+        observer.on_metric(&row)?;
+        metrics.push(row);
+        Ok(())
+    };
+
+    let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, 0)?;
+    observer.on_probe(&probe)?;
+    probes.push(probe);
+    let (mut eval_loss, mut eval_acc) = evaluate(&net, task, &eval_batch)?;
+    emit_metric(
+        MetricRow {
+            step: 0,
+            train_loss: None,
+            eval_loss: Some(eval_loss),
+            eval_accuracy: Some(eval_acc),
+            grad_norm: None,
+            clipped: None,
+        },
+        observer,
+        &mut metrics,
+    )?;
+    let mut solved_at_step =
+        (config.stop_when_solved && solved_rule.is_met(eval_loss, eval_acc)).then_some(0);
+
+    let (mut step, mut clipped_steps, mut diverged, mut last_probe) =
+        (0usize, 0usize, false, 0usize);
+    while solved_at_step.is_none() && step < config.steps {
+        step += 1;
+        let sequences = match &data.train {
+            None => task.generate_with(&mut rng, config.batch),
+            Some(all) => (0..config.batch)
+                .map(|_| all[rng.random_range(0..all.len())].clone())
+                .collect(),
+        };
+        let batch: Batch<F> = task.collate(&sequences, LossWeighting::MeanOverSteps)?;
+        let evaluation = net.evaluate(&batch, None, bptt)?;
+        let train_loss = evaluation.loss;
+        let mut grads = evaluation.backward.grads;
+        let report = if train_loss.is_finite() {
+            match opt.step(&mut net.params, &mut grads, config.clip) {
+                Ok(r) => Some(r),
+                Err(Error::Diverged { .. }) => None,
+                Err(e) => return Err(e),
+            }
+        } else {
+            None
+        };
+        let Some(report) = report else {
+            diverged = true;
+            emit_metric(
+                MetricRow {
+                    step,
+                    train_loss: Some(train_loss),
+                    eval_loss: None,
+                    eval_accuracy: None,
+                    grad_norm: Some(grads.global_norm()),
+                    clipped: None,
+                },
+                observer,
+                &mut metrics,
+            )?;
+            break;
+        };
+        clipped_steps += usize::from(report.clipped);
+        let mut row = MetricRow {
+            step,
+            train_loss: Some(train_loss),
+            eval_loss: None,
+            eval_accuracy: None,
+            grad_norm: Some(report.grad_norm),
+            clipped: Some(report.clipped),
+        };
+        if step % config.eval_every == 0 || step == config.steps {
+            (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
+            row.eval_loss = Some(eval_loss);
+            row.eval_accuracy = Some(eval_acc);
+            if solved_rule.is_met(eval_loss, eval_acc) && config.stop_when_solved {
+                solved_at_step = Some(step);
+            }
+        }
+        emit_metric(row, observer, &mut metrics)?;
+        observer.on_progress(&Progress {
+            step,
+            total: config.steps,
+            train_loss,
+            eval_accuracy: Some(eval_acc),
+            clip_rate: clipped_steps as f64 / step as f64,
+        });
+        if config.probe_every > 0 && step % config.probe_every == 0 {
+            let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, step)?;
+            observer.on_probe(&probe)?;
+            probes.push(probe);
+            last_probe = step;
+        }
+    }
+    if diverged || metrics.last().is_some_and(|m| m.eval_loss.is_none()) {
+        (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
+    }
+    if last_probe != step || step == 0 {
+        if step > 0 {
+            let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, step)?;
+            observer.on_probe(&probe)?;
+            probes.push(probe);
+        }
+    }
+    let solved = solved_at_step.is_some() || (!diverged && solved_rule.is_met(eval_loss, eval_acc));
+    let solved_at_step = solved_at_step.or(solved.then_some(step));
+    let baseline = task.baseline();
+    let accuracy_by_distance = accuracy_by_distance(&net, task, &data.eval)?;
+    let summary = RunSummary {
+        rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
+        final_eval_loss: eval_loss,
+        final_eval_accuracy: eval_acc,
+        baseline_loss: baseline.loss,
+        baseline_accuracy: baseline.accuracy,
+        solved,
+        solved_at_step,
+        diverged,
+        steps: step,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        clip_rate: if step > 0 {
+            clipped_steps as f64 / step as f64
+        } else {
+            0.0
+        },
+        gradients_init: probes
+            .first()
+            .map(|p| p.summaries.clone())
+            .unwrap_or_default(),
+        gradients_final: probes
+            .last()
+            .map(|p| p.summaries.clone())
+            .unwrap_or_default(),
+        accuracy_by_distance,
+    };
+    Ok(TrainOutcome {
+        summary,
+        network: net.into_trained(),
+        probes,
+        metrics,
+        task: task.clone(),
+        probe_sequences: data.probe.clone(),
+    })
+}
+
+/// Wraps a network of either precision.
+pub trait IntoTrained {
+    fn into_trained(self) -> TrainedNetwork;
+}
+impl IntoTrained for Network<f32> {
+    fn into_trained(self) -> TrainedNetwork {
+        TrainedNetwork::F32(self)
+    }
+}
+impl IntoTrained for Network<f64> {
+    fn into_trained(self) -> TrainedNetwork {
+        TrainedNetwork::F64(self)
+    }
+}
+
+/// The probe batch: each sequence's own loss at the task's probe step only (weight 1 there).
+pub fn probe_batch(task: &Task, sequences: &[Sequence]) -> Result<Batch<f64>> {
+    let mut batch: Batch<f64> = task.collate(sequences, LossWeighting::SumPerSequence)?;
+    let p = task.probe_step();
+    batch
+        .loss_weight
+        .indexed_iter_mut()
+        .for_each(|((t, _), w)| *w = if t == p { 1.0 } else { 0.0 });
+    Ok(batch)
+}
+
+/// Mean loss over the masked steps and the task's accuracy on `batch`.
+pub fn evaluate<F: NdFloat>(net: &Network<F>, task: &Task, batch: &Batch<F>) -> Result<(f64, f64)> {
+    let forward = net.forward(&batch.inputs, None)?;
+    let readout = net.readout(&forward, &batch.targets, &batch.loss_weight)?;
+    let predictions = predictions(&readout, batch);
+    Ok((readout.loss(), task.accuracy(batch, &predictions)?))
+}
+
+/// The readout's predictions laid out as (T, B) classes or (T, B, O) values (zero where no loss).
+pub fn predictions<F: NdFloat>(readout: &ReadoutCache<F>, batch: &Batch<F>) -> Predictions<F> {
+    let (steps, size) = batch.shape();
+    match &batch.targets {
+        Targets::Classes { .. } => {
+            let mut p = Array2::<usize>::zeros((steps, size));
+            for (&(t, b), c) in readout.positions.iter().zip(readout.predicted_classes()) {
+                p[[t, b]] = c;
+            }
+            Predictions::Classes(p)
+        }
+        Targets::Values(y) => {
+            let mut p = Array3::<F>::zeros(y.raw_dim());
+            for (&(t, b), row) in readout.positions.iter().zip(readout.outputs.rows()) {
+                p.slice_mut(ndarray::s![t, b, ..]).assign(&row);
+            }
+            Predictions::Values(p)
+        }
+    }
+}
+
+/// Eval accuracy in four distance buckets, for tasks whose probe distance varies per sequence.
+fn accuracy_by_distance<F: NdFloat>(
+    net: &Network<F>,
+    task: &Task,
+    eval: &[Sequence],
+) -> Result<Vec<DistanceBucket>> {
+    let distances: Vec<usize> = eval.iter().map(|s| task.probe_distance(s)).collect();
+    let (Some(&lo), Some(&hi)) = (distances.iter().min(), distances.iter().max()) else {
+        return Ok(Vec::new());
+    };
+    if lo == hi {
+        return Ok(Vec::new());
+    }
+    let width = (hi - lo + 1).div_ceil(4);
+    let mut buckets: Vec<DistanceBucket> = (0..4)
+        .map(|i| DistanceBucket {
+            low: lo + i * width,
+            high: (lo + (i + 1) * width - 1).min(hi),
+            sequences: 0,
+            accuracy: 0.0,
+        })
+        .filter(|b| b.low <= hi)
+        .collect();
+    for (seq, &d) in eval.iter().zip(&distances) {
+        let one: Batch<F> =
+            task.collate(std::slice::from_ref(seq), LossWeighting::MeanOverSteps)?;
+        let (_, acc) = evaluate(net, task, &one)?;
+        let bucket = &mut buckets[(d - lo) / width];
+        bucket.sequences += 1;
+        bucket.accuracy += acc;
+    }
+    for b in buckets.iter_mut() {
+        if b.sequences > 0 {
+            b.accuracy /= b.sequences as f64;
+        }
+    }
+    Ok(buckets)
+}
