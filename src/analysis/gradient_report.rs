@@ -104,7 +104,7 @@ pub fn probe_gradients(
                 .rows()
                 .into_iter()
                 .zip(h_prev.rows())
-                .map(|(d, h)| d.dot(&d).sqrt() * h.dot(&h).sqrt())
+                .map(|(d, h)| l2_norm(d.iter().copied()) * l2_norm(h.iter().copied()))
                 .sum::<f64>()
                 / size as f64;
             let distance = probe_step - t;
@@ -130,7 +130,28 @@ pub fn probe_gradients(
 
 /// mean over rows of the row's Euclidean norm.
 fn mean_row_norm(a: &Array2<f64>) -> f64 {
-    a.rows().into_iter().map(|r| r.dot(&r).sqrt()).sum::<f64>() / a.nrows().max(1) as f64
+    a.rows()
+        .into_iter()
+        .map(|r| l2_norm(r.iter().copied()))
+        .sum::<f64>()
+        / a.nrows().max(1) as f64
+}
+
+/// ‖v‖₂ computed as `m · sqrt(Σ (v_i / m)²)` with m = max |v_i|, so the squares neither underflow
+/// (a 1e-170 entry squared is below f64's range) nor overflow; exact to rounding for any finite
+/// entries. NaN if any entry is NaN.
+pub fn l2_norm(values: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = values.clone().fold(0.0f64, |m, v| {
+        if v.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v.abs())
+        }
+    });
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    m * values.map(|v| (v / m) * (v / m)).sum::<f64>().sqrt()
 }
 
 /// The decay summary of `(distance, grad_h)` points (any order).
@@ -186,6 +207,16 @@ fn least_squares_slope(points: &[(f64, f64)]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn l2_norm_survives_values_whose_squares_underflow_or_overflow() {
+        let v = [3e-200, 4e-200];
+        assert!((l2_norm(v.iter().copied()) / 5e-200 - 1.0).abs() < 1e-15);
+        let v = [3e200, 4e200];
+        assert!((l2_norm(v.iter().copied()) / 5e200 - 1.0).abs() < 1e-15);
+        assert_eq!(l2_norm([0.0, 0.0].iter().copied()), 0.0);
+        assert!(l2_norm([1.0, f64::NAN].iter().copied()).is_nan());
+    }
 
     #[test]
     fn geometric_decay_gives_its_ratio_half_life_and_horizon() {

@@ -3,6 +3,7 @@
 mod bench;
 mod data;
 mod gradcheck;
+mod gradients;
 mod report_text;
 mod train;
 
@@ -26,6 +27,8 @@ enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
     /// Train a cell on a task and report how the gradient decays with distance.
     Train(train::TrainArgs),
+    /// The gradient-versus-distance report without training (at initialisation or for a saved model).
+    Gradients(gradients::GradientsArgs),
     /// Generate, check and show dataset files of the synthetic tasks.
     Data(data::DataArgs),
     /// Measure training throughput on the PyTorch peer benchmark's workload.
@@ -61,6 +64,7 @@ pub fn run() -> anyhow::Result<()> {
     match cli.command {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Train(args) => train::run(args),
+        Command::Gradients(args) => gradients::run(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
     }

@@ -87,18 +87,13 @@ impl<F: NdFloat> Backward<F> {
         d.t().dot(&h_prev)
     }
 
-    /// Frobenius norm of every timestep's contribution to ∂L/∂W_hh of `layer`, computed in f64.
+    /// Frobenius norm of every timestep's contribution to ∂L/∂W_hh of `layer`, computed in f64
+    /// without under- or overflow of the squares.
     pub fn whh_step_grad_norms(&self, forward: &ForwardCache<F>, layer: usize) -> Vec<f64> {
         (0..forward.steps)
             .map(|t| {
-                self.whh_step_grad(forward, layer, t)
-                    .iter()
-                    .map(|&v| {
-                        let v = cast::<F, f64>(v);
-                        v * v
-                    })
-                    .sum::<f64>()
-                    .sqrt()
+                let g = self.whh_step_grad(forward, layer, t);
+                crate::analysis::gradient_report::l2_norm(g.iter().map(|&v| cast::<F, f64>(v)))
             })
             .collect()
     }

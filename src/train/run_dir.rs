@@ -47,40 +47,7 @@ impl RunDir {
     /// Creates `path` and writes `config.ron`. An existing run is replaced only with `force`, and
     /// only a directory that is empty or holds a run (a `config.ron`) is ever removed.
     pub fn create(path: &Path, config: &TrainConfig, force: bool) -> Result<RunDir> {
-        if path.exists() {
-            let is_empty = path
-                .read_dir()
-                .map(|mut d| d.next().is_none())
-                .unwrap_or(false);
-            if !is_empty {
-                if !force {
-                    return Err(Error::invalid(
-                        "out",
-                        format!(
-                            "{} already exists; use --force to replace it",
-                            path.display()
-                        ),
-                    ));
-                }
-                if !path.join(CONFIG_FILE).exists() {
-                    return Err(Error::invalid(
-                        "out",
-                        format!(
-                            "{} exists and is not a run directory; refusing to replace it",
-                            path.display()
-                        ),
-                    ));
-                }
-                std::fs::remove_dir_all(path).map_err(|source| Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            }
-        }
-        std::fs::create_dir_all(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        prepare_out_dir(path, force, CONFIG_FILE)?;
         write_atomic(&path.join(CONFIG_FILE), config.to_ron().as_bytes())?;
         let mut metrics = create(&path.join(METRICS_FILE))?;
         let mut gradients = create(&path.join(GRADIENTS_FILE))?;
@@ -130,6 +97,42 @@ impl TrainObserver for RunDir {
             .flush()
             .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))
     }
+}
+
+/// Makes `path` an empty directory to write into. An existing non-empty directory is replaced
+/// only with `force`, and only when it holds `marker` (so only rnnlab's own output is removed).
+pub fn prepare_out_dir(path: &Path, force: bool, marker: &str) -> Result<()> {
+    if path.exists() {
+        let is_empty = path
+            .read_dir()
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !is_empty {
+            if !force {
+                return Err(Error::invalid(
+                    "out",
+                    format!(
+                        "{} already exists; use --force to replace it",
+                        path.display()
+                    ),
+                ));
+            }
+            if !path.join(marker).exists() {
+                return Err(Error::invalid(
+                    "out",
+                    format!("{} exists and holds no {marker}, so it is not rnnlab's output; refusing to replace it", path.display()),
+                ));
+            }
+            std::fs::remove_dir_all(path).map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+    }
+    std::fs::create_dir_all(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 pub fn write_summary(path: &Path, summary: &RunSummary) -> Result<()> {

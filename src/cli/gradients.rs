@@ -1,0 +1,109 @@
+//! `rnnlab gradients`: the gradient-versus-distance report without training, at initialisation or
+//! for a saved model, with everything needed to recompute it elsewhere.
+
+use clap::Args;
+use std::io::Write;
+use std::path::PathBuf;
+
+use rnnlab::analysis::gradient_report::{probe_gradients, GRADIENTS_CSV_HEADER};
+use rnnlab::model_io::{load_model, save_model};
+use rnnlab::tasks::{load_dataset, save_dataset, Task};
+use rnnlab::train::run_dir::{prepare_out_dir, write_atomic, GRADIENTS_FILE};
+use rnnlab::train::trainer::{derived_seed, probe_batch};
+use rnnlab::train::TrainConfig;
+use rnnlab::Network;
+
+use super::report_text::{decay_line, grad_h_points, text_chart};
+use super::train::{resolve_config, TrainOptions};
+use super::UsageError;
+
+/// The probe batch's file in the output directory.
+pub const PROBE_FILE: &str = "probe.ron";
+
+#[derive(Args)]
+#[command(
+    after_help = "Examples:\n  rnnlab gradients --cell rnn --activation sigmoid --length 50 --out grads/sigmoid50\n  rnnlab gradients --cell lstm --forget-bias 0 --length 100 --out grads/lstm-fb0\n  rnnlab gradients --model runs/tanaka-lstm-L20-s0 --data my_sequences.ron --out grads/trained"
+)]
+pub struct GradientsArgs {
+    /// A RON config (as for train); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Measure this saved model (a run directory or any directory with model.ron and
+    /// model.safetensors) instead of a fresh initialisation.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    #[command(flatten)]
+    options: TrainOptions,
+    /// Output directory [default: runs/gradients-<task>-<cell>-L<length>-s<seed>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing output directory.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
+    let mut config = match (&args.config, &args.model) {
+        (None, Some(dir)) if dir.join("config.ron").exists() => {
+            resolve_config(Some(&dir.join("config.ron")), &args.options)?
+        }
+        (file, _) => resolve_config(file.as_ref(), &args.options)?,
+    };
+    // the probe batch: a dataset file, or generated from the task and seed
+    let (task, sequences) = match &config.data {
+        Some(path) => {
+            let ds = load_dataset(path)?;
+            (ds.task, ds.sequences)
+        }
+        None => {
+            let task = Task::new(config.task.clone())?;
+            let seqs = task.generate(config.probe_size, derived_seed(config.seed, 3));
+            (task, seqs)
+        }
+    };
+    config.task = task.spec().clone();
+    let net: Network<f64> = match &args.model {
+        Some(dir) => load_model(dir)?,
+        None => Network::init(config.model_spec(&task)?, &config.init, config.seed)?,
+    };
+    if args.model.is_some() {
+        config.model.cell = net.spec.cell;
+    }
+    let out = args.out.clone().unwrap_or_else(|| default_dir(&config));
+    prepare_out_dir(&out, args.force, GRADIENTS_FILE)?;
+    let batch = probe_batch(&task, &sequences)
+        .map_err(|e| UsageError(format!("the probe sequences do not fit the model: {e}")))?;
+    let probe = probe_gradients(&net, &batch, task.probe_step(), 0)?;
+
+    let mut csv = Vec::new();
+    writeln!(csv, "{GRADIENTS_CSV_HEADER}")?;
+    for row in &probe.rows {
+        writeln!(csv, "{}", row.csv())?;
+    }
+    write_atomic(&out.join(GRADIENTS_FILE), &csv)?;
+    save_model(&net, &out)?;
+    save_dataset(&out.join(PROBE_FILE), &task, &sequences)?;
+
+    println!(
+        "{} {} length {}: gradient of each sequence's loss at step {} over {} sequences → {}",
+        task.kind(),
+        net.spec.cell,
+        config.task.length,
+        task.probe_step(),
+        sequences.len(),
+        out.display()
+    );
+    for s in &probe.summaries {
+        println!("layer {}: {}", s.layer, decay_line(s));
+    }
+    println!("mean ‖∂ℓ/∂h_t‖ against distance (layer 0):");
+    print!("{}", text_chart(&grad_h_points(&probe, 0)));
+    Ok(())
+}
+
+fn default_dir(config: &TrainConfig) -> PathBuf {
+    PathBuf::from("runs").join(format!(
+        "gradients-{}-{}-L{}-s{}",
+        config.task.task, config.model.cell, config.task.length, config.seed
+    ))
+}
