@@ -147,25 +147,26 @@ fn activation_statistics(
     hidden: ArrayView3<f64>,
     hid: usize,
 ) -> (f64, f64) {
-    let (values, derivative, threshold): (ArrayView3<f64>, fn(f64) -> f64, f64) = match cell {
+    // (the values φ is read from, φ, max φ')
+    let (values, act, max_derivative) = match cell {
         CellKind::Rnn => {
-            let (d, max): (fn(f64) -> f64, f64) = match activation {
-                Activation::Tanh => (|y| Activation::Tanh.derivative_from_output(y), 1.0),
-                Activation::Sigmoid => (|y| Activation::Sigmoid.derivative_from_output(y), 0.25),
-                Activation::Relu => (|y| Activation::Relu.derivative_from_output(y), 1.0),
+            let max = match activation {
+                Activation::Sigmoid => 0.25,
+                Activation::Tanh | Activation::Relu => 1.0,
             };
-            (hidden, d, 0.01 * max)
+            (hidden, activation, max)
         }
         // the candidate tanh: LSTM g, GRU n, both the third block
         CellKind::Lstm | CellKind::Gru => (
             gates.slice_move(s![.., .., 2 * hid..3 * hid]),
-            |y| Activation::Tanh.derivative_from_output(y),
-            0.01,
+            Activation::Tanh,
+            1.0,
         ),
     };
+    let threshold = 0.01 * max_derivative;
     let count = values.len() as f64;
     let (sum, saturated) = values.iter().fold((0.0, 0usize), |(sum, sat), &y| {
-        let d = derivative(y);
+        let d = act.derivative_from_output(y);
         (sum + d, sat + usize::from(d < threshold))
     });
     (sum / count, saturated as f64 / count)
