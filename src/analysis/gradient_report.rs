@@ -14,6 +14,7 @@
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
+use super::diagnostics::{diagnose, LayerDiagnostics};
 use crate::batch::Batch;
 use crate::error::{Error, Result};
 use crate::network::{Bptt, Network};
@@ -59,13 +60,20 @@ pub struct DecaySummary {
     pub ratio_at_farthest: f64,
 }
 
-/// The report of one probe: rows for every layer and timestep up to the probe step.
+/// The report of one probe: rows for every layer and timestep up to the probe step, the decay
+/// summary and the diagnostics of every layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradientProbe {
     pub step: usize,
     pub rows: Vec<GradientRow>,
     pub summaries: Vec<DecaySummary>,
+    pub diagnostics: Vec<LayerDiagnostics>,
 }
+
+/// Sequences of the probe batch whose step Jacobians enter the spectral-norm diagnostic, and the
+/// power iterations per Jacobian: enough for two or three significant digits at modest cost.
+pub const JACOBIAN_SEQUENCES: usize = 4;
+pub const JACOBIAN_ITERATIONS: usize = 20;
 
 /// The horizon threshold: grad_h relative to distance 0.
 pub const HORIZON_RATIO: f64 = 1e-3;
@@ -121,10 +129,12 @@ pub fn probe_gradients(
         }
         summaries.push(decay_summary(l, &profile));
     }
+    let diagnostics = diagnose(net, &eval.forward, JACOBIAN_SEQUENCES, JACOBIAN_ITERATIONS);
     Ok(GradientProbe {
         step,
         rows,
         summaries,
+        diagnostics,
     })
 }
 

@@ -5,4 +5,6 @@
 pub mod diagnostics;
 pub mod gradient_report;
 
-pub use diagnostics::{diagnose, diagnostics_csv_rows, LayerDiagnostics, StepJacobian, DIAGNOSTICS_CSV_HEADER};
+pub use diagnostics::{
+    diagnose, diagnostics_csv_rows, LayerDiagnostics, StepJacobian, DIAGNOSTICS_CSV_HEADER,
+};

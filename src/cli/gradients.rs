@@ -6,14 +6,15 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use rnnlab::analysis::gradient_report::{probe_gradients, GRADIENTS_CSV_HEADER};
+use rnnlab::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use rnnlab::model_io::{load_model, save_model};
 use rnnlab::tasks::{load_dataset, save_dataset, Task};
-use rnnlab::train::run_dir::{prepare_out_dir, write_atomic, GRADIENTS_FILE};
+use rnnlab::train::run_dir::{prepare_out_dir, write_atomic, DIAGNOSTICS_FILE, GRADIENTS_FILE};
 use rnnlab::train::trainer::{derived_seed, probe_batch};
 use rnnlab::train::TrainConfig;
 use rnnlab::Network;
 
-use super::report_text::{decay_line, grad_h_points, text_chart};
+use super::report_text::{decay_line, diagnostics_line, grad_h_points, text_chart};
 use super::train::{resolve_config, TrainOptions};
 use super::UsageError;
 
@@ -81,6 +82,12 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         writeln!(csv, "{}", row.csv())?;
     }
     write_atomic(&out.join(GRADIENTS_FILE), &csv)?;
+    let mut diag = format!("{DIAGNOSTICS_CSV_HEADER}\n");
+    for row in diagnostics_csv_rows(0, &probe.diagnostics) {
+        diag.push_str(&row);
+        diag.push('\n');
+    }
+    write_atomic(&out.join(DIAGNOSTICS_FILE), diag.as_bytes())?;
     save_model(&net, &out)?;
     save_dataset(&out.join(PROBE_FILE), &task, &sequences)?;
 
@@ -93,8 +100,9 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         sequences.len(),
         out.display()
     );
-    for s in &probe.summaries {
+    for (s, d) in probe.summaries.iter().zip(&probe.diagnostics) {
         println!("layer {}: {}", s.layer, decay_line(s));
+        println!("         {}", diagnostics_line(d));
     }
     println!("mean ‖∂ℓ/∂h_t‖ against distance (layer 0):");
     print!("{}", text_chart(&grad_h_points(&probe, 0)));

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use rnnlab::analysis::gradient_report::{DecaySummary, GradientProbe};
+use rnnlab::analysis::LayerDiagnostics;
 use rnnlab::train::{TrainConfig, TrainOutcome};
 
 /// `ρ 0.812/step, half-life 3.3 steps, horizon 34, ×1.2e-4 at distance 21`
@@ -23,6 +24,20 @@ pub fn decay_line(s: &DecaySummary) -> String {
     format!(
         "ρ {rho}, half-life {half}, horizon {horizon}, ×{:.3e} at distance {}",
         s.ratio_at_farthest, s.farthest_distance
+    )
+}
+
+/// `mean φ' 0.211, saturated 3.1%, ‖∂h_t/∂h_t−1‖ 0.74, forget gate 0.73`
+pub fn diagnostics_line(d: &LayerDiagnostics) -> String {
+    let gate = d
+        .mean_gate
+        .map(|g| format!(", mean gate {g:.3}"))
+        .unwrap_or_default();
+    format!(
+        "mean activation derivative {:.4}, saturated {:.1}%, mean ‖∂h_t/∂h_t−1‖₂ {:.4}{gate}",
+        d.mean_activation_derivative,
+        100.0 * d.saturated_fraction,
+        d.mean_jacobian_spectral_norm
     )
 }
 
@@ -59,12 +74,13 @@ pub fn print_run_summary(out: &Path, config: &TrainConfig, outcome: &TrainOutcom
         "{verdict}: eval accuracy {:.4} (memoryless baseline {:.4}), eval loss {:.4} (baseline {:.4}), {:.1} s",
         s.final_eval_accuracy, s.baseline_accuracy, s.final_eval_loss, s.baseline_loss, s.wall_seconds
     );
-    for (label, summaries) in [
-        ("at init", &s.gradients_init),
-        ("final  ", &s.gradients_final),
+    for (label, summaries, diags) in [
+        ("at init", &s.gradients_init, &s.diagnostics_init),
+        ("final  ", &s.gradients_final, &s.diagnostics_final),
     ] {
-        for d in summaries.iter() {
+        for (d, g) in summaries.iter().zip(diags.iter()) {
             println!("gradient {label} layer {}: {}", d.layer, decay_line(d));
+            println!("                         {}", diagnostics_line(g));
         }
     }
     if let Some(last) = outcome.probes.last() {

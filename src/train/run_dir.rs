@@ -6,6 +6,8 @@
 //! DIR/config.ron          the fully resolved configuration (rnnlab train --config DIR/config.ron repeats the run)
 //! DIR/metrics.csv         step,train_loss,eval_loss,eval_accuracy,grad_norm,clipped
 //! DIR/gradients.csv       step,layer,timestep,distance,grad_h,grad_c,grad_w
+//! DIR/diagnostics.csv     step,layer,mean_activation_derivative,saturated_fraction,
+//!                         mean_jacobian_spectral_norm,mean_gate (see analysis::diagnostics)
 //! DIR/summary.ron         final numbers, decay summaries at initialisation and at the end
 //! DIR/model.safetensors   weights (PyTorch names) + DIR/model.ron (architecture)
 //! DIR/plots/*.svg         gradient norm against distance, loss and accuracy curves
@@ -20,6 +22,7 @@ use super::trainer::{
     MetricRow, RunSummary, TrainObserver, TrainOutcome, TrainedNetwork, METRICS_CSV_HEADER,
 };
 use crate::analysis::gradient_report::{GradientProbe, GRADIENTS_CSV_HEADER};
+use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
 use crate::model_io::save_model;
 
@@ -27,12 +30,14 @@ pub const CONFIG_FILE: &str = "config.ron";
 pub const METRICS_FILE: &str = "metrics.csv";
 pub const GRADIENTS_FILE: &str = "gradients.csv";
 pub const SUMMARY_FILE: &str = "summary.ron";
+pub const DIAGNOSTICS_FILE: &str = "diagnostics.csv";
 
 /// An open run directory receiving a run's files.
 pub struct RunDir {
     pub path: PathBuf,
     metrics: BufWriter<File>,
     gradients: BufWriter<File>,
+    diagnostics: BufWriter<File>,
 }
 
 /// The default directory of a run: `runs/<task>-<cell>-L<length>-s<seed>`.
@@ -54,10 +59,14 @@ impl RunDir {
         writeln!(metrics, "{METRICS_CSV_HEADER}").map_err(|e| io(path.join(METRICS_FILE), e))?;
         writeln!(gradients, "{GRADIENTS_CSV_HEADER}")
             .map_err(|e| io(path.join(GRADIENTS_FILE), e))?;
+        let mut diagnostics = create(&path.join(DIAGNOSTICS_FILE))?;
+        writeln!(diagnostics, "{DIAGNOSTICS_CSV_HEADER}")
+            .map_err(|e| io(path.join(DIAGNOSTICS_FILE), e))?;
         Ok(RunDir {
             path: path.to_path_buf(),
             metrics,
             gradients,
+            diagnostics,
         })
     }
 
@@ -95,7 +104,14 @@ impl TrainObserver for RunDir {
         }
         self.gradients
             .flush()
-            .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))
+            .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))?;
+        for row in diagnostics_csv_rows(probe.step, &probe.diagnostics) {
+            writeln!(self.diagnostics, "{row}")
+                .map_err(|e| io(self.path.join(DIAGNOSTICS_FILE), e))?;
+        }
+        self.diagnostics
+            .flush()
+            .map_err(|e| io(self.path.join(DIAGNOSTICS_FILE), e))
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::config::{Precision, TrainConfig};
 use crate::analysis::gradient_report::{probe_gradients, DecaySummary, GradientProbe};
+use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
 use crate::network::{Network, ReadoutCache};
@@ -104,6 +105,9 @@ pub struct RunSummary {
     /// Gradient decay per layer at initialisation and at the end.
     pub gradients_init: Vec<DecaySummary>,
     pub gradients_final: Vec<DecaySummary>,
+    /// The diagnostics per layer at initialisation and at the end.
+    pub diagnostics_init: Vec<LayerDiagnostics>,
+    pub diagnostics_final: Vec<LayerDiagnostics>,
     /// For tasks whose dependency distance varies per sequence (adding): eval accuracy by distance.
     pub accuracy_by_distance: Vec<DistanceBucket>,
 }
@@ -371,6 +375,14 @@ where
         gradients_final: probes
             .last()
             .map(|p| p.summaries.clone())
+            .unwrap_or_default(),
+        diagnostics_init: probes
+            .first()
+            .map(|p| p.diagnostics.clone())
+            .unwrap_or_default(),
+        diagnostics_final: probes
+            .last()
+            .map(|p| p.diagnostics.clone())
             .unwrap_or_default(),
         accuracy_by_distance,
     };
