@@ -1,9 +1,9 @@
-//! SVG line charts: files written, labels present, unplottable values
+//! SVG line charts and terminal log charts: files written, labels present, unplottable values
 //! skipped without panics, deterministic bytes, one-line errors.
 
 use std::path::Path;
 
-use rnnlab::report::{line_chart_svg, ChartSpec, Scale, Series};
+use rnnlab::report::{line_chart_svg, text_chart_log, ChartSpec, Scale, Series};
 use rnnlab::Error;
 
 fn spec<'a>(title: &'a str, y_scale: Scale) -> ChartSpec<'a> {
@@ -224,4 +224,67 @@ fn unwritable_path_is_a_one_line_error() {
     assert!(!message.contains('\n'), "{message}");
     assert!(message.contains("regular-file"), "{message}");
     assert!(!Path::new(&path).exists());
+}
+
+#[test]
+fn text_chart_has_rows_axis_and_decade_labels() {
+    let (width, height) = (60, 8);
+    let chart = text_chart_log(&decay(50, 0.2), width, height, "distance");
+    let lines: Vec<&str> = chart.lines().collect();
+    // height plot rows, the axis, the x range and the x label.
+    assert_eq!(lines.len(), height + 3, "{chart}");
+    assert!(lines[0].trim_start().starts_with("1 |"), "{chart}");
+    assert!(
+        lines[height - 1].trim_start().starts_with("1e-10 |"),
+        "{chart}"
+    );
+    assert!(lines[height].trim_start().starts_with("+---"), "{chart}");
+    let range: Vec<&str> = lines[height + 1].split_whitespace().collect();
+    assert_eq!(range, ["0", "49"], "{chart}");
+    assert!(lines[height + 2].contains("distance"));
+    assert!(lines.iter().all(|l| l.chars().count() <= width), "{chart}");
+    // The first point is at the top left, the last at the bottom right.
+    let plot_start = lines[0].find('|').unwrap() + 1;
+    assert_eq!(lines[0].as_bytes()[plot_start], b'*', "{chart}");
+    assert!(lines[height - 1].ends_with('*'), "{chart}");
+    assert!(!chart.contains('\x1b'), "no colour codes");
+}
+
+#[test]
+fn text_chart_skips_non_positive_and_non_finite_values() {
+    let points = [
+        (0.0, 1.0),
+        (1.0, 0.0),
+        (2.0, -5.0),
+        (3.0, f64::NAN),
+        (4.0, f64::INFINITY),
+        (f64::NAN, 1e-3),
+        (6.0, 1e-3),
+    ];
+    let chart = text_chart_log(&points, 40, 4, "");
+    let lines: Vec<&str> = chart.lines().collect();
+    assert_eq!(
+        lines.len(),
+        4 + 2,
+        "no x label line when the label is empty:\n{chart}"
+    );
+    assert_eq!(count(&chart, "*"), 2, "{chart}");
+    assert!(chart.contains("1e-3 |") && chart.contains("1 |"), "{chart}");
+
+    let nothing = text_chart_log(&[(1.0, 0.0), (2.0, f64::NAN)], 40, 4, "x");
+    assert_eq!(nothing.lines().count(), 1);
+    assert!(nothing.contains("no positive values"));
+}
+
+#[test]
+fn text_chart_handles_extreme_ranges_and_tiny_sizes() {
+    let chart = text_chart_log(&[(1.0, 1e-300), (2.0, 1e10)], 30, 5, "d");
+    assert!(
+        chart.contains("1e-300 |") && chart.contains("1e10 |"),
+        "{chart}"
+    );
+    // Too narrow for labels: one plot column, no panic; height below 2 becomes 2.
+    let tiny = text_chart_log(&[(1.0, 1e-3), (2.0, 1.0)], 0, 0, "");
+    assert_eq!(tiny.lines().count(), 2 + 2, "{tiny}");
+    assert!(tiny.contains('*'));
 }

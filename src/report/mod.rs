@@ -1,13 +1,16 @@
-//! Charts for reports: SVG line charts ([`line_chart_svg`]). Plain data in, files or text out; nothing here knows about networks.
+//! Charts for reports: SVG line charts ([`line_chart_svg`]) and compact terminal charts
+//! ([`text_chart_log`]). Plain data in, files or text out; nothing here knows about networks.
 //!
 //! Log axes are drawn as log10(value) on a linear axis with tick labels written as `1e-300`, so
 //! ranges far beyond what floating-point log coordinates handle well (1e-300..1e10) stay exact.
 
 mod plot;
+mod text_chart;
 
 pub use plot::{
     line_chart_svg, line_chart_svg_sized, ChartSpec, Scale, Series, DEFAULT_SIZE, PALETTE,
 };
+pub use text_chart::text_chart_log;
 
 /// Values within this many decades of a whole power of ten count as that power, so that
 /// `log10(1e-250)` rounding to -249.99999999999997 or -250.00000000000003 still gives -250.
@@ -49,6 +52,24 @@ pub(crate) fn decade_label(k: i32) -> String {
     }
 }
 
+/// Short human form of a number for axis ranges: integers without decimals, moderate values with
+/// at most three decimals (trailing zeros dropped), very large or small ones in `1.23e-7` form.
+pub(crate) fn format_number(v: f64) -> String {
+    if !v.is_finite() {
+        return format!("{v}");
+    }
+    let v = v + 0.0; // turns -0.0 into 0.0
+    let a = v.abs();
+    if v.fract() == 0.0 && a < 1e9 {
+        format!("{v:.0}")
+    } else if (1e-3..1e6).contains(&a) {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +107,10 @@ mod tests {
         assert_eq!(decade_label(-300), "1e-300");
         assert_eq!(decade_label(0), "1");
         assert_eq!(decade_label(10), "1e10");
+        assert_eq!(format_number(50.0), "50");
+        assert_eq!(format_number(-0.0), "0");
+        assert_eq!(format_number(0.125), "0.125");
+        assert_eq!(format_number(2.5), "2.5");
+        assert_eq!(format_number(1.5e-7), "1.50e-7");
     }
 }
