@@ -404,7 +404,7 @@ fn render_svg(
         }
         if !series.is_empty() {
             ctx.configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(legend_corner(series, &mapped, &x_axis, &y_axis, size).position())
                 .label_font((FONT, 14))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
@@ -428,6 +428,83 @@ fn render_svg(
         root.present()?;
     }
     Ok(svg)
+}
+
+/// A corner of the plot area for the legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Corner {
+    UpperRight,
+    UpperLeft,
+    LowerLeft,
+    LowerRight,
+}
+
+impl Corner {
+    fn position(self) -> SeriesLabelPosition {
+        match self {
+            Corner::UpperRight => SeriesLabelPosition::UpperRight,
+            Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Corner::LowerRight => SeriesLabelPosition::LowerRight,
+        }
+    }
+}
+
+/// The corner whose legend-sized box covers the fewest points of the curves (lines sampled
+/// between points too), so the legend hides as little data as possible. Ties go to the earlier
+/// of upper right, upper left, lower left, lower right. The box size is estimated from the
+/// label lengths and the chart size.
+fn legend_corner(
+    series: &[Series],
+    mapped: &[Mapped],
+    x: &Axis,
+    y: &Axis,
+    size: (u32, u32),
+) -> Corner {
+    const SUBDIVISIONS: usize = 8;
+    let longest = series
+        .iter()
+        .map(|s| s.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    // Plot area and legend box in pixels, roughly (margins, label areas, caption).
+    let (plot_w, plot_h) = (
+        (f64::from(size.0) - 112.0).max(1.0),
+        (f64::from(size.1) - 112.0).max(1.0),
+    );
+    let box_w = ((longest as f64 * 8.0 + 60.0) / plot_w).min(1.0);
+    let box_h = ((series.len() as f64 * 20.0 + 20.0) / plot_h).min(1.0);
+    let corners = [
+        Corner::UpperRight,
+        Corner::UpperLeft,
+        Corner::LowerLeft,
+        Corner::LowerRight,
+    ];
+    let mut counts = [0usize; 4];
+    let mut visit = |(px, py): (f64, f64)| {
+        let u = (px - x.lo) / (x.hi - x.lo);
+        let v = (py - y.lo) / (y.hi - y.lo);
+        let (right, left, top, bottom) =
+            (u >= 1.0 - box_w, u <= box_w, v >= 1.0 - box_h, v <= box_h);
+        let inside = [right && top, left && top, left && bottom, right && bottom];
+        for (count, hit) in counts.iter_mut().zip(inside) {
+            *count += usize::from(hit);
+        }
+    };
+    for run in mapped.iter().flat_map(|m| &m.runs) {
+        visit(run[0]);
+        for w in run.windows(2) {
+            for k in 1..=SUBDIVISIONS {
+                let t = k as f64 / SUBDIVISIONS as f64;
+                visit((
+                    w[0].0 + t * (w[1].0 - w[0].0),
+                    w[0].1 + t * (w[1].1 - w[0].1),
+                ));
+            }
+        }
+    }
+    let best = (0..4).min_by_key(|&i| (counts[i], i)).unwrap_or(0);
+    corners[best]
 }
 
 type Ctx<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
@@ -466,6 +543,40 @@ mod tests {
         let r = runs([Some(1), Some(2), None, None, Some(3), None]);
         assert_eq!(r, vec![vec![1, 2], vec![3]]);
         assert!(runs::<i32>([None, None]).is_empty());
+    }
+
+    #[test]
+    fn legend_goes_to_the_emptiest_corner() {
+        let chart = ChartSpec {
+            title: "",
+            x_label: "",
+            y_label: "",
+            y_scale: Scale::Log10,
+            x_scale: Scale::Linear,
+        };
+        let s = |label: &str, rate: f64| Series {
+            label: label.to_string(),
+            points: (0..50)
+                .map(|k| (k as f64, 10f64.powf(-rate * k as f64)))
+                .collect(),
+            spread: None,
+        };
+        // Steep decay from the top left to the bottom right, flat lines along the top.
+        let series = [s("rnn", 5.0), s("lstm", 0.01), s("gru", 0.02)];
+        let mapped: Vec<Mapped> = series.iter().map(|s| map_series(s, &chart)).collect();
+        let xs = mapped
+            .iter()
+            .flat_map(|m| m.runs.iter().flatten().map(|p| p.0));
+        let ys = mapped
+            .iter()
+            .flat_map(|m| m.runs.iter().flatten().map(|p| p.1));
+        let (x, y) = (Axis::new(xs, Scale::Linear), Axis::new(ys, Scale::Log10));
+        let corner = legend_corner(&series, &mapped, &x, &y, DEFAULT_SIZE);
+        assert_eq!(corner, Corner::LowerLeft);
+        // Nothing drawn: the default corner.
+        let empty = [s("a", 1.0)];
+        let corner = legend_corner(&empty, &[], &x, &y, DEFAULT_SIZE);
+        assert_eq!(corner, Corner::UpperRight);
     }
 
     #[test]
