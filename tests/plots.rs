@@ -140,6 +140,22 @@ fn zero_negative_and_non_finite_values_are_skipped() {
 }
 
 #[test]
+fn extreme_finite_values_draw_without_panic() {
+    let tiny = f64::from_bits(1); // the smallest subnormal, 4.9e-324
+    let cases = [
+        (Scale::Linear, vec![(0.0, -f64::MAX), (1.0, f64::MAX)]),
+        (Scale::Linear, vec![(0.0, tiny), (1.0, tiny)]),
+        (Scale::Linear, vec![(f64::MAX, 1.0), (f64::MAX, 2.0)]),
+        (Scale::Log10, vec![(0.0, tiny), (1.0, f64::MAX)]),
+    ];
+    for (scale, points) in cases {
+        let svg = render(&spec("extreme", scale), &[series("s", points.clone())]);
+        assert_eq!(count(&svg, "<circle"), 2, "{points:?}");
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{points:?}");
+    }
+}
+
+#[test]
 fn charts_without_drawable_points_are_still_valid_svg() {
     let none = render(
         &spec("nothing positive", Scale::Log10),

@@ -286,27 +286,30 @@ fn nice_steps() -> impl Iterator<Item = f64> {
     (0..19).flat_map(|e| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(e)))
 }
 
-/// Linear axis covering `min..=max`, rounded out to a 1-2-5 tick step.
+/// Linear axis covering `min..=max` (both finite, `min <= max`), rounded out to a 1-2-5 tick
+/// step. Degenerate data (one value, spans below the smallest float step, values near
+/// ±f64::MAX) falls back to an axis with just its two ends labelled: never a panic, never a
+/// non-finite bound.
 fn linear_axis(min: f64, max: f64) -> Axis {
     let (min, max) = if min == max {
-        let pad = if min == 0.0 { 1.0 } else { min.abs() * 0.5 };
-        (min - pad, max + pad)
+        let pad = if min == 0.0 {
+            1.0
+        } else {
+            (min.abs() * 0.5).max(f64::MIN_POSITIVE)
+        };
+        ((min - pad).max(f64::MIN), (max + pad).min(f64::MAX))
     } else {
         (min, max)
     };
-    let span = max - min;
-    if !span.is_finite() {
-        // Only for data near ±f64::MAX: label just the ends.
-        return Axis {
-            lo: min,
-            hi: max,
-            ticks: vec![min, max],
-            light: vec![],
-            scale: Scale::Linear,
-            decimals: None,
-        };
-    }
-    let raw = span / (MAX_TICKS - 1) as f64;
+    let ends_only = Axis {
+        lo: min,
+        hi: max,
+        ticks: vec![min, max],
+        light: vec![],
+        scale: Scale::Linear,
+        decimals: None,
+    };
+    let raw = (max - min) / (MAX_TICKS - 1) as f64;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .into_iter()
@@ -315,8 +318,12 @@ fn linear_axis(min: f64, max: f64) -> Axis {
         .unwrap_or(10.0 * mag);
     let lo = (min / step).floor() * step;
     let hi = (max / step).ceil() * step;
-    let n = ((hi - lo) / step).round() as usize;
-    let ticks = (0..=n).map(|i| lo + i as f64 * step).collect();
+    let n = ((hi - lo) / step).round();
+    let sane = step > 0.0 && lo.is_finite() && hi.is_finite() && lo < hi;
+    if !(sane && (1.0..=2.0 * MAX_TICKS as f64).contains(&n)) {
+        return ends_only;
+    }
+    let ticks = (0..=n as usize).map(|i| lo + i as f64 * step).collect();
     let exp = step.log10().floor();
     let decimals = (-6.0..6.0).contains(&exp).then(|| (-exp).max(0.0) as usize);
     Axis {
@@ -599,6 +606,23 @@ mod tests {
         assert_eq!(a.label(10.0), "10");
         let b = linear_axis(0.02, 0.17);
         assert_eq!(b.label(0.05), "0.05");
+        let tiny = f64::from_bits(1);
+        for (min, max) in [
+            (0.0, tiny),
+            (tiny, tiny),
+            (-f64::MAX, f64::MAX),
+            (f64::MAX, f64::MAX),
+            (1e308, 1.7e308),
+            (-1e-300, 1e-300),
+        ] {
+            let a = linear_axis(min, max);
+            assert!(
+                a.lo.is_finite() && a.hi.is_finite() && a.lo < a.hi,
+                "{min} {max}: {a:?}"
+            );
+            assert!(a.lo <= min && a.hi >= max, "{min} {max}: {a:?}");
+            assert!(a.ticks.iter().all(|t| t.is_finite()) && a.ticks.len() <= 2 * MAX_TICKS + 1);
+        }
         let c = linear_axis(3.0, 3.0);
         assert!(c.lo < 3.0 && c.hi > 3.0);
     }
