@@ -22,3 +22,4 @@ pub use cells::{Activation, CellKind};
 pub use error::{Error, Result};
 pub use init::{InitScheme, InitSpec, WeightInit};
 pub use network::{Bptt, ModelSpec, Network, State};
+pub mod report;
