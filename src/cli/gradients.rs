@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use rnnlab::analysis::gradient_report::{probe_gradients, GRADIENTS_CSV_HEADER};
 use rnnlab::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use rnnlab::model_io::{load_model, save_model};
+use rnnlab::report::run_plots::gradient_plot;
 use rnnlab::tasks::{load_dataset, save_dataset, Task};
 use rnnlab::train::run_dir::{prepare_out_dir, write_atomic, DIAGNOSTICS_FILE, GRADIENTS_FILE};
 use rnnlab::train::trainer::{derived_seed, probe_batch};
@@ -89,6 +90,23 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
     }
     write_atomic(&out.join(DIAGNOSTICS_FILE), diag.as_bytes())?;
     save_model(&net, &out)?;
+    let title = format!(
+        "{}: gradient reaching each step back from the loss, at initialisation",
+        task.kind()
+    );
+    for layer in 0..probe.summaries.len() {
+        let file = if layer == 0 {
+            "gradients.svg".to_string()
+        } else {
+            format!("gradients_l{layer}.svg")
+        };
+        gradient_plot(
+            &out.join("plots").join(file),
+            &title,
+            std::slice::from_ref(&probe),
+            layer,
+        )?;
+    }
     save_dataset(&out.join(PROBE_FILE), &task, &sequences)?;
 
     println!(

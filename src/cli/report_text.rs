@@ -101,11 +101,7 @@ pub fn print_run_summary(out: &Path, config: &TrainConfig, outcome: &TrainOutcom
     }
 }
 
-/// A small log-scale text chart (replaced by the report module's chart when it lands).
+/// The terminal chart of grad_h against distance.
 pub fn text_chart(points: &[(f64, f64)]) -> String {
-    let mut out = String::new();
-    for (d, v) in points.iter().step_by((points.len() / 12).max(1)) {
-        out.push_str(&format!("  d={d:<5} {v:.3e}\n"));
-    }
-    out
+    rnnlab::report::text_chart_log(points, 72, 10, "distance from the loss (timesteps)")
 }

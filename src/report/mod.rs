@@ -5,6 +5,7 @@
 //! ranges far beyond what floating-point log coordinates handle well (1e-300..1e10) stay exact.
 
 mod plot;
+pub mod run_plots;
 mod text_chart;
 
 pub use plot::{

@@ -25,6 +25,7 @@ use crate::analysis::gradient_report::{GradientProbe, GRADIENTS_CSV_HEADER};
 use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
 use crate::model_io::save_model;
+use crate::report::run_plots::{accuracy_plot, gradient_plot, loss_plot};
 
 pub const CONFIG_FILE: &str = "config.ron";
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -82,7 +83,8 @@ impl RunDir {
             TrainedNetwork::F32(n) => save_model(n, &self.path)?,
             TrainedNetwork::F64(n) => save_model(n, &self.path)?,
         }
-        write_summary(&self.path.join(SUMMARY_FILE), &outcome.summary)
+        write_summary(&self.path.join(SUMMARY_FILE), &outcome.summary)?;
+        write_run_plots(&self.path, outcome)
     }
 }
 
@@ -113,6 +115,37 @@ impl TrainObserver for RunDir {
             .flush()
             .map_err(|e| io(self.path.join(DIAGNOSTICS_FILE), e))
     }
+}
+
+/// `plots/gradients.svg` (one per layer when stacked: `gradients_l1.svg`, …), `plots/loss.svg`,
+/// `plots/accuracy.svg`.
+pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
+    let plots = dir.join("plots");
+    let name = outcome.task.kind();
+    let s = &outcome.summary;
+    let layers = outcome.probes.first().map_or(0, |p| p.summaries.len());
+    for layer in 0..layers {
+        let file = if layer == 0 {
+            "gradients.svg".to_string()
+        } else {
+            format!("gradients_l{layer}.svg")
+        };
+        let title =
+            format!("{name}: gradient reaching each step back from the loss (layer {layer})");
+        gradient_plot(&plots.join(file), &title, &outcome.probes, layer)?;
+    }
+    loss_plot(
+        &plots.join("loss.svg"),
+        &format!("{name}: loss"),
+        &outcome.metrics,
+        s.baseline_loss,
+    )?;
+    accuracy_plot(
+        &plots.join("accuracy.svg"),
+        &format!("{name}: evaluation accuracy"),
+        &outcome.metrics,
+        s.baseline_accuracy,
+    )
 }
 
 /// Makes `path` an empty directory to write into. An existing non-empty directory is replaced
