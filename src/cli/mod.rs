@@ -5,6 +5,7 @@ mod data;
 mod gradcheck;
 mod gradients;
 mod report_text;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,12 @@ enum Command {
     Gradcheck(gradcheck::GradcheckArgs),
     /// Train a cell on a task and report how the gradient decays with distance.
     Train(train::TrainArgs),
+    /// Run a grid of training runs in parallel and compare the cells (the main job).
+    Sweep(sweep::SweepArgs),
+    /// Combine sweep directories (shards) of one experiment.
+    Merge(sweep::MergeArgs),
+    /// Tables, critical lengths, plots and report.md of a sweep directory.
+    Compare(sweep::CompareArgs),
     /// The gradient-versus-distance report without training (at initialisation or for a saved model).
     Gradients(gradients::GradientsArgs),
     /// Generate, check and show dataset files of the synthetic tasks.
@@ -65,6 +72,9 @@ pub fn run() -> anyhow::Result<()> {
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Train(args) => train::run(args),
         Command::Gradients(args) => gradients::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => sweep::merge(args),
+        Command::Compare(args) => sweep::compare(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
     }

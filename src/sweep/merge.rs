@@ -1,0 +1,72 @@
+//! Merging the directories of sweep shards (or of sweeps split by hand) into one results set.
+
+use std::path::{Path, PathBuf};
+
+use super::experiment::Experiment;
+use super::results::ResultsTable;
+use super::runner::{
+    claim_dir, option_columns, read_results, run_dir, EXPERIMENT_FILE, RESULTS_FILE,
+};
+use crate::error::{Error, Result};
+
+/// Merges `dirs` (each a sweep directory of the same experiment) into `out`: the union of their
+/// results (a run present twice is taken once) and copies of their run directories.
+pub fn merge_sweeps(out: &Path, dirs: &[PathBuf]) -> Result<ResultsTable> {
+    let first = dirs
+        .first()
+        .ok_or_else(|| Error::invalid("merge", "give at least one sweep directory"))?;
+    let exp = Experiment::load(&first.join(EXPERIMENT_FILE))?;
+    for d in &dirs[1..] {
+        let other = Experiment::load(&d.join(EXPERIMENT_FILE))?;
+        if other != exp {
+            return Err(Error::invalid(
+                "merge",
+                format!(
+                    "{} holds experiment '{}' with other options than {} ('{}'); only shards of one experiment merge",
+                    d.display(),
+                    other.name,
+                    first.display(),
+                    exp.name
+                ),
+            ));
+        }
+    }
+    claim_dir(&exp, out)?;
+    let runs = exp.runs()?;
+    let mut merged = read_results(&exp, out)?;
+    merged.option_columns = option_columns(&exp);
+    for d in dirs {
+        let table = read_results(&exp, d)?;
+        for (id, (index, row)) in table.rows {
+            if merged.rows.contains_key(&id) {
+                continue;
+            }
+            let run = &runs[index];
+            let (from, to) = (run_dir(d, run), run_dir(out, run));
+            if from.is_dir() && from != to {
+                copy_dir(&from, &to)?;
+            }
+            merged.rows.insert(id, (index, row));
+        }
+    }
+    merged.write(&out.join(RESULTS_FILE))?;
+    Ok(merged)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    let io = |path: &Path, source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
+        let entry = entry.map_err(|e| io(from, e))?;
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(|e| io(&target, e))?;
+        }
+    }
+    Ok(())
+}

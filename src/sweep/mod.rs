@@ -1,0 +1,11 @@
+//! Sweeps: grids of training runs in parallel, shards and merging, and the comparison report.
+
+pub mod compare;
+pub mod experiment;
+pub mod merge;
+pub mod results;
+pub mod runner;
+
+pub use experiment::{Experiment, GridValue, RunSpec, Shard};
+pub use results::{ResultRow, ResultsTable};
+pub use runner::{run_sweep, QuietSweep, SweepObserver, SweepOutcome, SweepSettings};

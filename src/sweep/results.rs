@@ -1,0 +1,191 @@
+//! `results.csv`: one row per finished run, rewritten atomically (temporary file and rename) each
+//! time a run finishes, in grid order, so a sweep killed at any moment leaves a valid file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::train::run_dir::write_atomic;
+use crate::train::RunSummary;
+
+/// The measured columns, after the option columns.
+pub const METRIC_COLUMNS: &[&str] = &[
+    "accuracy",
+    "loss",
+    "baseline",
+    "solved",
+    "solved_at_step",
+    "diverged",
+    "decay_init",
+    "decay_final",
+    "half_life_init",
+    "horizon_init",
+    "wall_seconds",
+];
+
+/// The options every results file names, besides the varied ones.
+pub const FIXED_OPTION_COLUMNS: &[&str] = &["task", "cell", "length", "hidden", "seed"];
+
+/// One run's row: option values by column, then the measurements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub options: Vec<(String, String)>,
+    pub metrics: Vec<String>,
+}
+
+impl ResultRow {
+    /// The measurements of a finished run. `baseline` is the memoryless predictor's value of the
+    /// task's solved metric: accuracy for classification tasks, mean squared error for adding.
+    pub fn from_summary(
+        options: Vec<(String, String)>,
+        s: &RunSummary,
+        baseline: f64,
+    ) -> ResultRow {
+        let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+        let init = s.gradients_init.first();
+        let fin = s.gradients_final.first();
+        let metrics = vec![
+            format!("{}", s.final_eval_accuracy),
+            format!("{}", s.final_eval_loss),
+            format!("{baseline}"),
+            s.solved.to_string(),
+            s.solved_at_step.map(|v| v.to_string()).unwrap_or_default(),
+            s.diverged.to_string(),
+            opt(init.and_then(|g| g.decay_per_step)),
+            opt(fin.and_then(|g| g.decay_per_step)),
+            opt(init.and_then(|g| g.half_life)),
+            init.and_then(|g| g.horizon)
+                .map(|h| h.to_string())
+                .unwrap_or_default(),
+            format!("{:.3}", s.wall_seconds),
+        ];
+        ResultRow { options, metrics }
+    }
+
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn metric(&self, name: &str) -> Option<&str> {
+        METRIC_COLUMNS
+            .iter()
+            .position(|c| *c == name)
+            .and_then(|i| self.metrics.get(i))
+            .map(String::as_str)
+    }
+
+    pub fn metric_f64(&self, name: &str) -> Option<f64> {
+        self.metric(name).and_then(|v| v.parse().ok())
+    }
+}
+
+/// The rows of a sweep keyed by run id, with the column order of the file.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResultsTable {
+    pub option_columns: Vec<String>,
+    /// run id → (grid index, row)
+    pub rows: BTreeMap<String, (usize, ResultRow)>,
+}
+
+impl ResultsTable {
+    pub fn new(option_columns: Vec<String>) -> Self {
+        ResultsTable {
+            option_columns,
+            rows: BTreeMap::new(),
+        }
+    }
+
+    pub fn header(&self) -> String {
+        let mut cols: Vec<&str> = self.option_columns.iter().map(String::as_str).collect();
+        cols.extend(METRIC_COLUMNS);
+        cols.join(",")
+    }
+
+    /// Rows in grid order.
+    pub fn ordered(&self) -> Vec<&ResultRow> {
+        let mut rows: Vec<&(usize, ResultRow)> = self.rows.values().collect();
+        rows.sort_by_key(|(i, _)| *i);
+        rows.into_iter().map(|(_, r)| r).collect()
+    }
+
+    pub fn to_csv(&self) -> String {
+        let mut out = self.header();
+        out.push('\n');
+        for row in self.ordered() {
+            let mut cells: Vec<&str> = self
+                .option_columns
+                .iter()
+                .map(|c| row.option(c).unwrap_or(""))
+                .collect();
+            cells.extend(row.metrics.iter().map(String::as_str));
+            out.push_str(&cells.join(","));
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        write_atomic(path, self.to_csv().as_bytes())
+    }
+
+    /// Reads a results file; `id_of` gives each row's run id and grid index from its options.
+    pub fn read(
+        path: &Path,
+        id_of: &dyn Fn(&ResultRow) -> Option<(String, usize)>,
+    ) -> Result<ResultsTable> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines
+            .next()
+            .ok_or_else(|| Error::bad_file(path, "is empty"))?
+            .split(',')
+            .collect();
+        let n_opts = header
+            .len()
+            .checked_sub(METRIC_COLUMNS.len())
+            .filter(|&n| header[n..] == *METRIC_COLUMNS)
+            .ok_or_else(|| {
+                Error::bad_file(
+                    path,
+                    format!(
+                        "line 1: the header must end with {}",
+                        METRIC_COLUMNS.join(",")
+                    ),
+                )
+            })?;
+        let option_columns: Vec<String> = header[..n_opts].iter().map(|s| s.to_string()).collect();
+        let mut table = ResultsTable::new(option_columns.clone());
+        for (i, line) in lines.enumerate() {
+            let cells: Vec<&str> = line.split(',').collect();
+            if cells.len() != header.len() {
+                return Err(Error::bad_file(
+                    path,
+                    format!(
+                        "line {}: {} columns, the header has {}",
+                        i + 2,
+                        cells.len(),
+                        header.len()
+                    ),
+                ));
+            }
+            let row = ResultRow {
+                options: option_columns
+                    .iter()
+                    .cloned()
+                    .zip(cells[..n_opts].iter().map(|s| s.to_string()))
+                    .collect(),
+                metrics: cells[n_opts..].iter().map(|s| s.to_string()).collect(),
+            };
+            if let Some((id, index)) = id_of(&row) {
+                table.rows.entry(id).or_insert((index, row));
+            }
+        }
+        Ok(table)
+    }
+}

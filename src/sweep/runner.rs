@@ -1,0 +1,253 @@
+//! Running a grid: one training run per worker thread (one per core by default), each into its
+//! own run directory, each finished run's row written to `results.csv` at once. Running the same
+//! experiment into the same directory again skips the finished runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use super::experiment::{Experiment, RunSpec, Shard};
+use super::results::{ResultRow, ResultsTable, FIXED_OPTION_COLUMNS};
+use crate::analysis::gradient_report::GradientProbe;
+use crate::error::{Error, Result};
+use crate::tasks::Solved;
+use crate::train::run_dir::{write_atomic, RunDir};
+use crate::train::trainer::{train, MetricRow, Progress, RunData, TrainObserver};
+
+pub const EXPERIMENT_FILE: &str = "experiment.ron";
+pub const RESULTS_FILE: &str = "results.csv";
+pub const RUNS_DIR: &str = "runs";
+
+/// How to run a sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepSettings {
+    /// Runs in parallel (each run is single-threaded).
+    pub jobs: usize,
+    pub shard: Option<Shard>,
+}
+
+/// What a sweep reports while it runs. Called from worker threads.
+pub trait SweepObserver: Sync {
+    fn planned(&self, _pending: usize, _finished_before: usize) {}
+    fn started(&self, _run: &RunSpec) {}
+    fn progress(&self, _run: &RunSpec, _progress: &Progress) {}
+    fn finished(&self, _run: &RunSpec, _row: &ResultRow) {}
+}
+
+pub struct QuietSweep;
+impl SweepObserver for QuietSweep {}
+
+/// What a sweep did.
+#[derive(Debug, Clone)]
+pub struct SweepOutcome {
+    pub table: ResultsTable,
+    pub ran: usize,
+    pub skipped: usize,
+}
+
+/// The option columns of an experiment's results: task, cell, length, hidden, seed, then every
+/// other varied option.
+pub fn option_columns(exp: &Experiment) -> Vec<String> {
+    let mut cols: Vec<String> = FIXED_OPTION_COLUMNS.iter().map(|s| s.to_string()).collect();
+    for axis in exp.axes() {
+        if !cols.iter().any(|c| c == axis) {
+            cols.push(axis.to_string());
+        }
+    }
+    cols
+}
+
+/// The option values of a run, by column.
+fn option_values(exp: &Experiment, run: &RunSpec) -> Vec<(String, String)> {
+    let c = &run.config;
+    option_columns(exp)
+        .into_iter()
+        .map(|col| {
+            let v = match col.as_str() {
+                "task" => c.task.task.to_string(),
+                "cell" => c.model.cell.to_string(),
+                "length" => c.task.length.to_string(),
+                "hidden" => c.model.hidden.to_string(),
+                "seed" => c.seed.to_string(),
+                other => run
+                    .values
+                    .iter()
+                    .find(|(k, _)| k == other)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+            };
+            (col, v)
+        })
+        .collect()
+}
+
+/// Reads `dir/results.csv` of `exp` (empty table if absent), keeping only rows of its grid.
+pub fn read_results(exp: &Experiment, dir: &Path) -> Result<ResultsTable> {
+    let runs = exp.runs()?;
+    let path = dir.join(RESULTS_FILE);
+    if !path.exists() {
+        return Ok(ResultsTable::new(option_columns(exp)));
+    }
+    let axes: Vec<String> = exp.axes().iter().map(|s| s.to_string()).collect();
+    let id_of = |row: &ResultRow| -> Option<(String, usize)> {
+        let id = axes
+            .iter()
+            .map(|a| format!("{a}={}", row.option(a).unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(",");
+        runs.iter().find(|r| r.id() == id).map(|r| (id, r.index))
+    };
+    ResultsTable::read(&path, &id_of)
+}
+
+/// Makes `dir` the home of `exp`: writes `experiment.ron`, or checks that the one there is the
+/// same experiment.
+pub fn claim_dir(exp: &Experiment, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir.join(RUNS_DIR)).map_err(|source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(EXPERIMENT_FILE);
+    if path.exists() {
+        let there = Experiment::load(&path)?;
+        if &there != exp {
+            return Err(Error::invalid(
+                "out",
+                format!(
+                    "{} holds another experiment ('{}'); give another --out, or the same options",
+                    dir.display(),
+                    there.name
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    write_atomic(&path, exp.to_ron().as_bytes())
+}
+
+/// Runs every pending run of `exp` (this shard's, not yet in `dir/results.csv`).
+pub fn run_sweep(
+    exp: &Experiment,
+    dir: &Path,
+    settings: &SweepSettings,
+    observer: &dyn SweepObserver,
+) -> Result<SweepOutcome> {
+    if settings.jobs == 0 {
+        return Err(Error::invalid("jobs", "must be at least 1"));
+    }
+    exp.validate()?;
+    claim_dir(exp, dir)?;
+    let runs = exp.runs()?;
+    let table = read_results(exp, dir)?;
+    let pending: Vec<&RunSpec> = runs
+        .iter()
+        .filter(|r| settings.shard.is_none_or(|s| s.contains(r.index)))
+        .filter(|r| !table.rows.contains_key(&r.id()))
+        .collect();
+    let skipped = runs
+        .iter()
+        .filter(|r| settings.shard.is_none_or(|s| s.contains(r.index)))
+        .count()
+        - pending.len();
+    observer.planned(pending.len(), skipped);
+
+    let table = Mutex::new(table);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let results_path = dir.join(RESULTS_FILE);
+    std::thread::scope(|scope| {
+        for _ in 0..settings.jobs.min(pending.len().max(1)) {
+            scope.spawn(|| loop {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(run) = pending.get(i) else { break };
+                observer.started(run);
+                let result = run_one(exp, dir, run, observer).and_then(|row| {
+                    let mut t = table.lock().unwrap_or_else(|e| e.into_inner());
+                    t.rows.insert(run.id(), (run.index, row.clone()));
+                    t.write(&results_path)?;
+                    Ok(row)
+                });
+                match result {
+                    Ok(row) => observer.finished(run, &row),
+                    Err(e) => {
+                        stop.store(true, Ordering::SeqCst);
+                        first_error
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get_or_insert(e);
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let table = table.into_inner().unwrap_or_else(|e| e.into_inner());
+    if !results_path.exists() {
+        table.write(&results_path)?;
+    }
+    Ok(SweepOutcome {
+        table,
+        ran: pending.len(),
+        skipped,
+    })
+}
+
+/// The directory of a run inside a sweep directory.
+pub fn run_dir(dir: &Path, run: &RunSpec) -> PathBuf {
+    dir.join(RUNS_DIR).join(run.dir_name())
+}
+
+fn run_one(
+    exp: &Experiment,
+    dir: &Path,
+    run: &RunSpec,
+    observer: &dyn SweepObserver,
+) -> Result<ResultRow> {
+    let mut config = run.config.clone();
+    let data = RunData::prepare(&mut config)?;
+    // a run directory left by an interrupted sweep is replaced
+    let mut run_dir = RunDir::create(&run_dir(dir, run), &config, true)?;
+    let outcome = {
+        let mut forward = Forward {
+            dir: &mut run_dir,
+            run,
+            observer,
+        };
+        train(&config, &data, &mut forward)?
+    };
+    run_dir.finish(&outcome)?;
+    let baseline = match outcome.task.solved() {
+        Solved::MseAtMost(_) => outcome.summary.baseline_loss,
+        Solved::AccuracyAtLeast(_) => outcome.summary.baseline_accuracy,
+    };
+    Ok(ResultRow::from_summary(
+        option_values(exp, run),
+        &outcome.summary,
+        baseline,
+    ))
+}
+
+/// Writes the run's files and forwards its progress to the sweep's observer.
+struct Forward<'a> {
+    dir: &'a mut RunDir,
+    run: &'a RunSpec,
+    observer: &'a dyn SweepObserver,
+}
+
+impl TrainObserver for Forward<'_> {
+    fn on_metric(&mut self, row: &MetricRow) -> Result<()> {
+        self.dir.on_metric(row)
+    }
+    fn on_probe(&mut self, probe: &GradientProbe) -> Result<()> {
+        self.dir.on_probe(probe)
+    }
+    fn on_progress(&mut self, p: &Progress) {
+        self.observer.progress(self.run, p);
+    }
+}
