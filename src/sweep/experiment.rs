@@ -166,6 +166,17 @@ impl Experiment {
                     "has an empty list of values",
                 ));
             }
+            let texts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+            if let Some((_, dup)) = texts
+                .iter()
+                .enumerate()
+                .find(|(i, t)| texts[..*i].contains(t))
+            {
+                return Err(Error::invalid(
+                    format!("grid option '{name}'"),
+                    format!("lists {dup} twice"),
+                ));
+            }
         }
         self.runs().map(|_| ())
     }

@@ -45,6 +45,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "eval-size",
     "probe-every",
     "probe-size",
+    "early-stop",
     "precision",
 ];
 
@@ -129,6 +130,7 @@ pub fn set_option(config: &mut TrainConfig, name: &str, value: &str) -> Result<(
         "eval-size" => config.eval_size = parse(name, value)?,
         "probe-every" => config.probe_every = parse(name, value)?,
         "probe-size" => config.probe_size = parse(name, value)?,
+        "early-stop" => config.stop_when_solved = flag(name, value)?,
         "precision" => config.precision = parse::<Precision>(name, value)?,
         other => {
             return Err(Error::invalid(
@@ -183,6 +185,7 @@ mod tests {
             ("eval-size", "8"),
             ("probe-every", "0"),
             ("probe-size", "2"),
+            ("early-stop", "false"),
             ("precision", "f64"),
         ];
         assert_eq!(samples.len(), OPTION_NAMES.len());
