@@ -44,6 +44,7 @@ pub struct TaskComparison {
 /// The columns that tell groups apart: the cell, and every varied option but task, length, seed.
 fn group_columns(exp: &Experiment) -> Vec<String> {
     let mut cols = vec!["cell".to_string()];
+    // variant first after the cell: it names the remedy being compared
     for a in exp.axes() {
         if !["task", "length", "seed", "cell"].contains(&a) {
             cols.push(a.to_string());

@@ -45,7 +45,22 @@ pub struct Experiment {
     pub base: TrainConfig,
     /// Option name (as `rnnlab train`'s flag, e.g. `init-scale`) → the values it takes.
     pub grid: BTreeMap<String, Vec<GridValue>>,
+    /// Named sets of options that vary together, e.g. IRNN = relu + identity recurrence; they form
+    /// one more axis, `variant`, crossed with the grid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variants: Vec<Variant>,
 }
+
+/// A named set of option values applied together (before the grid's values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    pub name: String,
+    pub set: BTreeMap<String, GridValue>,
+}
+
+/// The axis name of [`Experiment::variants`].
+pub const VARIANT_AXIS: &str = "variant";
 
 /// One run of the grid: its position, the values it varies and its resolved config.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,6 +134,7 @@ impl Experiment {
                 ("length".to_string(), ints(&[5, 10, 20, 50, 100])),
                 ("seed".to_string(), ints(&[0, 1, 2])),
             ]),
+            variants: Vec::new(),
         }
     }
 
@@ -136,17 +152,23 @@ impl Experiment {
             .expect("an experiment always serialises")
     }
 
-    /// Grid options in run order: the order of [`OPTION_NAMES`] (task first, seed last).
+    /// Varied options in run order: `variant` (if any), then the grid's in the order of
+    /// [`OPTION_NAMES`] (task first, seed last).
     pub fn axes(&self) -> Vec<&str> {
-        OPTION_NAMES
-            .iter()
-            .copied()
-            .filter(|n| self.grid.contains_key(*n))
+        let variant = (!self.variants.is_empty()).then_some(VARIANT_AXIS);
+        variant
+            .into_iter()
+            .chain(OPTION_NAMES.iter().copied().filter(|n| self.grid.contains_key(*n)))
             .collect()
     }
 
     /// Checks names, empty lists and every run's config; errors name the option.
     pub fn validate(&self) -> Result<()> {
+        for (i, v) in self.variants.iter().enumerate() {
+            if v.name.trim().is_empty() || self.variants[..i].iter().any(|w| w.name == v.name) {
+                return Err(Error::invalid("variants", format!("variant {i} needs a name of its own, got '{}'", v.name)));
+            }
+        }
         if self.name.trim().is_empty() {
             return Err(Error::invalid("name", "an experiment needs a name"));
         }
@@ -187,10 +209,15 @@ impl Experiment {
         let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
         for axis in &axes {
             let mut next = Vec::new();
+            let values: Vec<String> = if *axis == VARIANT_AXIS {
+                self.variants.iter().map(|v| v.name.clone()).collect()
+            } else {
+                self.grid[*axis].iter().map(|v| v.to_string()).collect()
+            };
             for combo in &combos {
-                for v in &self.grid[*axis] {
+                for v in &values {
                     let mut c = combo.clone();
-                    c.push((axis.to_string(), v.to_string()));
+                    c.push((axis.to_string(), v.clone()));
                     next.push(c);
                 }
             }
@@ -202,7 +229,16 @@ impl Experiment {
             .map(|(index, values)| {
                 let mut config = self.base.clone();
                 for (k, v) in &values {
-                    set_option(&mut config, k, v)?;
+                    if k == VARIANT_AXIS {
+                        let variant = self.variants.iter().find(|x| &x.name == v).expect("variant names come from the list");
+                        for (option, value) in &variant.set {
+                            set_option(&mut config, option, &value.to_string()).map_err(|e| {
+                                Error::invalid(format!("variant '{}'", variant.name), e.to_string())
+                            })?;
+                        }
+                    } else {
+                        set_option(&mut config, k, v)?;
+                    }
                 }
                 config.validate().map_err(|e| {
                     Error::invalid(format!("run {}", describe(&values)), e.to_string())
