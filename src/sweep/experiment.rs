@@ -113,12 +113,12 @@ impl Experiment {
         let mut base = TrainConfig::default();
         base.task.task = TaskKind::Tanaka;
         base.model.hidden = 32;
-        base.steps = 1500;
+        base.steps = 3000;
         base.eval_every = 100;
         base.eval_size = 128;
         base.probe_every = 0;
         base.probe_size = 16;
-        base.optimizer.lr = 3e-3;
+        base.optimizer.lr = 1e-2;
         let text = |v: &[&str]| {
             v.iter()
                 .map(|s| GridValue::Text(s.to_string()))
