@@ -211,8 +211,13 @@ fn run_one(
 ) -> Result<ResultRow> {
     let mut config = run.config.clone();
     let data = RunData::prepare(&mut config)?;
-    // a run directory left by an interrupted sweep is replaced
-    let mut run_dir = RunDir::create(&run_dir(dir, run), &config, true)?;
+    // a run directory left by an interrupted sweep is replaced, whatever state the kill left it
+    // in (even a config.tmp without config.ron): everything under DIR/runs is the sweep's own
+    let path = run_dir(dir, run);
+    if path.exists() {
+        std::fs::remove_dir_all(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+    }
+    let mut run_dir = RunDir::create(&path, &config, false)?;
     let outcome = {
         let mut forward = Forward {
             dir: &mut run_dir,
