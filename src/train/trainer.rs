@@ -341,12 +341,11 @@ where
     if diverged || metrics.last().is_some_and(|m| m.eval_loss.is_none()) {
         (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
     }
-    if last_probe != step || step == 0 {
-        if step > 0 {
-            let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, step)?;
-            observer.on_probe(&probe)?;
-            probes.push(probe);
-        }
+    // the final probe, unless the last step was probed already (or no step was taken)
+    if step > 0 && last_probe != step {
+        let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, step)?;
+        observer.on_probe(&probe)?;
+        probes.push(probe);
     }
     let solved = solved_at_step.is_some() || (!diverged && solved_rule.is_met(eval_loss, eval_acc));
     let solved_at_step = solved_at_step.or(solved.then_some(step));
