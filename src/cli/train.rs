@@ -6,7 +6,8 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use rnnlab::analysis::gradient_report::GradientProbe;
-use rnnlab::optim::{Clip, OptimizerKind};
+use rnnlab::optim::OptimizerKind;
+use rnnlab::train::options::set_option;
 use rnnlab::train::run_dir::{default_run_dir, RunDir};
 use rnnlab::train::trainer::{train, Progress, RunData, TrainObserver};
 use rnnlab::train::{Precision, TrainConfig};
@@ -116,95 +117,75 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// Applies every given option onto `config`.
-    pub fn apply(&self, config: &mut TrainConfig) -> Result<(), UsageError> {
+    /// The given options as (option name, value) pairs in the order `set_option` applies them
+    /// (the order of `OPTION_NAMES`, so `--init` comes before `--recurrent-init`).
+    fn given(&self) -> Vec<(&'static str, String)> {
+        fn s<T: ToString>(v: &Option<T>) -> Option<String> {
+            v.as_ref().map(T::to_string)
+        }
         let t = &self.task;
-        if t.task.is_some() || t.length.is_some() {
-            let mut spec = config.task.clone();
-            if let Some(task) = t.task {
-                if task != spec.task {
-                    // another task's options do not carry over
-                    spec = rnnlab::tasks::TaskSpec::new(task, spec.length);
-                }
-            }
-            if let Some(length) = t.length {
-                spec.length = length;
-            }
-            config.task = spec;
-        }
-        if t.names.is_some() {
-            config.task.names = t.names;
-        }
-        if t.distractor_names.is_some() {
-            config.task.distractor_names = t.distractor_names;
-        }
-        if t.pairs.is_some() {
-            config.task.pairs = t.pairs;
-        }
-        if t.solved.is_some() {
-            config.task.solved = t.solved;
-        }
-        set(&mut config.data, self.data.clone().map(Some));
-        set(&mut config.eval_data, self.eval_data.clone().map(Some));
-        let m = &mut config.model;
-        set(&mut m.cell, self.cell);
-        set(&mut m.activation, self.activation);
-        set(&mut m.hidden, self.hidden);
-        set(&mut m.layers, self.layers);
-        m.residual |= self.residual;
-        m.layer_norm |= self.layer_norm;
-        let init = &mut config.init;
-        if let Some(s) = self.init {
-            init.input.scheme = s;
-            init.recurrent.scheme = s;
-            if s != InitScheme::Default && self.bias_init.is_none() {
-                init.bias.scheme = InitScheme::Zeros;
-            }
-        }
-        if let Some(x) = self.init_scale {
-            init.input.scale = x;
-            init.recurrent.scale = x;
-        }
-        set(&mut init.recurrent.scheme, self.recurrent_init);
-        set(&mut init.recurrent.scale, self.recurrent_scale);
-        set(&mut init.input.scheme, self.input_init);
-        set(&mut init.input.scale, self.input_scale);
-        set(&mut init.bias.scheme, self.bias_init);
-        set(&mut init.forget_bias, self.forget_bias);
-        if let Some(kind) = self.optimizer {
-            config.optimizer.kind = kind;
-        }
-        set(&mut config.optimizer.lr, self.lr);
-        set(&mut config.optimizer.momentum, self.momentum);
-        match (self.clip, self.clip_value) {
-            (Some(_), Some(_)) => {
-                return Err(UsageError(
-                    "--clip and --clip-value: give one or the other".into(),
-                ))
-            }
-            (Some(c), None) => config.clip = if c == 0.0 { Clip::None } else { Clip::Norm(c) },
-            (None, Some(v)) => config.clip = Clip::Value(v),
-            (None, None) => {}
-        }
-        set(&mut config.batch, self.batch);
-        set(&mut config.steps, self.steps);
-        set(&mut config.bptt, self.bptt.map(Some));
-        set(&mut config.seed, self.seed);
-        set(&mut config.eval_every, self.eval_every);
-        set(&mut config.eval_size, self.eval_size);
-        set(&mut config.probe_every, self.probe_every);
-        set(&mut config.probe_size, self.probe_size);
-        if self.no_early_stop {
-            config.stop_when_solved = false;
-        }
-        set(&mut config.precision, self.precision);
-        Ok(())
+        let pairs: [(&'static str, Option<String>); 35] = [
+            ("task", s(&t.task)),
+            ("length", s(&t.length)),
+            ("names", s(&t.names)),
+            ("distractor-names", s(&t.distractor_names)),
+            ("pairs", s(&t.pairs)),
+            ("solved", s(&t.solved)),
+            ("cell", s(&self.cell)),
+            ("activation", s(&self.activation)),
+            ("hidden", s(&self.hidden)),
+            ("layers", s(&self.layers)),
+            ("residual", self.residual.then(|| "true".to_string())),
+            ("layer-norm", self.layer_norm.then(|| "true".to_string())),
+            ("init", s(&self.init)),
+            ("init-scale", s(&self.init_scale)),
+            ("recurrent-init", s(&self.recurrent_init)),
+            ("recurrent-scale", s(&self.recurrent_scale)),
+            ("input-init", s(&self.input_init)),
+            ("input-scale", s(&self.input_scale)),
+            ("bias-init", s(&self.bias_init)),
+            ("forget-bias", s(&self.forget_bias)),
+            ("optimizer", s(&self.optimizer)),
+            ("lr", s(&self.lr)),
+            ("momentum", s(&self.momentum)),
+            ("clip", s(&self.clip)),
+            ("clip-value", s(&self.clip_value)),
+            ("batch", s(&self.batch)),
+            ("steps", s(&self.steps)),
+            ("bptt", s(&self.bptt)),
+            ("seed", s(&self.seed)),
+            ("eval-every", s(&self.eval_every)),
+            ("eval-size", s(&self.eval_size)),
+            ("probe-every", s(&self.probe_every)),
+            ("probe-size", s(&self.probe_size)),
+            (
+                "early-stop",
+                self.no_early_stop.then(|| "false".to_string()),
+            ),
+            ("precision", s(&self.precision)),
+        ];
+        pairs
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect()
     }
-}
 
-fn set<T>(dst: &mut T, value: Option<T>) {
-    if let Some(v) = value {
-        *dst = v;
+    /// Applies every given option onto `config`, with the meaning `rnnlab sweep` gives the same
+    /// names (`rnnlab::train::options::set_option`).
+    pub fn apply(&self, config: &mut TrainConfig) -> anyhow::Result<()> {
+        if self.clip.is_some() && self.clip_value.is_some() {
+            return Err(UsageError("--clip and --clip-value: give one or the other".into()).into());
+        }
+        for (name, value) in self.given() {
+            set_option(config, name, &value)?;
+        }
+        if let Some(path) = &self.data {
+            config.data = Some(path.clone());
+        }
+        if let Some(path) = &self.eval_data {
+            config.eval_data = Some(path.clone());
+        }
+        Ok(())
     }
 }
 

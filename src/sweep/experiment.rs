@@ -158,7 +158,12 @@ impl Experiment {
         let variant = (!self.variants.is_empty()).then_some(VARIANT_AXIS);
         variant
             .into_iter()
-            .chain(OPTION_NAMES.iter().copied().filter(|n| self.grid.contains_key(*n)))
+            .chain(
+                OPTION_NAMES
+                    .iter()
+                    .copied()
+                    .filter(|n| self.grid.contains_key(*n)),
+            )
             .collect()
     }
 
@@ -166,7 +171,10 @@ impl Experiment {
     pub fn validate(&self) -> Result<()> {
         for (i, v) in self.variants.iter().enumerate() {
             if v.name.trim().is_empty() || self.variants[..i].iter().any(|w| w.name == v.name) {
-                return Err(Error::invalid("variants", format!("variant {i} needs a name of its own, got '{}'", v.name)));
+                return Err(Error::invalid(
+                    "variants",
+                    format!("variant {i} needs a name of its own, got '{}'", v.name),
+                ));
             }
         }
         if self.name.trim().is_empty() {
@@ -230,7 +238,11 @@ impl Experiment {
                 let mut config = self.base.clone();
                 for (k, v) in &values {
                     if k == VARIANT_AXIS {
-                        let variant = self.variants.iter().find(|x| &x.name == v).expect("variant names come from the list");
+                        let variant = self
+                            .variants
+                            .iter()
+                            .find(|x| &x.name == v)
+                            .expect("variant names come from the list");
                         for (option, value) in &variant.set {
                             set_option(&mut config, option, &value.to_string()).map_err(|e| {
                                 Error::invalid(format!("variant '{}'", variant.name), e.to_string())

@@ -215,7 +215,10 @@ fn run_one(
     // in (even a config.tmp without config.ron): everything under DIR/runs is the sweep's own
     let path = run_dir(dir, run);
     if path.exists() {
-        std::fs::remove_dir_all(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        std::fs::remove_dir_all(&path).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
     }
     let mut run_dir = RunDir::create(&path, &config, false)?;
     let outcome = {
