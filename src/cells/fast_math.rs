@@ -88,6 +88,8 @@ pub(crate) fn as_f32<F: 'static>(xs: &[F]) -> Option<&[f32]> {
 
 /// `e^x` for x ≤ 0 (x > 0 is not used and not accurate). Returns exactly 0 below ln(f32::MIN_POSITIVE) ≈ −87.34, where
 /// `e^x` leaves the normal range; NaN stays NaN.
+// the polynomial coefficients are Cephes' as published
+#[allow(clippy::excessive_precision)]
 #[inline(always)]
 fn exp_nonpositive_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
@@ -131,6 +133,7 @@ pub fn sigmoid_f32(x: f32) -> f32 {
 
 /// tanh(x): an odd polynomial for |x| < 0.625 (Cephes `tanhf`), else
 /// `sign(x) · (1 − e) / (1 + e)` with e = e^{−2|x|}.
+#[allow(clippy::excessive_precision)]
 #[inline(always)]
 pub fn tanh_f32(x: f32) -> f32 {
     let a = x.abs();

@@ -41,7 +41,7 @@ impl Bptt {
 
     /// True when no adjoint may flow from step t into step t − 1.
     fn cuts_before(self, t: usize) -> bool {
-        matches!(self, Bptt::Truncated(k) if t > 0 && t % k == 0)
+        matches!(self, Bptt::Truncated(k) if t > 0 && t.is_multiple_of(k))
     }
 }
 
