@@ -2,28 +2,42 @@
 //! `r = σ(W_ir x + b_ir + W_hr h + b_hr)`, `z = σ(W_iz x + b_iz + W_hz h + b_hz)`,
 //! `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, NdFloat};
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace};
+use super::matmul::matmul_acc;
 use super::{row, row_mut};
 
 /// One step forward. `gates`: (B, 3H), holds `x_t W_ih^T + b_ih` on entry and the activated gates
 /// (r, z, n) on exit. `hproj`: (B, 3H) scratch for `h_{t−1} W_hh^T + b_hh`; its n block is kept in
 /// `hproj_n_out` (B, H) for the backward pass. h_prev, h_out: (B, H); w_hh: (3H, H); b_hh: (3H).
 pub fn gru_forward_step<F: NdFloat>(
+    h_out: ArrayViewMut2<F>,
+    gates: ArrayViewMut2<F>,
+    hproj_n_out: ArrayViewMut2<F>,
+    hproj: ArrayViewMut2<F>,
+    h_prev: ArrayView2<F>,
+    w_hh: ArrayView2<F>,
+    b_hh: ArrayView1<F>,
+) {
+    gru_forward_step_transposed(h_out, gates, hproj_n_out, hproj, h_prev, w_hh.t(), b_hh);
+}
+
+/// [`gru_forward_step`] given `w_hh_t` = W_hh^T (H, 3H) instead of W_hh. With a standard-layout
+/// W_hh^T (made once per sequence) the recurrent product runs without repacking W_hh every step.
+pub fn gru_forward_step_transposed<F: NdFloat>(
     mut h_out: ArrayViewMut2<F>,
     mut gates: ArrayViewMut2<F>,
     mut hproj_n_out: ArrayViewMut2<F>,
     mut hproj: ArrayViewMut2<F>,
     h_prev: ArrayView2<F>,
-    w_hh: ArrayView2<F>,
+    w_hh_t: ArrayView2<F>,
     b_hh: ArrayView1<F>,
 ) {
     let h = h_prev.ncols();
     let dim = hproj.raw_dim();
     hproj.assign(&b_hh.broadcast(dim).expect("b_hh has the width of hproj"));
-    general_mat_mul(F::one(), &h_prev, &w_hh.t(), F::one(), &mut hproj);
+    matmul_acc(&h_prev, &w_hh_t, F::one(), &mut hproj);
     let hproj = hproj.view();
     for b in 0..gates.nrows() {
         let g = &mut row_mut(&mut gates, b)[..3 * h];
@@ -96,5 +110,5 @@ pub fn gru_backward_step<F: NdFloat>(
         dhp_rz[..h].copy_from_slice(dr);
         dhp_rz[h..].copy_from_slice(dz);
     }
-    general_mat_mul(one, &d_hproj, &w_hh, one, &mut dh_prev);
+    matmul_acc(&d_hproj.view(), &w_hh, one, &mut dh_prev);
 }

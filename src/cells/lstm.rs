@@ -2,25 +2,39 @@
 //! `i = σ(·), f = σ(·), g = tanh(·), o = σ(·)` of `W_i* x_t + b_i* + W_h* h_{t−1} + b_h*`,
 //! `c_t = f ⊙ c_{t−1} + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`.
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{ArrayView2, ArrayViewMut2, NdFloat};
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace, tanh_into};
+use super::matmul::matmul_acc;
 use super::{row, row_mut};
 
 /// One step forward. `gates`: (B, 4H), holds `x_t W_ih^T + b_ih + b_hh` on entry and the activated
 /// gates (i, f, g, o) on exit; h_prev, c_prev, h_out, c_out, tanh_c_out: (B, H); w_hh: (4H, H).
 pub fn lstm_forward_step<F: NdFloat>(
+    h_out: ArrayViewMut2<F>,
+    c_out: ArrayViewMut2<F>,
+    tanh_c_out: ArrayViewMut2<F>,
+    gates: ArrayViewMut2<F>,
+    h_prev: ArrayView2<F>,
+    c_prev: ArrayView2<F>,
+    w_hh: ArrayView2<F>,
+) {
+    lstm_forward_step_transposed(h_out, c_out, tanh_c_out, gates, h_prev, c_prev, w_hh.t());
+}
+
+/// [`lstm_forward_step`] given `w_hh_t` = W_hh^T (H, 4H) instead of W_hh. With a standard-layout
+/// W_hh^T (made once per sequence) the recurrent product runs without repacking W_hh every step.
+pub fn lstm_forward_step_transposed<F: NdFloat>(
     mut h_out: ArrayViewMut2<F>,
     mut c_out: ArrayViewMut2<F>,
     mut tanh_c_out: ArrayViewMut2<F>,
     mut gates: ArrayViewMut2<F>,
     h_prev: ArrayView2<F>,
     c_prev: ArrayView2<F>,
-    w_hh: ArrayView2<F>,
+    w_hh_t: ArrayView2<F>,
 ) {
     let h = h_prev.ncols();
-    general_mat_mul(F::one(), &h_prev, &w_hh.t(), F::one(), &mut gates);
+    matmul_acc(&h_prev, &w_hh_t, F::one(), &mut gates);
     for b in 0..gates.nrows() {
         let g = row_mut(&mut gates, b);
         // σ over the contiguous (i, f) blocks, tanh over g, σ over o
@@ -91,5 +105,5 @@ pub fn lstm_backward_step<F: NdFloat>(
             carry[j] = dct * f;
         }
     }
-    general_mat_mul(one, &d_pre, &w_hh, F::zero(), &mut dh_prev);
+    matmul_acc(&d_pre.view(), &w_hh, F::zero(), &mut dh_prev);
 }

@@ -14,6 +14,7 @@ pub mod fast_math;
 pub mod gru;
 pub mod layer_norm;
 pub mod lstm;
+pub mod matmul;
 pub mod rnn;
 
 use ndarray::{ArrayView2, ArrayViewMut2};

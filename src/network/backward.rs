@@ -12,6 +12,7 @@ use super::spec::ModelSpec;
 use crate::batch::cast;
 use crate::cells::gru::gru_backward_step;
 use crate::cells::lstm::lstm_backward_step;
+use crate::cells::matmul::PaddedMatrix;
 use crate::cells::rnn::{rnn_backward_step, RnnLayerNormGrad};
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
@@ -197,7 +198,9 @@ fn layer_backward<F: NdFloat>(
     // adjoint carried from step t to step t − 1 through h (and through c for LSTM)
     let mut dh_next = Array2::<F>::zeros((batch, hid));
     let mut dc_carry = Array2::<F>::zeros((batch, hid));
-    let w_hh = p.weight_hh.view();
+    // W_hh row-major with a padded stride, once per sequence (see `PaddedMatrix`)
+    let w_hh = PaddedMatrix::new(p.weight_hh.view());
+    let w_hh = w_hh.view();
     for t in (0..steps).rev() {
         Zip::from(dh.index_axis_mut(Axis(0), t))
             .and(dy.index_axis(Axis(0), t))

@@ -8,9 +8,10 @@ use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, 
 use super::params::LayerParams;
 use super::spec::{InputKind, ModelSpec};
 use crate::batch::Inputs;
-use crate::cells::gru::gru_forward_step;
-use crate::cells::lstm::lstm_forward_step;
-use crate::cells::rnn::{rnn_forward_step, RnnLayerNormStep};
+use crate::cells::gru::gru_forward_step_transposed;
+use crate::cells::lstm::lstm_forward_step_transposed;
+use crate::cells::matmul::PaddedMatrix;
+use crate::cells::rnn::{rnn_forward_step_transposed, RnnLayerNormStep};
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
 
@@ -275,6 +276,8 @@ fn layer_forward<F: NdFloat>(
         &p.bias_ih + &p.bias_hh
     };
     input_projection(&mut gates, input, &p.weight_ih, &bias);
+    // W_hh^T row-major, once per sequence: the step products stream it row by row
+    let w_hh_t = PaddedMatrix::new(p.weight_hh.t());
 
     let mut h = Array3::<F>::zeros((steps + 1, batch, hid));
     if let Some(h0) = h0 {
@@ -308,11 +311,11 @@ fn layer_forward<F: NdFloat>(
                     xhat: xhat.index_axis_mut(Axis(0), t),
                     rstd: rstd.index_axis_mut(Axis(0), t),
                 });
-                rnn_forward_step(
+                rnn_forward_step_transposed(
                     after.index_axis_mut(Axis(0), 0),
                     cache.gates.index_axis_mut(Axis(0), t),
                     before.index_axis(Axis(0), t),
-                    p.weight_hh.view(),
+                    w_hh_t.view(),
                     spec.activation,
                     ln_step,
                 );
@@ -331,14 +334,14 @@ fn layer_forward<F: NdFloat>(
             for t in 0..steps {
                 let (h_before, mut h_after) = cache.h.view_mut().split_at(Axis(0), t + 1);
                 let (c_before, mut c_after) = c.view_mut().split_at(Axis(0), t + 1);
-                lstm_forward_step(
+                lstm_forward_step_transposed(
                     h_after.index_axis_mut(Axis(0), 0),
                     c_after.index_axis_mut(Axis(0), 0),
                     tanh_c.index_axis_mut(Axis(0), t),
                     cache.gates.index_axis_mut(Axis(0), t),
                     h_before.index_axis(Axis(0), t),
                     c_before.index_axis(Axis(0), t),
-                    p.weight_hh.view(),
+                    w_hh_t.view(),
                 );
             }
             cache.c = Some(c);
@@ -349,13 +352,13 @@ fn layer_forward<F: NdFloat>(
             let mut hproj = Array2::<F>::zeros((batch, gh));
             for t in 0..steps {
                 let (before, mut after) = cache.h.view_mut().split_at(Axis(0), t + 1);
-                gru_forward_step(
+                gru_forward_step_transposed(
                     after.index_axis_mut(Axis(0), 0),
                     cache.gates.index_axis_mut(Axis(0), t),
                     hproj_n.index_axis_mut(Axis(0), t),
                     hproj.view_mut(),
                     before.index_axis(Axis(0), t),
-                    p.weight_hh.view(),
+                    w_hh_t.view(),
                     p.bias_hh.view(),
                 );
             }
