@@ -12,7 +12,7 @@ use crate::batch::{Batch, Inputs, Targets};
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
 use crate::init::InitSpec;
-use crate::network::{Bptt, InputKind, ModelSpec, Network, OutputKind};
+use crate::network::{Bptt, InputKind, ModelSpec, Network, OutputKind, Workspace};
 use crate::optim::{Clip, Optimizer, OptimizerKind, OptimizerSpec};
 
 /// One benchmark configuration.
@@ -96,9 +96,11 @@ pub fn bench_training_step(config: &BenchConfig) -> Result<BenchResult> {
         },
         loss_weight,
     };
+    // buffers reused across steps, as a training loop does
+    let mut workspace = Workspace::new();
     let mut step = || -> Result<()> {
-        let mut grads = net.evaluate(&batch, None, Bptt::Full)?.backward.grads;
-        opt.step(&mut net.params, &mut grads, Clip::None)?;
+        let eval = net.evaluate_with(&mut workspace, &batch, None, Bptt::Full)?;
+        opt.step(&mut net.params, &mut eval.backward.grads, Clip::None)?;
         Ok(())
     };
     for _ in 0..config.warmup {
