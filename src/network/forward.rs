@@ -291,11 +291,15 @@ pub fn input_projection<F: NdFloat>(
         }
         LayerInput::Tokens(ids) => {
             // rows of W_ih^T + bias are what one-hot inputs select: build that (V, G·H) table once
-            let mut table = w_ih.t().to_owned();
+            // (`as_standard_layout`: `to_owned` of the transposed view would stay column-major)
+            let mut table = w_ih.t().as_standard_layout().into_owned();
             table += bias;
             Zip::from(out.lanes_mut(Axis(2)))
                 .and(&ids)
-                .for_each(|mut row, &id| row.assign(&table.row(id)));
+                .for_each(|mut row, &id| match row.as_slice_mut() {
+                    Some(dst) => dst.copy_from_slice(crate::cells::row(&table.view(), id)),
+                    None => row.assign(&table.row(id)),
+                });
         }
     }
 }
