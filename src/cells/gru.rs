@@ -95,20 +95,50 @@ pub fn gru_backward_step<F: NdFloat>(
             &row(&hproj_n, b)[..h],
             &row(&h_prev, b)[..h],
         );
-        for j in 0..h {
-            let (r, z, n, g) = (gr[j], gz[j], gn[j], dhv[j]);
-            // through h' = (1 − z) ⊙ n + z ⊙ h: into z, into n's pre-activation, into h directly
-            dz[j] = g * (hp[j] - n) * z * (one - z);
-            let dnv = g * (one - z) * (one - n * n);
-            dn[j] = dnv;
-            dprev[j] = g * z;
-            // n = tanh(… + r ⊙ hproj_n): into r, and into hproj_n scaled by r
-            dr[j] = dnv * an[j] * r * (one - r);
-            dhp_n[j] = dnv * r;
-        }
+        backward_row(dr, dz, dn, dhp_n, dprev, dhv, gr, gz, gn, an, hp);
         // r and z enter additively on both sides
         dhp_rz[..h].copy_from_slice(dr);
         dhp_rz[h..].copy_from_slice(dz);
     }
     matmul_acc(&d_hproj.view(), &w_hh, one, &mut dh_prev);
+}
+
+/// The element-wise part of [`gru_backward_step`] for one row. A function of its own so that its
+/// slice arguments are known not to alias and the loop vectorises (inline, it stayed scalar).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn backward_row<F: NdFloat>(
+    dr: &mut [F],
+    dz: &mut [F],
+    dn: &mut [F],
+    dhp_n: &mut [F],
+    dprev: &mut [F],
+    dhv: &[F],
+    gr: &[F],
+    gz: &[F],
+    gn: &[F],
+    an: &[F],
+    hp: &[F],
+) {
+    let one = F::one();
+    let h = dhv.len();
+    let (dr, dz, dn, dhp_n, dprev) = (
+        &mut dr[..h],
+        &mut dz[..h],
+        &mut dn[..h],
+        &mut dhp_n[..h],
+        &mut dprev[..h],
+    );
+    let (gr, gz, gn, an, hp) = (&gr[..h], &gz[..h], &gn[..h], &an[..h], &hp[..h]);
+    for j in 0..h {
+        let (r, z, n, g) = (gr[j], gz[j], gn[j], dhv[j]);
+        // through h' = (1 − z) ⊙ n + z ⊙ h: into z, into n's pre-activation, into h directly
+        dz[j] = g * (hp[j] - n) * z * (one - z);
+        let dnv = g * (one - z) * (one - n * n);
+        dn[j] = dnv;
+        dprev[j] = g * z;
+        // n = tanh(… + r ⊙ hproj_n): into r, and into hproj_n scaled by r
+        dr[j] = dnv * an[j] * r * (one - r);
+        dhp_n[j] = dnv * r;
+    }
 }

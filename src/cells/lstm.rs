@@ -75,7 +75,6 @@ pub fn lstm_backward_step<F: NdFloat>(
     w_hh: ArrayView2<F>,
 ) {
     let h = dh.ncols();
-    let one = F::one();
     for b in 0..dh.nrows() {
         let g = row(&gates, b);
         let (gi, gf, gg, go) = (&g[..h], &g[h..2 * h], &g[2 * h..3 * h], &g[3 * h..4 * h]);
@@ -86,24 +85,53 @@ pub fn lstm_backward_step<F: NdFloat>(
         let (di, df, dg, d_o) = (&mut di[..h], &mut df[..h], &mut dg[..h], &mut d_o[..h]);
         let dcv = &mut row_mut(&mut dc, b)[..h];
         let carry = &mut row_mut(&mut dc_carry, b)[..h];
-        let (dhv, cp, tc) = (
-            &row(&dh, b)[..h],
-            &row(&c_prev, b)[..h],
-            &row(&tanh_c, b)[..h],
-        );
-        for j in 0..h {
-            // through h_t = o ⊙ tanh(c_t): into o, and into c_t on top of what arrives from t+1
-            let (o, t) = (go[j], tc[j]);
-            d_o[j] = dhv[j] * t * o * (one - o);
-            let dct = carry[j] + dhv[j] * o * (one - t * t);
-            dcv[j] = dct;
-            // through c_t = f ⊙ c_{t−1} + i ⊙ g
-            let (i, f, gv) = (gi[j], gf[j], gg[j]);
-            di[j] = dct * i * (one - i) * gv;
-            df[j] = dct * f * (one - f) * cp[j];
-            dg[j] = dct * i * (one - gv * gv);
-            carry[j] = dct * f;
-        }
+        let (dhv, cp, tc) = (row(&dh, b), row(&c_prev, b), row(&tanh_c, b));
+        backward_row(di, df, dg, d_o, dcv, carry, dhv, gi, gf, gg, go, cp, tc);
     }
     matmul_acc(&d_pre.view(), &w_hh, F::zero(), &mut dh_prev);
+}
+
+/// The element-wise part of [`lstm_backward_step`] for one row. A function of its own so that its
+/// slice arguments are known not to alias and the loop vectorises (inline, it stayed scalar).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn backward_row<F: NdFloat>(
+    di: &mut [F],
+    df: &mut [F],
+    dg: &mut [F],
+    d_o: &mut [F],
+    dcv: &mut [F],
+    carry: &mut [F],
+    dhv: &[F],
+    gi: &[F],
+    gf: &[F],
+    gg: &[F],
+    go: &[F],
+    cp: &[F],
+    tc: &[F],
+) {
+    let one = F::one();
+    let h = dhv.len();
+    let (di, df, dg, d_o, dcv, carry) = (
+        &mut di[..h],
+        &mut df[..h],
+        &mut dg[..h],
+        &mut d_o[..h],
+        &mut dcv[..h],
+        &mut carry[..h],
+    );
+    let (gi, gf, gg, go, cp, tc) = (&gi[..h], &gf[..h], &gg[..h], &go[..h], &cp[..h], &tc[..h]);
+    for j in 0..h {
+        // through h_t = o ⊙ tanh(c_t): into o, and into c_t on top of what arrives from t+1
+        let (o, t) = (go[j], tc[j]);
+        d_o[j] = dhv[j] * t * o * (one - o);
+        let dct = carry[j] + dhv[j] * o * (one - t * t);
+        dcv[j] = dct;
+        // through c_t = f ⊙ c_{t−1} + i ⊙ g
+        let (i, f, gv) = (gi[j], gf[j], gg[j]);
+        di[j] = dct * i * (one - i) * gv;
+        df[j] = dct * f * (one - f) * cp[j];
+        dg[j] = dct * i * (one - gv * gv);
+        carry[j] = dct * f;
+    }
 }

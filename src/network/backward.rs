@@ -325,8 +325,13 @@ fn layer_backward<F: NdFloat>(
         F::one(),
         &mut grads.weight_hh,
     );
-    grads.bias_hh += &d_rec2.sum_axis(Axis(0));
-    grads.bias_ih += &d_pre2.sum_axis(Axis(0));
+    let d_pre_sum = d_pre2.sum_axis(Axis(0));
+    match &d_hproj {
+        Some(_) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
+        // RNN and LSTM: the recurrent pre-activation adjoint is d_pre itself
+        None => grads.bias_hh += &d_pre_sum,
+    }
+    grads.bias_ih += &d_pre_sum;
     match input {
         LayerInput::Dense(x) => {
             let x = x.as_standard_layout();
