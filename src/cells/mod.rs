@@ -93,7 +93,7 @@ impl Activation {
         }
     }
 
-    /// φ'(x) written in terms of the output y = φ(x): tanh 1 − y², sigmoid y(1 − y), relu [y > 0].
+    /// φ'(x) written in terms of the output y = φ(x): tanh 1 − y², sigmoid y(1 − y), relu `[y > 0]`.
     #[inline]
     pub fn derivative_from_output<F: ndarray::NdFloat>(self, y: F) -> F {
         match self {
