@@ -1,7 +1,9 @@
 //! Training throughput on the workload of `shared/peer/torch_rnn_bench.py`: one-hot token inputs
 //! over a vocabulary of 16, one layer, a linear readout at the last step, softmax cross-entropy,
 //! one Adam step (lr 1e-3) per batch, full BPTT, f32. Timing as the peer script: warm-up steps,
-//! then the best of three timed blocks.
+//! then the best of three timed blocks. Like a training loop, each step evaluates into a
+//! [`Workspace`] kept across steps ([`Network::evaluate_with`]), so caches and adjoint arrays are
+//! allocated once, not per batch (the peer script's PyTorch also reuses its allocator's memory).
 
 use ndarray::Array2;
 use ndarray_rand::rand::{Rng, SeedableRng};
@@ -12,7 +14,7 @@ use crate::batch::{Batch, Inputs, Targets};
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
 use crate::init::InitSpec;
-use crate::network::{Bptt, InputKind, ModelSpec, Network, OutputKind};
+use crate::network::{Bptt, InputKind, ModelSpec, Network, OutputKind, Workspace};
 use crate::optim::{Clip, Optimizer, OptimizerKind, OptimizerSpec};
 
 /// One benchmark configuration.
@@ -96,9 +98,11 @@ pub fn bench_training_step(config: &BenchConfig) -> Result<BenchResult> {
         },
         loss_weight,
     };
+    // buffers reused across steps, as a training loop does
+    let mut workspace = Workspace::new();
     let mut step = || -> Result<()> {
-        let mut grads = net.evaluate(&batch, None, Bptt::Full)?.backward.grads;
-        opt.step(&mut net.params, &mut grads, Clip::None)?;
+        let eval = net.evaluate_with(&mut workspace, &batch, None, Bptt::Full)?;
+        opt.step(&mut net.params, &mut eval.backward.grads, Clip::None)?;
         Ok(())
     };
     for _ in 0..config.warmup {

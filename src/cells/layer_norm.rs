@@ -67,8 +67,8 @@ pub fn layer_norm_backward<F: NdFloat>(
                 mean_d += dv * g;
                 mean_dx += dv * g * xh;
             });
-        mean_d = mean_d / width;
-        mean_dx = mean_dx / width;
+        mean_d /= width;
+        mean_dx /= width;
         Zip::from(&mut row)
             .and(&xhat_row)
             .and(&gamma)

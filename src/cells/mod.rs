@@ -4,12 +4,20 @@
 //! Gate blocks are stacked as in PyTorch: LSTM (i, f, g, o), GRU (r, z, n).
 //! The input projection `x W_ih^T + b` of every timestep is computed before the time loop; the
 //! step functions receive it as `pre` and add the recurrent part themselves.
+//!
+//! The step functions work row by row on contiguous slices (one row per sequence), so every
+//! (B, ·) view they take must have unit column stride, as every standard-layout array and every
+//! column block `s![.., a..b]` of one has. The f32 gate nonlinearities are vectorised polynomials
+//! ([`fast_math`]); f64 uses std's exact functions.
 
+pub mod fast_math;
 pub mod gru;
 pub mod layer_norm;
 pub mod lstm;
+pub mod matmul;
 pub mod rnn;
 
+use ndarray::{ArrayView2, ArrayViewMut2};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -85,7 +93,7 @@ impl Activation {
         }
     }
 
-    /// φ'(x) written in terms of the output y = φ(x): tanh 1 − y², sigmoid y(1 − y), relu [y > 0].
+    /// φ'(x) written in terms of the output y = φ(x): tanh 1 − y², sigmoid y(1 − y), relu `[y > 0]`.
     #[inline]
     pub fn derivative_from_output<F: ndarray::NdFloat>(self, y: F) -> F {
         match self {
@@ -131,6 +139,24 @@ impl FromStr for Activation {
 #[inline]
 pub fn sigmoid<F: ndarray::NdFloat>(x: F) -> F {
     F::one() / (F::one() + (-x).exp())
+}
+
+/// Row `b` of a (B, K) view as a slice of length K.
+///
+/// Panics when the view's rows are not contiguous (see the module contract).
+#[inline]
+pub(crate) fn row<'a, F>(a: &'a ArrayView2<'_, F>, b: usize) -> &'a [F] {
+    a.row(b)
+        .to_slice()
+        .expect("cell step views need contiguous rows (unit column stride)")
+}
+
+/// Row `b` of a mutable (B, K) view as a slice of length K (same contract as [`row`]).
+#[inline]
+pub(crate) fn row_mut<'a, F>(a: &'a mut ArrayViewMut2<'_, F>, b: usize) -> &'a mut [F] {
+    a.row_mut(b)
+        .into_slice()
+        .expect("cell step views need contiguous rows (unit column stride)")
 }
 
 #[cfg(test)]

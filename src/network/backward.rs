@@ -4,14 +4,15 @@
 //! kept, because the gradient reports are built on exactly these.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, Array3, ArrayView2, Axis, NdFloat, Zip};
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
 
-use super::forward::{ForwardCache, LayerCache, LayerInput, State};
+use super::forward::{reuse, ForwardCache, LayerCache, LayerInput, State};
 use super::params::{LayerParams, Params};
 use super::spec::ModelSpec;
 use crate::batch::cast;
 use crate::cells::gru::gru_backward_step;
 use crate::cells::lstm::lstm_backward_step;
+use crate::cells::matmul::PaddedMatrix;
 use crate::cells::rnn::{rnn_backward_step, RnnLayerNormGrad};
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ impl Bptt {
 
     /// True when no adjoint may flow from step t into step t − 1.
     fn cuts_before(self, t: usize) -> bool {
-        matches!(self, Bptt::Truncated(k) if t > 0 && t % k == 0)
+        matches!(self, Bptt::Truncated(k) if t > 0 && t.is_multiple_of(k))
     }
 }
 
@@ -107,30 +108,66 @@ pub fn network_backward<F: NdFloat>(
     inputs: &crate::batch::Inputs<F>,
     forward: &ForwardCache<F>,
     d_top: Array3<F>,
-    mut grads: Params<F>,
+    grads: Params<F>,
     bptt: Bptt,
 ) -> Result<Backward<F>> {
+    let mut out = Backward {
+        grads,
+        layers: Vec::new(),
+        d_inputs: None,
+        d_state: State {
+            h: Vec::new(),
+            c: Vec::new(),
+        },
+    };
+    network_backward_into(spec, params, inputs, forward, d_top.view(), bptt, &mut out)?;
+    Ok(out)
+}
+
+/// [`network_backward`] into `out`: parameter gradients are added into `out.grads`; the adjoint
+/// arrays of `out.layers` are reused when their shapes fit and are overwritten entirely.
+pub fn network_backward_into<F: NdFloat>(
+    spec: &ModelSpec,
+    params: &Params<F>,
+    inputs: &crate::batch::Inputs<F>,
+    forward: &ForwardCache<F>,
+    d_top: ArrayView3<'_, F>,
+    bptt: Bptt,
+    out: &mut Backward<F>,
+) -> Result<()> {
     bptt.validate()?;
     let n = spec.layers();
-    let mut adjoints: Vec<Option<LayerAdjoints<F>>> = vec![None; n];
+    out.layers.truncate(n);
+    while out.layers.len() < n {
+        out.layers.push(LayerAdjoints {
+            dh: Array3::zeros((0, 0, 0)),
+            dc: None,
+            d_pre: Array3::zeros((0, 0, 0)),
+            d_hproj: None,
+        });
+    }
     let mut d_h0 = vec![None; n];
     let mut d_c0 = vec![None; n];
-    let mut d_out = d_top;
-    let mut d_inputs = None;
+    // ∂L/∂(output of layer l) for l below the top, produced by the layer above
+    let mut d_below: Option<Array3<F>> = None;
+    out.d_inputs = None;
     for l in (0..n).rev() {
         let below = (l > 0).then(|| forward.layers[l - 1].output());
         let input = LayerInput::new(inputs, below);
         let need_dx = l > 0 || matches!(inputs, crate::batch::Inputs::Dense(_));
-        let (adj, dx, dh0, dc0) = layer_backward(
+        let d_out_owned = d_below.take();
+        let d_out = d_out_owned.as_ref().map_or(d_top, |d| d.view());
+        let (dx, dh0, dc0) = layer_backward(
             spec.cell,
             spec.activation,
             &params.layers[l],
             &forward.layers[l],
             input,
-            &d_out,
-            &mut grads.layers[l],
+            d_out,
+            &mut out.grads.layers[l],
             bptt,
             need_dx,
+            &mut out.layers[l],
         );
         let mut dx = dx;
         if spec.residual && l > 0 {
@@ -139,33 +176,26 @@ pub fn network_backward<F: NdFloat>(
                 *dx += &d_out;
             }
         }
-        adjoints[l] = Some(adj);
         d_h0[l] = Some(dh0);
         d_c0[l] = dc0;
         match dx {
-            Some(dx) if l > 0 => d_out = dx,
-            dx => d_inputs = dx,
+            Some(dx) if l > 0 => d_below = Some(dx),
+            dx => out.d_inputs = dx,
         }
     }
-    Ok(Backward {
-        grads,
-        layers: adjoints
+    out.d_state = State {
+        h: d_h0
             .into_iter()
-            .map(|a| a.expect("every layer ran backward"))
+            .map(|h| h.expect("every layer ran backward"))
             .collect(),
-        d_inputs,
-        d_state: State {
-            h: d_h0
-                .into_iter()
-                .map(|h| h.expect("every layer ran backward"))
-                .collect(),
-            c: d_c0,
-        },
-    })
+        c: d_c0,
+    };
+    Ok(())
 }
 
 /// One layer backward. `dy`: (T, B, H) = ∂L/∂h_t arriving from above (readout or next layer).
-/// Returns the layer's adjoints, ∂L/∂input (T, B, I) when asked, ∂L/∂h_0 and ∂L/∂c_0.
+/// Writes the layer's adjoints into `adj` (arrays reused when their shapes fit) and returns
+/// ∂L/∂input (T, B, I) when asked, ∂L/∂h_0 and ∂L/∂c_0.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn layer_backward<F: NdFloat>(
     cell: CellKind,
@@ -173,26 +203,37 @@ fn layer_backward<F: NdFloat>(
     p: &LayerParams<F>,
     cache: &LayerCache<F>,
     input: LayerInput<'_, F>,
-    dy: &Array3<F>,
+    dy: ArrayView3<'_, F>,
     grads: &mut LayerParams<F>,
     bptt: Bptt,
     need_dx: bool,
-) -> (
-    LayerAdjoints<F>,
-    Option<Array3<F>>,
-    Array2<F>,
-    Option<Array2<F>>,
-) {
+    adj: &mut LayerAdjoints<F>,
+) -> (Option<Array3<F>>, Array2<F>, Option<Array2<F>>) {
     let (steps, batch, gh) = cache.gates.dim();
     let hid = p.weight_hh.ncols();
-    let mut dh = Array3::<F>::zeros((steps, batch, hid));
-    let mut d_pre = Array3::<F>::zeros((steps, batch, gh));
-    let mut dc_all = (cell == CellKind::Lstm).then(|| Array3::<F>::zeros((steps, batch, hid)));
-    let mut d_hproj = (cell == CellKind::Gru).then(|| Array3::<F>::zeros((steps, batch, gh)));
+    let fit = |slot: Option<Array3<F>>, keep: bool, dim: (usize, usize, usize)| {
+        keep.then(|| reuse(slot, ndarray::Dim(dim)))
+    };
+    let mut dh = reuse(
+        Some(std::mem::replace(&mut adj.dh, Array3::zeros((0, 0, 0)))),
+        ndarray::Dim((steps, batch, hid)),
+    );
+    let mut d_pre = reuse(
+        Some(std::mem::replace(&mut adj.d_pre, Array3::zeros((0, 0, 0)))),
+        ndarray::Dim((steps, batch, gh)),
+    );
+    let mut dc_all = fit(adj.dc.take(), cell == CellKind::Lstm, (steps, batch, hid));
+    let mut d_hproj = fit(
+        adj.d_hproj.take(),
+        cell == CellKind::Gru,
+        (steps, batch, gh),
+    );
     // adjoint carried from step t to step t − 1 through h (and through c for LSTM)
     let mut dh_next = Array2::<F>::zeros((batch, hid));
     let mut dc_carry = Array2::<F>::zeros((batch, hid));
-    let w_hh = p.weight_hh.view();
+    // W_hh row-major with a padded stride, once per sequence (see `PaddedMatrix`)
+    let w_hh = PaddedMatrix::new(p.weight_hh.view());
+    let w_hh = w_hh.view();
     for t in (0..steps).rev() {
         Zip::from(dh.index_axis_mut(Axis(0), t))
             .and(dy.index_axis(Axis(0), t))
@@ -279,8 +320,13 @@ fn layer_backward<F: NdFloat>(
         F::one(),
         &mut grads.weight_hh,
     );
-    grads.bias_hh += &d_rec2.sum_axis(Axis(0));
-    grads.bias_ih += &d_pre2.sum_axis(Axis(0));
+    let d_pre_sum = d_pre2.sum_axis(Axis(0));
+    match &d_hproj {
+        Some(_) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
+        // RNN and LSTM: the recurrent pre-activation adjoint is d_pre itself
+        None => grads.bias_hh += &d_pre_sum,
+    }
+    grads.bias_ih += &d_pre_sum;
     match input {
         LayerInput::Dense(x) => {
             let x = x.as_standard_layout();
@@ -307,14 +353,14 @@ fn layer_backward<F: NdFloat>(
         dx2.into_shape_with_order((steps, batch, p.weight_ih.ncols()))
             .expect("fresh product is contiguous")
     });
-    let adj = LayerAdjoints {
+    *adj = LayerAdjoints {
         dh,
         dc: dc_all,
         d_pre,
         d_hproj,
     };
     let dc0 = (cell == CellKind::Lstm).then_some(dc_carry);
-    (adj, dx, dh_next, dc0)
+    (dx, dh_next, dc0)
 }
 
 /// (T, B, K) → (T·B, K) view of a contiguous array.

@@ -3,14 +3,15 @@
 //! before the time loop.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
+use ndarray::{s, Array, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
 
 use super::params::LayerParams;
 use super::spec::{InputKind, ModelSpec};
 use crate::batch::Inputs;
-use crate::cells::gru::gru_forward_step;
-use crate::cells::lstm::lstm_forward_step;
-use crate::cells::rnn::{rnn_forward_step, RnnLayerNormStep};
+use crate::cells::gru::gru_forward_step_transposed;
+use crate::cells::lstm::lstm_forward_step_transposed;
+use crate::cells::matmul::PaddedMatrix;
+use crate::cells::rnn::{rnn_forward_step_transposed, RnnLayerNormStep};
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
 
@@ -60,6 +61,20 @@ pub struct LayerCache<F> {
 }
 
 impl<F: NdFloat> LayerCache<F> {
+    /// A cache holding nothing yet, to be filled by a forward pass.
+    pub fn empty() -> Self {
+        LayerCache {
+            gates: Array3::zeros((0, 0, 0)),
+            h: Array3::zeros((0, 0, 0)),
+            c: None,
+            tanh_c: None,
+            hproj_n: None,
+            ln_xhat: None,
+            ln_rstd: None,
+            residual_out: None,
+        }
+    }
+
     /// The layer's output y_t for every step, (T, B, H).
     pub fn output(&self) -> ArrayView3<'_, F> {
         match &self.residual_out {
@@ -156,6 +171,25 @@ pub fn network_forward<F: NdFloat>(
     inputs: &Inputs<F>,
     state: Option<&State<F>>,
 ) -> Result<ForwardCache<F>> {
+    let mut cache = ForwardCache {
+        layers: Vec::new(),
+        steps: 0,
+        batch: 0,
+    };
+    network_forward_into(spec, layers, inputs, state, &mut cache)?;
+    Ok(cache)
+}
+
+/// [`network_forward`] writing into `cache`, whose arrays are reused when their shapes fit (a
+/// training loop then allocates nothing per batch). Every entry of the result is overwritten, so
+/// the outcome does not depend on what `cache` held before.
+pub fn network_forward_into<F: NdFloat>(
+    spec: &ModelSpec,
+    layers: &[LayerParams<F>],
+    inputs: &Inputs<F>,
+    state: Option<&State<F>>,
+    cache: &mut ForwardCache<F>,
+) -> Result<()> {
     let (steps, batch) = check_inputs(spec, inputs)?;
     if let Some(st) = state {
         for (l, h0) in st.h.iter().enumerate() {
@@ -168,35 +202,51 @@ pub fn network_forward<F: NdFloat>(
             }
         }
     }
-    let mut caches: Vec<LayerCache<F>> = Vec::with_capacity(layers.len());
+    cache.steps = steps;
+    cache.batch = batch;
+    cache.layers.truncate(layers.len());
+    while cache.layers.len() < layers.len() {
+        cache.layers.push(LayerCache::empty());
+    }
     for (l, p) in layers.iter().enumerate() {
         let h0 = state.map(|s| s.h[l].view());
         let c0 = state.and_then(|s| s.c[l].as_ref().map(|c| c.view()));
-        let cache = {
-            let below = caches.last().map(|c| c.output());
-            let mut cache = layer_forward(
-                spec,
-                p,
-                steps,
-                batch,
-                LayerInput::new(inputs, below),
-                h0,
-                c0,
-            );
-            if spec.residual && l > 0 {
-                let mut y = cache.hidden().to_owned();
-                y += &below.expect("layer l > 0 has a layer below");
-                cache.residual_out = Some(y);
+        let (done, rest) = cache.layers.split_at_mut(l);
+        let below = done.last().map(|c| c.output());
+        let layer = &mut rest[0];
+        layer_forward(
+            spec,
+            p,
+            steps,
+            batch,
+            LayerInput::new(inputs, below),
+            h0,
+            c0,
+            layer,
+        );
+        layer.residual_out = match (spec.residual && l > 0, layer.residual_out.take()) {
+            (true, slot) => {
+                let below = below.expect("layer l > 0 has a layer below");
+                let mut y = reuse(slot, below.raw_dim());
+                y.assign(&layer.hidden());
+                y += &below;
+                Some(y)
             }
-            cache
+            (false, _) => None,
         };
-        caches.push(cache);
     }
-    Ok(ForwardCache {
-        layers: caches,
-        steps,
-        batch,
-    })
+    Ok(())
+}
+
+/// `slot` when it has shape `dim`, else a new array (its contents are left to the caller).
+pub(crate) fn reuse<F: NdFloat, D: ndarray::Dimension>(
+    slot: Option<Array<F, D>>,
+    dim: D,
+) -> Array<F, D> {
+    match slot {
+        Some(a) if a.raw_dim() == dim && a.is_standard_layout() => a,
+        _ => Array::zeros(dim),
+    }
 }
 
 /// What a layer reads: the network's inputs (layer 0) or the output of the layer below.
@@ -240,21 +290,22 @@ pub fn input_projection<F: NdFloat>(
             general_mat_mul(F::one(), &x2, &w_ih.t(), F::one(), &mut out2);
         }
         LayerInput::Tokens(ids) => {
-            // rows of W_ih^T are the columns selected by one-hot inputs
-            let w_t = w_ih.t().as_standard_layout().into_owned();
+            // rows of W_ih^T + bias are what one-hot inputs select: build that (V, G·H) table once
+            // (`as_standard_layout`: `to_owned` of the transposed view would stay column-major)
+            let mut table = w_ih.t().as_standard_layout().into_owned();
+            table += bias;
             Zip::from(out.lanes_mut(Axis(2)))
                 .and(&ids)
-                .for_each(|mut row, &id| {
-                    Zip::from(&mut row)
-                        .and(&w_t.row(id))
-                        .and(bias)
-                        .for_each(|o, &w, &bv| *o = w + bv);
+                .for_each(|mut row, &id| match row.as_slice_mut() {
+                    Some(dst) => dst.copy_from_slice(crate::cells::row(&table.view(), id)),
+                    None => row.assign(&table.row(id)),
                 });
         }
     }
 }
 
-/// One layer over the whole sequence.
+/// One layer over the whole sequence, into `cache` (arrays reused when their shapes fit).
+#[allow(clippy::too_many_arguments)]
 fn layer_forward<F: NdFloat>(
     spec: &ModelSpec,
     p: &LayerParams<F>,
@@ -263,104 +314,117 @@ fn layer_forward<F: NdFloat>(
     input: LayerInput<'_, F>,
     h0: Option<ArrayView2<'_, F>>,
     c0: Option<ArrayView2<'_, F>>,
-) -> LayerCache<F> {
+    cache: &mut LayerCache<F>,
+) {
     let cell = spec.cell;
     let gh = p.weight_hh.nrows();
     let hid = p.weight_hh.ncols();
-    let mut gates = Array3::<F>::zeros((steps, batch, gh));
-    // GRU keeps b_hh inside the recurrent term (r multiplies W_hn h + b_hn); the others fold it in.
-    let bias = if cell == CellKind::Gru {
-        p.bias_ih.clone()
-    } else {
-        &p.bias_ih + &p.bias_hh
+    let reuse3 = |a: &mut Array3<F>, dim: (usize, usize, usize)| {
+        if a.dim() != dim || !a.is_standard_layout() {
+            *a = Array3::zeros(dim);
+        }
     };
-    input_projection(&mut gates, input, &p.weight_ih, &bias);
-
-    let mut h = Array3::<F>::zeros((steps + 1, batch, hid));
-    if let Some(h0) = h0 {
-        h.index_axis_mut(Axis(0), 0).assign(&h0);
+    reuse3(&mut cache.gates, (steps, batch, gh));
+    // GRU keeps b_hh inside the recurrent term (r multiplies W_hn h + b_hn); the others fold it in.
+    if cell == CellKind::Gru {
+        input_projection(&mut cache.gates, input, &p.weight_ih, &p.bias_ih);
+    } else {
+        input_projection(
+            &mut cache.gates,
+            input,
+            &p.weight_ih,
+            &(&p.bias_ih + &p.bias_hh),
+        );
     }
-    let mut cache = LayerCache {
+    // W_hh^T row-major, once per sequence: the step products stream it row by row
+    let w_hh_t = PaddedMatrix::new(p.weight_hh.t());
+
+    reuse3(&mut cache.h, (steps + 1, batch, hid));
+    match h0 {
+        Some(h0) => cache.h.index_axis_mut(Axis(0), 0).assign(&h0),
+        None => cache.h.index_axis_mut(Axis(0), 0).fill(F::zero()),
+    }
+    let lstm = cell == CellKind::Lstm;
+    let gru = cell == CellKind::Gru;
+    let ln = cell == CellKind::Rnn && p.layer_norm.is_some();
+    let opt3 = |slot: &mut Option<Array3<F>>, keep: bool, dim: (usize, usize, usize)| {
+        *slot = keep.then(|| reuse(slot.take(), ndarray::Dim(dim)));
+    };
+    opt3(&mut cache.c, lstm, (steps + 1, batch, hid));
+    opt3(&mut cache.tanh_c, lstm, (steps, batch, hid));
+    opt3(&mut cache.hproj_n, gru, (steps, batch, hid));
+    opt3(&mut cache.ln_xhat, ln, (steps, batch, hid));
+    cache.ln_rstd = ln.then(|| reuse(cache.ln_rstd.take(), ndarray::Dim((steps, batch))));
+    let LayerCache {
         gates,
         h,
-        c: None,
-        tanh_c: None,
-        hproj_n: None,
-        ln_xhat: None,
-        ln_rstd: None,
-        residual_out: None,
-    };
+        c,
+        tanh_c,
+        hproj_n,
+        ln_xhat,
+        ln_rstd,
+        ..
+    } = cache;
     match cell {
         CellKind::Rnn => {
-            let mut ln = p.layer_norm.as_ref().map(|(g, b)| {
-                (
-                    g.view(),
-                    b.view(),
-                    Array3::<F>::zeros((steps, batch, hid)),
-                    Array2::<F>::zeros((steps, batch)),
-                )
-            });
+            let mut ln = match (&p.layer_norm, ln_xhat, ln_rstd) {
+                (Some((g, b)), Some(xhat), Some(rstd)) => Some((g.view(), b.view(), xhat, rstd)),
+                _ => None,
+            };
             for t in 0..steps {
-                let (before, mut after) = cache.h.view_mut().split_at(Axis(0), t + 1);
+                let (before, mut after) = h.view_mut().split_at(Axis(0), t + 1);
                 let ln_step = ln.as_mut().map(|(g, b, xhat, rstd)| RnnLayerNormStep {
                     gamma: *g,
                     beta: *b,
                     xhat: xhat.index_axis_mut(Axis(0), t),
                     rstd: rstd.index_axis_mut(Axis(0), t),
                 });
-                rnn_forward_step(
+                rnn_forward_step_transposed(
                     after.index_axis_mut(Axis(0), 0),
-                    cache.gates.index_axis_mut(Axis(0), t),
+                    gates.index_axis_mut(Axis(0), t),
                     before.index_axis(Axis(0), t),
-                    p.weight_hh.view(),
+                    w_hh_t.view(),
                     spec.activation,
                     ln_step,
                 );
             }
-            if let Some((_, _, xhat, rstd)) = ln {
-                cache.ln_xhat = Some(xhat);
-                cache.ln_rstd = Some(rstd);
-            }
         }
         CellKind::Lstm => {
-            let mut c = Array3::<F>::zeros((steps + 1, batch, hid));
-            if let Some(c0) = c0 {
-                c.index_axis_mut(Axis(0), 0).assign(&c0);
+            let c = c.as_mut().expect("LSTM layers cache c");
+            let tanh_c = tanh_c.as_mut().expect("LSTM layers cache tanh(c)");
+            match c0 {
+                Some(c0) => c.index_axis_mut(Axis(0), 0).assign(&c0),
+                None => c.index_axis_mut(Axis(0), 0).fill(F::zero()),
             }
-            let mut tanh_c = Array3::<F>::zeros((steps, batch, hid));
             for t in 0..steps {
-                let (h_before, mut h_after) = cache.h.view_mut().split_at(Axis(0), t + 1);
+                let (h_before, mut h_after) = h.view_mut().split_at(Axis(0), t + 1);
                 let (c_before, mut c_after) = c.view_mut().split_at(Axis(0), t + 1);
-                lstm_forward_step(
+                lstm_forward_step_transposed(
                     h_after.index_axis_mut(Axis(0), 0),
                     c_after.index_axis_mut(Axis(0), 0),
                     tanh_c.index_axis_mut(Axis(0), t),
-                    cache.gates.index_axis_mut(Axis(0), t),
+                    gates.index_axis_mut(Axis(0), t),
                     h_before.index_axis(Axis(0), t),
                     c_before.index_axis(Axis(0), t),
-                    p.weight_hh.view(),
+                    w_hh_t.view(),
                 );
             }
-            cache.c = Some(c);
-            cache.tanh_c = Some(tanh_c);
         }
         CellKind::Gru => {
-            let mut hproj_n = Array3::<F>::zeros((steps, batch, hid));
+            let hproj_n = hproj_n.as_mut().expect("GRU layers cache W_hn h + b_hn");
             let mut hproj = Array2::<F>::zeros((batch, gh));
             for t in 0..steps {
-                let (before, mut after) = cache.h.view_mut().split_at(Axis(0), t + 1);
-                gru_forward_step(
+                let (before, mut after) = h.view_mut().split_at(Axis(0), t + 1);
+                gru_forward_step_transposed(
                     after.index_axis_mut(Axis(0), 0),
-                    cache.gates.index_axis_mut(Axis(0), t),
+                    gates.index_axis_mut(Axis(0), t),
                     hproj_n.index_axis_mut(Axis(0), t),
                     hproj.view_mut(),
                     before.index_axis(Axis(0), t),
-                    p.weight_hh.view(),
+                    w_hh_t.view(),
                     p.bias_hh.view(),
                 );
             }
-            cache.hproj_n = Some(hproj_n);
         }
     }
-    cache
 }

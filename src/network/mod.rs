@@ -12,7 +12,7 @@ pub use params::{LayerParams, NamedTensor, Params};
 pub use readout::ReadoutCache;
 pub use spec::{InputKind, ModelSpec, OutputKind};
 
-use ndarray::{s, Array2, NdFloat};
+use ndarray::{s, Array2, Array3, NdFloat};
 
 use crate::batch::{Batch, Inputs, Targets};
 use crate::error::{Error, Result};
@@ -33,6 +33,35 @@ pub struct Evaluation<F> {
     pub forward: ForwardCache<F>,
     pub readout: ReadoutCache<F>,
     pub backward: Backward<F>,
+}
+
+/// Buffers kept from one batch to the next by [`Network::evaluate_with`], so a training loop
+/// allocates (and page-faults in) its forward caches and adjoint arrays once instead of per batch.
+#[derive(Debug, Clone)]
+pub struct Workspace<F> {
+    evaluation: Option<Evaluation<F>>,
+    d_top: Option<Array3<F>>,
+}
+
+impl<F: NdFloat> Default for Workspace<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: NdFloat> Workspace<F> {
+    /// An empty workspace; the first evaluation sizes it.
+    pub fn new() -> Self {
+        Workspace {
+            evaluation: None,
+            d_top: None,
+        }
+    }
+
+    /// The last evaluation made with this workspace, if any.
+    pub fn evaluation(&self) -> Option<&Evaluation<F>> {
+        self.evaluation.as_ref()
+    }
 }
 
 impl<F: NdFloat> Network<F> {
@@ -147,6 +176,88 @@ impl<F: NdFloat> Network<F> {
         })
     }
 
+    /// [`Network::evaluate`] into the buffers of `workspace`, reused when the batch has the shape of
+    /// the previous one. The result is identical to `evaluate`'s (every entry is recomputed); on
+    /// error the workspace's contents are unspecified but it stays usable.
+    pub fn evaluate_with<'w>(
+        &self,
+        workspace: &'w mut Workspace<F>,
+        batch: &Batch<F>,
+        state: Option<&State<F>>,
+        bptt: Bptt,
+    ) -> Result<&'w mut Evaluation<F>> {
+        let Workspace { evaluation, d_top } = workspace;
+        let eval = evaluation.get_or_insert_with(|| Evaluation {
+            loss: 0.0,
+            forward: ForwardCache {
+                layers: Vec::new(),
+                steps: 0,
+                batch: 0,
+            },
+            readout: ReadoutCache {
+                positions: Vec::new(),
+                weights: Vec::new(),
+                features: Array2::zeros((0, 0)),
+                outputs: Array2::zeros((0, 0)),
+                losses: Vec::new(),
+            },
+            backward: Backward {
+                grads: Params::zeros(&self.spec),
+                layers: Vec::new(),
+                d_inputs: None,
+                d_state: State {
+                    h: Vec::new(),
+                    c: Vec::new(),
+                },
+            },
+        });
+        forward::network_forward_into(
+            &self.spec,
+            &self.params.layers,
+            &batch.inputs,
+            state,
+            &mut eval.forward,
+        )?;
+        eval.readout = self.readout(&eval.forward, &batch.targets, &batch.loss_weight)?;
+        let grads = &mut eval.backward.grads;
+        let same_shapes = {
+            let (have, want) = (grads.named(), self.params.named());
+            have.len() == want.len() && have.iter().zip(&want).all(|(a, b)| a.shape == b.shape)
+        };
+        if same_shapes {
+            grads
+                .slices_mut()
+                .into_iter()
+                .for_each(|g| g.fill(F::zero()));
+        } else {
+            *grads = Params::zeros(&self.spec);
+        }
+        let top = eval.forward.top_output().raw_dim();
+        let d_top = d_top.get_or_insert_with(|| Array3::zeros(top));
+        if d_top.raw_dim() != top {
+            *d_top = Array3::zeros(top);
+        }
+        readout::readout_backward_into(
+            &mut grads.readout_weight,
+            &mut grads.readout_bias,
+            &eval.readout,
+            &batch.targets,
+            self.params.readout_weight.view(),
+            d_top,
+        );
+        backward::network_backward_into(
+            &self.spec,
+            &self.params,
+            &batch.inputs,
+            &eval.forward,
+            d_top.view(),
+            bptt,
+            &mut eval.backward,
+        )?;
+        eval.loss = eval.readout.loss();
+        Ok(eval)
+    }
+
     /// The loss alone (no backward pass).
     pub fn loss(&self, batch: &Batch<F>, state: Option<&State<F>>) -> Result<f64> {
         let forward = self.forward(&batch.inputs, state)?;
@@ -178,5 +289,78 @@ impl<F: NdFloat> Network<F> {
             .top_output()
             .index_axis(ndarray::Axis(0), 0)
             .to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cells::{Activation, CellKind};
+    use crate::gradcheck::{case_setup, standard_cases};
+
+    fn assert_same<F: NdFloat>(a: &Evaluation<F>, b: &Evaluation<F>, what: &str) {
+        assert_eq!(a.loss.to_bits(), b.loss.to_bits(), "{what}: loss");
+        for (x, y) in a
+            .backward
+            .grads
+            .named()
+            .iter()
+            .zip(b.backward.grads.named())
+        {
+            assert_eq!(x.data, y.data, "{what}: {}", x.name);
+        }
+        for (x, y) in a.backward.layers.iter().zip(&b.backward.layers) {
+            assert_eq!(x.dh, y.dh, "{what}: dh");
+            assert_eq!(x.d_pre, y.d_pre, "{what}: d_pre");
+            assert_eq!(x.dc, y.dc, "{what}: dc");
+            assert_eq!(x.d_hproj, y.d_hproj, "{what}: d_hproj");
+        }
+        for (x, y) in a.forward.layers.iter().zip(&b.forward.layers) {
+            assert_eq!(x.h, y.h, "{what}: h");
+            assert_eq!(x.gates, y.gates, "{what}: gates");
+            assert_eq!(x.output(), y.output(), "{what}: output");
+        }
+        assert_eq!(a.backward.d_state, b.backward.d_state, "{what}: d_state");
+        assert_eq!(a.backward.d_inputs, b.backward.d_inputs, "{what}: d_inputs");
+    }
+
+    #[test]
+    fn evaluate_with_a_reused_workspace_equals_evaluate_bit_for_bit() {
+        // one workspace through every configuration: shapes change between cases and repeat
+        let mut ws = Workspace::<f64>::new();
+        for case in standard_cases(&CellKind::ALL, &Activation::ALL) {
+            let (net, batch, state) = case_setup(&case, 3).unwrap();
+            let want = net.evaluate(&batch, Some(&state), Bptt::Full).unwrap();
+            for round in 0..2 {
+                let got = net
+                    .evaluate_with(&mut ws, &batch, Some(&state), Bptt::Full)
+                    .unwrap();
+                assert_same(got, &want, &format!("{case} round {round}"));
+            }
+            let none = net.evaluate(&batch, None, Bptt::Truncated(2)).unwrap();
+            let got = net
+                .evaluate_with(&mut ws, &batch, None, Bptt::Truncated(2))
+                .unwrap();
+            assert_same(got, &none, &format!("{case} truncated, zero state"));
+        }
+    }
+
+    #[test]
+    fn evaluate_with_matches_evaluate_in_f32_too() {
+        let mut ws = Workspace::<f32>::new();
+        for case in standard_cases(&CellKind::ALL, &[Activation::Tanh]) {
+            let (net, batch, state) = case_setup(&case, 4).unwrap();
+            let (net, batch) = (net.cast::<f32>(), batch.cast::<f32>());
+            let f32s = |a: &Array2<f64>| a.mapv(|v| v as f32);
+            let state = State {
+                h: state.h.iter().map(f32s).collect(),
+                c: state.c.iter().map(|c| c.as_ref().map(f32s)).collect(),
+            };
+            let want = net.evaluate(&batch, Some(&state), Bptt::Full).unwrap();
+            let got = net
+                .evaluate_with(&mut ws, &batch, Some(&state), Bptt::Full)
+                .unwrap();
+            assert_same(got, &want, &format!("{case} f32"));
+        }
     }
 }

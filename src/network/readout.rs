@@ -184,6 +184,20 @@ pub fn readout_backward<F: NdFloat>(
     steps: usize,
     batch: usize,
 ) -> Array3<F> {
+    let mut d_top = Array3::<F>::zeros((steps, batch, w_out.ncols()));
+    readout_backward_into(d_w, d_b, cache, targets, w_out, &mut d_top);
+    d_top
+}
+
+/// [`readout_backward`] writing ∂L/∂y into `d_top` (T, B, H), which is overwritten entirely.
+pub fn readout_backward_into<F: NdFloat>(
+    d_w: &mut Array2<F>,
+    d_b: &mut Array1<F>,
+    cache: &ReadoutCache<F>,
+    targets: &Targets<F>,
+    w_out: ArrayView2<'_, F>,
+    d_top: &mut Array3<F>,
+) {
     // ∂L/∂z: w (p − onehot) for cross-entropy, w · 2 (z − y) / O for squared error
     let mut d_logits = cache.outputs.clone();
     match targets {
@@ -215,10 +229,9 @@ pub fn readout_backward<F: NdFloat>(
     general_mat_mul(F::one(), &d_logits.t(), &cache.features, F::one(), d_w);
     *d_b += &d_logits.sum_axis(Axis(0));
     let d_features = d_logits.dot(&w_out);
-    let mut d_top = Array3::<F>::zeros((steps, batch, w_out.ncols()));
+    d_top.fill(F::zero());
     for (row, &(t, b)) in d_features.rows().into_iter().zip(&cache.positions) {
         let mut dst = d_top.slice_mut(ndarray::s![t, b, ..]);
         dst += &row;
     }
-    d_top
 }

@@ -52,7 +52,7 @@ pub fn clip_gradients<F: NdFloat>(grads: &mut Params<F>, clip: Clip) -> Result<s
             if norm > c {
                 let scale: F = cast(c / norm);
                 for s in grads.slices_mut() {
-                    s.iter_mut().for_each(|g| *g = *g * scale);
+                    s.iter_mut().for_each(|g| *g *= scale);
                 }
                 true
             } else {
