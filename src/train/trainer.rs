@@ -12,7 +12,7 @@ use crate::analysis::gradient_report::{probe_gradients, DecaySummary, GradientPr
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
-use crate::network::{Network, ReadoutCache};
+use crate::network::{Network, ReadoutCache, Workspace};
 use crate::optim::Optimizer;
 use crate::tasks::{load_dataset, LossWeighting, Predictions, Sequence, Task};
 
@@ -236,6 +236,8 @@ where
     let probe_step = task.probe_step();
     let solved_rule = task.solved();
     let mut rng = ChaCha8Rng::seed_from_u64(derived_seed(config.seed, STREAM_BATCHES));
+    // forward caches and adjoints allocated once, not per batch
+    let mut workspace = Workspace::new();
 
     let mut metrics = Vec::new();
     let mut probes = Vec::new();
@@ -278,11 +280,11 @@ where
                 .collect(),
         };
         let batch: Batch<F> = task.collate(&sequences, LossWeighting::MeanOverSteps)?;
-        let evaluation = net.evaluate(&batch, None, bptt)?;
+        let evaluation = net.evaluate_with(&mut workspace, &batch, None, bptt)?;
         let train_loss = evaluation.loss;
-        let mut grads = evaluation.backward.grads;
+        let grads = &mut evaluation.backward.grads;
         let report = if train_loss.is_finite() {
-            match opt.step(&mut net.params, &mut grads, config.clip) {
+            match opt.step(&mut net.params, grads, config.clip) {
                 Ok(r) => Some(r),
                 Err(Error::Diverged { .. }) => None,
                 Err(e) => return Err(e),
