@@ -63,10 +63,12 @@ fn last_step_problem(
         OutputKind::Classes { count: 3 },
     );
     spec.activation = activation;
-    let mut init = InitSpec::default();
-    init.input = input;
-    init.recurrent = recurrent;
-    init.bias = WeightInit::new(InitScheme::Zeros, 1.0);
+    let init = InitSpec {
+        input,
+        recurrent,
+        bias: WeightInit::new(InitScheme::Zeros, 1.0),
+        ..InitSpec::default()
+    };
     let net = Network::<f64>::init(spec, &init, 2).unwrap();
     let batch = 5;
     let x = Array3::from_shape_fn((steps, batch, 4), |(t, b, i)| {
@@ -154,8 +156,10 @@ fn saturating_inputs_of_plus_minus_100_give_no_nan() {
                 OutputKind::Classes { count: 2 },
             );
             spec.activation = act;
-            let mut init = InitSpec::default();
-            init.input = WeightInit::new(InitScheme::Default, 50.0);
+            let init = InitSpec {
+                input: WeightInit::new(InitScheme::Default, 50.0),
+                ..InitSpec::default()
+            };
             let net = Network::<f32>::init(spec.clone(), &init, 0).unwrap();
             let x = Array3::from_shape_fn((5, 2, 2), |(t, b, i)| {
                 if (t + b + i) % 2 == 0 {

@@ -83,8 +83,14 @@ fn the_truncated_objective_is_the_full_loss_when_nothing_is_cut() {
     let case = &truncated_cases()[0];
     let (net, batch, state) = case_setup(case, 1).unwrap();
     let full = net.loss(&batch, Some(&state)).unwrap();
-    let one_chunk =
-        truncated_objective(&net, &batch, &state, &[state.clone()], case.steps).unwrap();
+    let one_chunk = truncated_objective(
+        &net,
+        &batch,
+        &state,
+        std::slice::from_ref(&state),
+        case.steps,
+    )
+    .unwrap();
     assert_eq!(full, one_chunk);
 }
 
