@@ -330,6 +330,16 @@ fn bad_configs_name_the_field() {
     )
     .contains("layer_norm"));
     assert!(usage_error(tmp.path(), &["train", "--config", "missing.ron"]).contains("missing.ron"));
+    ok(
+        tmp.path(),
+        &[
+            "data", "generate", "--task", "tanaka", "--length", "3", "--count", "8", "--seed", "1",
+            "--out", "t.ron",
+        ],
+    );
+    assert!(
+        usage_error(tmp.path(), &["train", "--data", "t.ron", "--task", "copy"]).contains("--data")
+    );
 }
 
 #[test]

@@ -173,6 +173,19 @@ impl TrainOptions {
     /// Applies every given option onto `config`, with the meaning `rnnlab sweep` gives the same
     /// names (`rnnlab::train::options::set_option`).
     pub fn apply(&self, config: &mut TrainConfig) -> anyhow::Result<()> {
+        let t = &self.task;
+        let task_given = t.task.is_some()
+            || t.length.is_some()
+            || t.names.is_some()
+            || t.distractor_names.is_some()
+            || t.pairs.is_some()
+            || t.solved.is_some();
+        if self.data.is_some() && task_given {
+            return Err(UsageError(
+                "--data takes its task from the file; leave out --task and its options".into(),
+            )
+            .into());
+        }
         if self.clip.is_some() && self.clip_value.is_some() {
             return Err(UsageError("--clip and --clip-value: give one or the other".into()).into());
         }
