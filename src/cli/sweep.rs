@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rnnlab::sweep::compare::{compare_dir, comparison_text, write_report};
+use rnnlab::sweep::experiment::file_safe;
 use rnnlab::sweep::merge::merge_sweeps;
 use rnnlab::sweep::{
     run_sweep, Experiment, GridValue, ResultRow, RunSpec, Shard, SweepObserver, SweepSettings,
@@ -114,22 +115,13 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         // a grid from flags alone: the benchmark's fixed options, the flags' grid
         exp.grid
             .retain(|k, _| k == "cell" || k == "length" || k == "seed");
-        exp.name = format!(
+        exp.name = file_safe(&format!(
             "sweep-{}",
             axes.iter()
                 .map(|(k, v)| format!("{k}-{}", v.join("-")))
                 .collect::<Vec<_>>()
                 .join("_")
-        )
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+        ));
         exp.description = format!(
             "rnnlab sweep {}",
             axes.iter()

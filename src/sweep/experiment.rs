@@ -83,27 +83,34 @@ impl RunSpec {
 
     /// The run's directory name under `runs/`: `cell-lstm_length-20_seed-0`.
     pub fn dir_name(&self) -> String {
-        let name: String = self
-            .values
-            .iter()
-            .map(|(k, v)| format!("{k}-{v}"))
-            .collect::<Vec<_>>()
-            .join("_")
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let name = file_safe(
+            &self
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k}-{v}"))
+                .collect::<Vec<_>>()
+                .join("_"),
+        );
         if name.is_empty() {
             "run".into()
         } else {
             name
         }
     }
+}
+
+/// `text` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by `_`, so it
+/// can name a file or directory anywhere.
+pub fn file_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 impl Experiment {
