@@ -115,12 +115,12 @@ pub fn file_safe(text: &str) -> String {
 
 impl Experiment {
     /// The built-in benchmark `rnnlab sweep` runs with no arguments: "who is Tanaka?" for a tanh
-    /// RNN, an LSTM and a GRU at lengths 5 to 100, three seeds each.
+    /// RNN, an LSTM and a GRU at lengths 5 to 200, three seeds each, up to 10,000 steps.
     pub fn tanaka_benchmark() -> Experiment {
         let mut base = TrainConfig::default();
         base.task.task = TaskKind::Tanaka;
         base.model.hidden = 32;
-        base.steps = 3000;
+        base.steps = 10_000;
         base.eval_every = 100;
         base.eval_size = 128;
         base.probe_every = 0;
@@ -134,11 +134,11 @@ impl Experiment {
         let ints = |v: &[i64]| v.iter().map(|&i| GridValue::Int(i)).collect::<Vec<_>>();
         Experiment {
             name: "tanaka-benchmark".into(),
-            description: "Who is \"that guy\"? A tanh RNN, an LSTM and a GRU recall the subject of a Tanaka sentence across 5 to 100 filler phrases (3 seeds each).".into(),
+            description: "Who is \"that guy\"? A tanh RNN, an LSTM and a GRU recall the subject of a Tanaka sentence across 5 to 200 filler phrases (3 seeds each).".into(),
             base,
             grid: BTreeMap::from([
                 ("cell".to_string(), text(&["rnn", "lstm", "gru"])),
-                ("length".to_string(), ints(&[5, 10, 20, 50, 100])),
+                ("length".to_string(), ints(&[5, 10, 20, 50, 100, 200])),
                 ("seed".to_string(), ints(&[0, 1, 2])),
             ]),
             variants: Vec::new(),
@@ -322,11 +322,11 @@ mod tests {
     fn the_grid_expands_in_a_fixed_order_with_seed_last() {
         let exp = Experiment::tanaka_benchmark();
         let runs = exp.runs().unwrap();
-        assert_eq!(runs.len(), 45);
+        assert_eq!(runs.len(), 54);
         assert_eq!(runs[0].id(), "length=5,cell=rnn,seed=0");
         assert_eq!(runs[1].id(), "length=5,cell=rnn,seed=1");
-        assert_eq!(runs[44].config.task.length, 100);
-        assert_eq!(runs[44].dir_name(), "length-100_cell-gru_seed-2");
+        assert_eq!(runs[53].config.task.length, 200);
+        assert_eq!(runs[53].dir_name(), "length-200_cell-gru_seed-2");
         let text = exp.to_ron();
         assert_eq!(ron::from_str::<Experiment>(&text).unwrap(), exp);
     }
