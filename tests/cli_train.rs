@@ -315,6 +315,13 @@ fn bad_configs_name_the_field() {
     write("zero.ron", "(steps: 0)");
     assert!(usage_error(tmp.path(), &["train", "--config", "zero.ron"]).contains("steps"));
     assert!(usage_error(tmp.path(), &["train", "--hidden", "0"]).contains("hidden"));
+    assert!(usage_error(tmp.path(), &["train", "--layers", "0"]).contains("layers"));
+    assert!(
+        usage_error(tmp.path(), &["train", "--widths", "16:8", "--residual"]).contains("residual")
+    );
+    assert!(
+        usage_error(tmp.path(), &["train", "--activation", "softplus"]).contains("--activation")
+    );
     assert!(usage_error(tmp.path(), &["train", "--cell", "cnn"]).contains("--cell"));
     assert!(usage_error(
         tmp.path(),

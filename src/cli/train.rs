@@ -40,6 +40,9 @@ pub struct TrainOptions {
     /// Stacked layers [default: 1].
     #[arg(long)]
     pub layers: Option<usize>,
+    /// Width of each layer, bottom first, e.g. 64:32 (replaces --hidden and --layers).
+    #[arg(long)]
+    pub widths: Option<String>,
     /// Residual connections between stacked layers.
     #[arg(long)]
     pub residual: bool,
@@ -124,7 +127,7 @@ impl TrainOptions {
             v.as_ref().map(T::to_string)
         }
         let t = &self.task;
-        let pairs: [(&'static str, Option<String>); 35] = [
+        let pairs: [(&'static str, Option<String>); 36] = [
             ("task", s(&t.task)),
             ("length", s(&t.length)),
             ("names", s(&t.names)),
@@ -135,6 +138,7 @@ impl TrainOptions {
             ("activation", s(&self.activation)),
             ("hidden", s(&self.hidden)),
             ("layers", s(&self.layers)),
+            ("widths", self.widths.clone()),
             ("residual", self.residual.then(|| "true".to_string())),
             ("layer-norm", self.layer_norm.then(|| "true".to_string())),
             ("init", s(&self.init)),

@@ -57,6 +57,18 @@ pub struct ModelOptions {
     pub residual: bool,
     /// Layer normalisation of the vanilla RNN's pre-activation.
     pub layer_norm: bool,
+    /// Width of each layer, bottom first; when given it replaces `hidden` and `layers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub widths: Option<Vec<usize>>,
+}
+
+impl ModelOptions {
+    /// The width of every layer, bottom first.
+    pub fn layer_widths(&self) -> Vec<usize> {
+        self.widths
+            .clone()
+            .unwrap_or_else(|| vec![self.hidden; self.layers])
+    }
 }
 
 impl Default for ModelOptions {
@@ -68,6 +80,7 @@ impl Default for ModelOptions {
             layers: 1,
             residual: false,
             layer_norm: false,
+            widths: None,
         }
     }
 }
@@ -195,7 +208,7 @@ impl TrainConfig {
             cell: m.cell,
             activation: m.activation,
             input,
-            hidden: vec![m.hidden; m.layers],
+            hidden: m.layer_widths(),
             output,
             residual: m.residual,
             layer_norm: m.layer_norm,

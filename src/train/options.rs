@@ -22,6 +22,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "activation",
     "hidden",
     "layers",
+    "widths",
     "residual",
     "layer-norm",
     "init",
@@ -90,6 +91,13 @@ pub fn set_option(config: &mut TrainConfig, name: &str, value: &str) -> Result<(
         "activation" => m.activation = parse::<Activation>(name, value)?,
         "hidden" => m.hidden = parse(name, value)?,
         "layers" => m.layers = parse(name, value)?,
+        "widths" => {
+            let widths = value
+                .split(':')
+                .map(|w| parse::<usize>(name, w))
+                .collect::<Result<Vec<usize>>>()?;
+            m.widths = Some(widths);
+        }
         "residual" => m.residual = flag(name, value)?,
         "layer-norm" => m.layer_norm = flag(name, value)?,
         "init" => {
@@ -162,6 +170,7 @@ mod tests {
             ("activation", "relu"),
             ("hidden", "5"),
             ("layers", "2"),
+            ("widths", "8:4"),
             ("residual", "true"),
             ("layer-norm", "true"),
             ("init", "orthogonal"),
