@@ -1,28 +1,19 @@
 //! `rnnlab gradcheck` and `rnnlab bench` run as a user runs them.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
 
 fn rnnlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    common::rnnlab(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-/// The command must fail with exit code 2, nothing on stdout and one stderr line; returns it.
 fn usage_error(args: &[&str]) -> String {
-    let out = rnnlab(args);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert!(out.stdout.is_empty(), "{args:?}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(!err.contains("panicked"));
-    err
+    common::usage_error(Path::new(env!("CARGO_MANIFEST_DIR")), args)
 }
+
+use common::text;
 
 #[test]
 fn gradcheck_prints_every_tensor_of_every_configuration_and_passes() {

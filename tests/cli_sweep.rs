@@ -1,43 +1,11 @@
 //! `rnnlab sweep`, `merge` and `compare` run as a user runs them, on tiny grids.
 
+mod common;
+
+use common::{bin, ok, usage_error};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-}
-
-fn rnnlab(dir: &Path, args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = rnnlab(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-fn usage_error(dir: &Path, args: &[&str]) -> String {
-    let out = rnnlab(dir, args);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    err
-}
 
 /// results.csv without the wall_seconds column (the one thing allowed to differ between runs).
 fn results(path: &Path) -> Vec<String> {

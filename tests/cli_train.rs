@@ -1,40 +1,9 @@
 //! `rnnlab train` and `rnnlab gradients` run as a user runs them, on tiny configurations.
 
+mod common;
+
+use common::{ok, usage_error};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn rnnlab(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = rnnlab(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
-/// Fails with exit code 2 and one stderr line; returns the line.
-fn usage_error(dir: &Path, args: &[&str]) -> String {
-    let out = rnnlab(dir, args);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-    assert!(!err.contains("panicked"));
-    err
-}
 
 const TINY: &[&str] = &[
     "--length",
