@@ -85,9 +85,24 @@ fn bad_options_name_the_option_and_exit_2() {
 
 #[test]
 fn every_subcommand_help_shows_an_example() {
-    for sub in ["gradcheck", "bench", "data"] {
-        let out = rnnlab(&[sub, "--help"]);
+    let subcommands: [&[&str]; 11] = [
+        &["gradcheck"],
+        &["bench"],
+        &["train"],
+        &["gradients"],
+        &["sweep"],
+        &["merge"],
+        &["compare"],
+        &["data"],
+        &["data", "generate"],
+        &["data", "check"],
+        &["data", "show"],
+    ];
+    for sub in subcommands {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let out = rnnlab(&args);
         assert_eq!(out.status.code(), Some(0));
-        assert!(text(&out.stdout).contains("Example"), "{sub}");
+        assert!(text(&out.stdout).contains("Example"), "{sub:?}");
     }
 }
