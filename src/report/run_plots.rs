@@ -42,33 +42,38 @@ pub fn gradient_plot(
     line_chart_svg(path, &chart, &series)
 }
 
+/// The `(step, value)` points of the rows that have a value.
+fn by_step(
+    label: &str,
+    metrics: &[MetricRow],
+    value: impl Fn(&MetricRow) -> Option<f64>,
+) -> Series {
+    Series {
+        label: label.into(),
+        points: metrics
+            .iter()
+            .filter_map(|m| value(m).map(|v| (m.step as f64, v)))
+            .collect(),
+        spread: None,
+    }
+}
+
+/// A flat line at the memoryless predictor's value across the run.
+fn baseline_line(metrics: &[MetricRow], baseline: f64) -> Series {
+    let last = metrics.last().map_or(1.0, |m| m.step.max(1) as f64);
+    Series {
+        label: "memoryless baseline".into(),
+        points: vec![(0.0, baseline), (last, baseline)],
+        spread: None,
+    }
+}
+
 /// Training loss (every step) and evaluation loss against step, with the memoryless baseline.
 pub fn loss_plot(path: &Path, title: &str, metrics: &[MetricRow], baseline: f64) -> Result<()> {
-    let train: Vec<(f64, f64)> = metrics
-        .iter()
-        .filter_map(|m| m.train_loss.map(|l| (m.step as f64, l)))
-        .collect();
-    let eval: Vec<(f64, f64)> = metrics
-        .iter()
-        .filter_map(|m| m.eval_loss.map(|l| (m.step as f64, l)))
-        .collect();
-    let last = metrics.last().map_or(1.0, |m| m.step.max(1) as f64);
     let series = vec![
-        Series {
-            label: "train loss".into(),
-            points: train,
-            spread: None,
-        },
-        Series {
-            label: "eval loss".into(),
-            points: eval,
-            spread: None,
-        },
-        Series {
-            label: "memoryless baseline".into(),
-            points: vec![(0.0, baseline), (last, baseline)],
-            spread: None,
-        },
+        by_step("train loss", metrics, |m| m.train_loss),
+        by_step("eval loss", metrics, |m| m.eval_loss),
+        baseline_line(metrics, baseline),
     ];
     let chart = ChartSpec {
         title,
@@ -82,22 +87,9 @@ pub fn loss_plot(path: &Path, title: &str, metrics: &[MetricRow], baseline: f64)
 
 /// Evaluation accuracy against step, with the memoryless baseline.
 pub fn accuracy_plot(path: &Path, title: &str, metrics: &[MetricRow], baseline: f64) -> Result<()> {
-    let eval: Vec<(f64, f64)> = metrics
-        .iter()
-        .filter_map(|m| m.eval_accuracy.map(|a| (m.step as f64, a)))
-        .collect();
-    let last = metrics.last().map_or(1.0, |m| m.step.max(1) as f64);
     let series = vec![
-        Series {
-            label: "eval accuracy".into(),
-            points: eval,
-            spread: None,
-        },
-        Series {
-            label: "memoryless baseline".into(),
-            points: vec![(0.0, baseline), (last, baseline)],
-            spread: None,
-        },
+        by_step("eval accuracy", metrics, |m| m.eval_accuracy),
+        baseline_line(metrics, baseline),
     ];
     let chart = ChartSpec {
         title,

@@ -154,6 +154,17 @@ pub fn compare_table(exp: &Experiment, table: &ResultsTable) -> Result<Vec<TaskC
     Ok(out)
 }
 
+impl TaskComparison {
+    /// The critical length of `group` as text, `none` when no length was solved.
+    pub fn critical_text(&self, group: &str) -> String {
+        self.critical_length
+            .get(group)
+            .copied()
+            .flatten()
+            .map_or_else(|| "none".into(), |l| l.to_string())
+    }
+}
+
 fn stats(rows: &[&&ResultRow]) -> CellStats {
     let acc: Vec<f64> = rows
         .iter()
@@ -279,13 +290,7 @@ pub fn comparison_text(comparisons: &[TaskComparison]) -> String {
             for (j, c) in row.iter().enumerate() {
                 let _ = write!(out, "  {c:<w$}", w = colw[j]);
             }
-            let crit = tc
-                .critical_length
-                .get(g)
-                .copied()
-                .flatten()
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "none".into());
+            let crit = tc.critical_text(g);
             let _ = writeln!(out, "  {crit}");
         }
     }
@@ -321,13 +326,7 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
                     .unwrap_or_else(|| "–".into());
                 let _ = write!(md, " {c} |");
             }
-            let crit = tc
-                .critical_length
-                .get(g)
-                .copied()
-                .flatten()
-                .map(|l| l.to_string())
-                .unwrap_or_else(|| "none".into());
+            let crit = tc.critical_text(g);
             let _ = writeln!(md, " {crit} |");
         }
         let _ = writeln!(md);
