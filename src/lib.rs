@@ -14,6 +14,7 @@ pub mod init;
 pub mod model_io;
 pub mod network;
 pub mod optim;
+pub mod outdir;
 pub mod sweep;
 pub mod tasks;
 pub mod train;

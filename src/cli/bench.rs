@@ -58,7 +58,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.hidden.contains(&0) {
         return Err(UsageError("--hidden: sizes must be at least 1".into()).into());
     }
-    println!("{}", BenchResult::CSV_HEADER);
+    outln!("{}", BenchResult::CSV_HEADER);
     for &cell in &args.cells {
         for &hidden in &args.hidden {
             let config = BenchConfig {
@@ -70,7 +70,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 steps: args.steps,
                 warmup: args.warmup,
             };
-            println!("{}", bench_training_step(&config)?.csv_row());
+            outln!("{}", bench_training_step(&config)?.csv_row());
         }
     }
     Ok(())

@@ -35,16 +35,18 @@ pub fn run(args: GradcheckArgs) -> anyhow::Result<()> {
     };
     let mut cases = standard_cases(&cells, &activations);
     cases.extend(truncated_cases(&cells, &activations));
-    println!("max relative error per tensor (fourth-order central differences in f64; tolerance {TOLERANCE:e})");
+    outln!("max relative error per tensor (fourth-order central differences in f64; tolerance {TOLERANCE:e})");
     let (mut tensors, mut failed, mut worst) = (0, Vec::new(), (0.0f64, String::new()));
     for case in &cases {
         let report = check_case(case, args.seed)?;
         let verdict = if report.passed() { "ok" } else { "FAIL" };
-        println!("{verdict:<4} {case}");
+        outln!("{verdict:<4} {case}");
         for t in &report.tensors {
-            println!(
+            outln!(
                 "       {:<22} {:>10.3e}   (largest |gradient| {:.3e})",
-                t.name, t.max_rel_error, t.max_abs_grad
+                t.name,
+                t.max_rel_error,
+                t.max_abs_grad
             );
             tensors += 1;
             if t.max_rel_error >= worst.0 {
@@ -55,7 +57,7 @@ pub fn run(args: GradcheckArgs) -> anyhow::Result<()> {
             failed.push(case.to_string());
         }
     }
-    println!(
+    outln!(
         "{} configurations, {tensors} tensors: worst {:.3e} ({}); {} failed",
         cases.len(),
         worst.0,

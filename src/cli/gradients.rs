@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use rnnlab::analysis::gradient_report::{probe_gradients, GRADIENTS_CSV_HEADER};
 use rnnlab::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use rnnlab::model_io::{load_model, save_model};
+use rnnlab::outdir::{prepare_fresh, DirKind};
 use rnnlab::report::run_plots::gradient_plot;
 use rnnlab::tasks::{load_dataset, save_dataset, Task};
-use rnnlab::train::run_dir::{prepare_out_dir, write_atomic, DIAGNOSTICS_FILE, GRADIENTS_FILE};
+use rnnlab::train::run_dir::{write_atomic, DIAGNOSTICS_FILE, GRADIENTS_FILE};
 use rnnlab::train::trainer::{derived_seed, probe_batch};
 use rnnlab::train::TrainConfig;
 use rnnlab::Network;
@@ -45,6 +46,23 @@ pub struct GradientsArgs {
 }
 
 pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.model {
+        for file in ["model.ron", "model.safetensors"] {
+            if !dir.join(file).is_file() {
+                return Err(UsageError(format!(
+                    "--model {}: no {file} there (give a run directory or a directory written by save_model)",
+                    dir.display()
+                ))
+                .into());
+            }
+        }
+    }
+    let model_task = match &args.model {
+        Some(dir) if dir.join("config.ron").is_file() => {
+            Some(Task::new(TrainConfig::load(&dir.join("config.ron"))?.task)?)
+        }
+        _ => None,
+    };
     let mut config = match (&args.config, &args.model) {
         (None, Some(dir)) if dir.join("config.ron").exists() => {
             resolve_config(Some(&dir.join("config.ron")), &args.options)?
@@ -63,6 +81,21 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
             (task, seqs)
         }
     };
+    if let (Some(trained_on), Some(path)) = (&model_task, &config.data) {
+        if trained_on.input_vocabulary() != task.input_vocabulary()
+            || trained_on.class_vocabulary() != task.class_vocabulary()
+            || trained_on.input_width() != task.input_width()
+            || trained_on.output_width() != task.output_width()
+        {
+            return Err(UsageError(format!(
+                "--data {}: its {} vocabulary differs from the {} task the model was trained on; the model's token ids would mean other tokens",
+                path.display(),
+                task.kind(),
+                trained_on.kind()
+            ))
+            .into());
+        }
+    }
     config.task = task.spec().clone();
     let net: Network<f64> = match &args.model {
         Some(dir) => load_model(dir)?,
@@ -72,7 +105,7 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         config.model.cell = net.spec.cell;
     }
     let out = args.out.clone().unwrap_or_else(|| default_dir(&config));
-    prepare_out_dir(&out, args.force, GRADIENTS_FILE)?;
+    prepare_fresh(&out, DirKind::Gradients, args.force)?;
     let batch = probe_batch(&task, &sequences)
         .map_err(|e| UsageError(format!("the probe sequences do not fit the model: {e}")))?;
     let probe = probe_gradients(&net, &batch, task.probe_step(), 0)?;
@@ -109,7 +142,7 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
     }
     save_dataset(&out.join(PROBE_FILE), &task, &sequences)?;
 
-    println!(
+    outln!(
         "{} {} length {}: gradient of each sequence's loss at step {} over {} sequences → {}",
         task.kind(),
         net.spec.cell,
@@ -119,11 +152,11 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         out.display()
     );
     for (s, d) in probe.summaries.iter().zip(&probe.diagnostics) {
-        println!("layer {}: {}", s.layer, decay_line(s));
-        println!("         {}", diagnostics_line(d));
+        outln!("layer {}: {}", s.layer, decay_line(s));
+        outln!("         {}", diagnostics_line(d));
     }
-    println!("mean ‖∂ℓ/∂h_t‖ against distance (layer 0):");
-    print!("{}", text_chart(&grad_h_points(&probe, 0)));
+    outln!("mean ‖∂ℓ/∂h_t‖ against distance (layer 0):");
+    out!("{}", text_chart(&grad_h_points(&probe, 0)));
     Ok(())
 }
 

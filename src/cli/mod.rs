@@ -1,5 +1,22 @@
 //! Subcommands, one file each. Exit codes: 0 success, 2 usage or input error, 1 runtime failure.
 
+/// `println!` that returns an error (exit 1, one line) instead of panicking when standard output
+/// cannot be written (a full disk, `> /dev/full`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)?
+    }};
+}
+
+/// `print!` with the error of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::StdoutError)?
+    }};
+}
+
 mod bench;
 mod data;
 mod gradcheck;
@@ -41,6 +58,11 @@ enum Command {
     /// Measure training throughput on the PyTorch peer benchmark's workload.
     Bench(bench::BenchArgs),
 }
+
+/// Standard output could not be written: a runtime failure (exit 1).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write to standard output: {0}")]
+pub struct StdoutError(pub std::io::Error);
 
 /// An error the user caused (bad option, bad file): exit code 2.
 #[derive(Debug, thiserror::Error)]

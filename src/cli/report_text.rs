@@ -53,9 +53,13 @@ pub fn grad_h_points(probe: &GradientProbe, layer: usize) -> Vec<(f64, f64)> {
     pts
 }
 
-pub fn print_run_summary(out: &Path, config: &TrainConfig, outcome: &TrainOutcome) {
+pub fn print_run_summary(
+    out: &Path,
+    config: &TrainConfig,
+    outcome: &TrainOutcome,
+) -> anyhow::Result<()> {
     let s = &outcome.summary;
-    println!(
+    outln!(
         "{} {} length {} seed {} → {}",
         config.task.task,
         config.model.cell,
@@ -70,7 +74,7 @@ pub fn print_run_summary(out: &Path, config: &TrainConfig, outcome: &TrainOutcom
     } else {
         format!("not solved in {} steps", s.steps)
     };
-    println!(
+    outln!(
         "{verdict}: eval accuracy {:.4} (memoryless baseline {:.4}), eval loss {:.4} (baseline {:.4}), {:.1} s",
         s.final_eval_accuracy, s.baseline_accuracy, s.final_eval_loss, s.baseline_loss, s.wall_seconds
     );
@@ -79,26 +83,30 @@ pub fn print_run_summary(out: &Path, config: &TrainConfig, outcome: &TrainOutcom
         ("final  ", &s.gradients_final, &s.diagnostics_final),
     ] {
         for (d, g) in summaries.iter().zip(diags.iter()) {
-            println!("gradient {label} layer {}: {}", d.layer, decay_line(d));
-            println!("                         {}", diagnostics_line(g));
+            outln!("gradient {label} layer {}: {}", d.layer, decay_line(d));
+            outln!("                         {}", diagnostics_line(g));
         }
     }
     if let Some(last) = outcome.probes.last() {
-        println!(
+        outln!(
             "mean ‖∂ℓ/∂h_t‖ against distance (step {}, layer 0):",
             last.step
         );
-        print!(
+        out!(
             "{}",
             super::report_text::text_chart(&grad_h_points(last, 0))
         );
     }
     for b in &s.accuracy_by_distance {
-        println!(
+        outln!(
             "  distance {:>4}–{:<4} {:>5} sequences  accuracy {:.3}",
-            b.low, b.high, b.sequences, b.accuracy
+            b.low,
+            b.high,
+            b.sequences,
+            b.accuracy
         );
     }
+    Ok(())
 }
 
 /// The terminal chart of grad_h against distance.

@@ -7,8 +7,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+use rnnlab::outdir::{lock, marker_kind, DirKind, MARKER_FILE};
 use rnnlab::sweep::compare::{compare_dir, comparison_text, write_report};
-use rnnlab::sweep::experiment::file_safe;
+use rnnlab::sweep::experiment::{file_safe, MAX_NAME_BYTES};
 use rnnlab::sweep::merge::merge_sweeps;
 use rnnlab::sweep::{
     run_sweep, Experiment, GridValue, ResultRow, RunSpec, Shard, SweepObserver, SweepSettings,
@@ -75,10 +76,10 @@ pub struct SweepArgs {
     #[command(flatten)]
     grid: GridArgs,
     /// Shorthand for --seed 0,1,…,N-1.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seeds: Option<u64>,
     /// Runs in parallel [default: one per core].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     jobs: Option<usize>,
     /// Run only the I-th of N disjoint slices of the grid (0-based), e.g. 0/4.
     #[arg(long)]
@@ -115,13 +116,11 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         // a grid from flags alone: the benchmark's fixed options, the flags' grid
         exp.grid
             .retain(|k, _| k == "cell" || k == "length" || k == "seed");
-        exp.name = file_safe(&format!(
-            "sweep-{}",
-            axes.iter()
-                .map(|(k, v)| format!("{k}-{}", v.join("-")))
-                .collect::<Vec<_>>()
-                .join("_")
-        ));
+        let parts: Vec<String> = axes
+            .iter()
+            .map(|(k, v)| format!("{k}-{}", v.join("-")))
+            .collect();
+        exp.name = format!("sweep-{}", file_safe(&parts, MAX_NAME_BYTES - 6));
         exp.description = format!(
             "rnnlab sweep {}",
             axes.iter()
@@ -142,6 +141,7 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
                 .insert(k, values.into_iter().map(GridValue::Text).collect());
         }
     }
+    exp.normalize();
     exp.validate()?;
     Ok(exp)
 }
@@ -162,7 +162,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let bars = Bars::new(args.quiet || !std::io::stderr().is_terminal());
     let outcome = run_sweep(&exp, &out, &SweepSettings { jobs, shard }, &bars)?;
     bars.clear();
-    println!(
+    outln!(
         "{}: {} runs finished now, {} already done → {}",
         exp.name,
         outcome.ran,
@@ -172,7 +172,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if shard.is_none() {
         report(&out)?;
     } else {
-        println!(
+        outln!(
             "shard done; combine the shards with: rnnlab merge OUT {} …",
             out.display()
         );
@@ -181,10 +181,18 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
 }
 
 fn report(dir: &std::path::Path) -> anyhow::Result<()> {
+    if marker_kind(dir) != Some(DirKind::Sweep) {
+        return Err(UsageError(format!(
+            "{}: not an rnnlab sweep directory (no {MARKER_FILE} marker); compare writes its report only into one",
+            dir.display()
+        ))
+        .into());
+    }
+    let _lock = lock(dir)?;
     let (exp, comparisons) = compare_dir(dir)?;
     write_report(dir, &exp, &comparisons)?;
-    print!("{}", comparison_text(&comparisons));
-    println!("report: {}", dir.join("report.md").display());
+    out!("{}", comparison_text(&comparisons));
+    outln!("report: {}", dir.join("report.md").display());
     Ok(())
 }
 
@@ -276,7 +284,7 @@ pub struct MergeArgs {
 
 pub fn merge(args: MergeArgs) -> anyhow::Result<()> {
     let table = merge_sweeps(&args.out, &args.dirs)?;
-    println!(
+    outln!(
         "merged {} runs from {} directories → {}",
         table.rows.len(),
         args.dirs.len(),

@@ -35,10 +35,10 @@ pub struct TrainOptions {
     #[arg(long)]
     pub activation: Option<Activation>,
     /// Units per layer [default: 64].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub hidden: Option<usize>,
     /// Stacked layers [default: 1].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub layers: Option<usize>,
     /// Width of each layer, bottom first, e.g. 64:32 (replaces --hidden and --layers).
     #[arg(long)]
@@ -53,19 +53,19 @@ pub struct TrainOptions {
     #[arg(long)]
     pub init: Option<InitScheme>,
     /// Scale factor of the input and recurrent weights [default: 1].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub init_scale: Option<f64>,
     /// Scheme of the recurrent weights alone (after --init).
     #[arg(long)]
     pub recurrent_init: Option<InitScheme>,
     /// Scale of the recurrent weights alone (after --init-scale).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub recurrent_scale: Option<f64>,
     /// Scheme of the input weights alone (after --init).
     #[arg(long)]
     pub input_init: Option<InitScheme>,
     /// Scale of the input weights alone (after --init-scale).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub input_scale: Option<f64>,
     /// Biases: default or zeros.
     #[arg(long)]
@@ -80,36 +80,36 @@ pub struct TrainOptions {
     #[arg(long, allow_hyphen_values = true)]
     pub lr: Option<f64>,
     /// SGD momentum [default: 0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub momentum: Option<f64>,
     /// Clip the gradient's global norm at this value [default: 1]; 0 turns clipping off.
     #[arg(long, allow_hyphen_values = true)]
     pub clip: Option<f64>,
     /// Clip every gradient entry to [-v, v] instead of clipping the norm.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub clip_value: Option<f64>,
     /// Sequences per batch [default: 32].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<usize>,
     /// Maximum training steps [default: 2000].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub steps: Option<usize>,
     /// Truncated BPTT window in steps [default: full BPTT].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub bptt: Option<usize>,
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Evaluate every N steps [default: 50].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub eval_every: Option<usize>,
     /// Held-out evaluation sequences [default: 256].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub eval_size: Option<usize>,
     /// Gradient report every N steps, besides step 0 and the end (0: only those) [default: 500].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub probe_every: Option<usize>,
     /// Sequences in the gradient report's probe batch [default: 32].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub probe_size: Option<usize>,
     /// Keep training after the task counts as solved.
     #[arg(long)]
@@ -266,8 +266,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     bar.finish_and_clear();
     dir.finish(&outcome)?;
-    print_run_summary(&out, &config, &outcome);
-    Ok(())
+    print_run_summary(&out, &config, &outcome)
 }
 
 /// Forwards to the run directory and draws progress.

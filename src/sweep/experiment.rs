@@ -33,6 +33,68 @@ impl fmt::Display for GridValue {
     }
 }
 
+impl GridValue {
+    /// The value as its option parses it, so that values with one meaning have one spelling:
+    /// text that reads as a whole number, a finite number or a flag becomes that (`"0.10"` → 0.1,
+    /// `"on"` → true), other text is trimmed and lower-cased (option names of schemes, cells and
+    /// tasks are case-insensitive).
+    pub fn canonical(&self) -> GridValue {
+        match self {
+            GridValue::Text(s) => {
+                let t = s.trim();
+                if let Ok(i) = t.parse::<i64>() {
+                    GridValue::Int(i)
+                } else if let Some(x) = t.parse::<f64>().ok().filter(|x| x.is_finite()) {
+                    GridValue::Float(x)
+                } else {
+                    match t.to_ascii_lowercase().as_str() {
+                        "true" | "on" | "yes" => GridValue::Bool(true),
+                        "false" | "off" | "no" => GridValue::Bool(false),
+                        other => GridValue::Text(other.to_string()),
+                    }
+                }
+            }
+            GridValue::Float(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => {
+                GridValue::Int(*x as i64)
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+/// The canonical spelling of an option value read back from a results file.
+pub fn canonical_text(text: &str) -> String {
+    GridValue::Text(text.to_string()).canonical().to_string()
+}
+
+/// The longest experiment or variant name accepted, in bytes.
+pub const MAX_NAME_BYTES: usize = 100;
+
+/// Checks a name that becomes part of a path: not empty, at most [`MAX_NAME_BYTES`], no path
+/// separator, no control character, not `.` or `..`.
+pub fn check_name(field: &str, name: &str) -> Result<()> {
+    let problem = if name.trim().is_empty() {
+        Some("must not be empty".to_string())
+    } else if name.len() > MAX_NAME_BYTES {
+        Some(format!(
+            "is {} bytes long; at most {MAX_NAME_BYTES}",
+            name.len()
+        ))
+    } else if name.contains(['/', '\\']) {
+        Some("must not hold a path separator (/ or \\)".into())
+    } else if name.chars().any(char::is_control) {
+        Some("must not hold control characters (line breaks, tabs, …)".into())
+    } else if name == "." || name == ".." {
+        Some("must not be . or ..".into())
+    } else {
+        None
+    };
+    match problem {
+        Some(p) => Err(Error::invalid(field, format!("{name:?} {p}"))),
+        None => Ok(()),
+    }
+}
+
 /// A grid experiment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,16 +143,15 @@ impl RunSpec {
             .join(",")
     }
 
-    /// The run's directory name under `runs/`: `cell-lstm_length-20_seed-0`.
+    /// The run's directory name under `runs/`: `cell-lstm_length-20_seed-0` (each value through
+    /// [`file_safe`], so different values give different names).
     pub fn dir_name(&self) -> String {
-        let name = file_safe(
-            &self
-                .values
-                .iter()
-                .map(|(k, v)| format!("{k}-{v}"))
-                .collect::<Vec<_>>()
-                .join("_"),
-        );
+        let parts: Vec<String> = self
+            .values
+            .iter()
+            .map(|(k, v)| format!("{k}-{v}"))
+            .collect();
+        let name = file_safe(&parts, MAX_DIR_NAME_BYTES);
         if name.is_empty() {
             "run".into()
         } else {
@@ -99,18 +160,40 @@ impl RunSpec {
     }
 }
 
-/// `text` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by `_`, so it
-/// can name a file or directory anywhere.
-pub fn file_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
+/// The longest run or sweep directory name rnnlab makes, in bytes (file systems allow 255).
+pub const MAX_DIR_NAME_BYTES: usize = 200;
+
+/// `parts` joined by `_` as a file name: in each part ASCII letters, digits, `-` and `.` stay and
+/// every other byte (`_` too) is written `%XX`, so different lists give different names; a name
+/// longer than `max_bytes` (at least 40) is cut and ends in a hash of the whole list.
+pub fn file_safe<S: AsRef<str>>(parts: &[S], max_bytes: usize) -> String {
+    let mut name = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            name.push('_');
+        }
+        for b in part.as_ref().bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'.' {
+                name.push(b as char);
             } else {
-                '_'
+                name.push_str(&format!("%{b:02X}"));
             }
-        })
-        .collect()
+        }
+    }
+    if name.len() > max_bytes.max(40) {
+        // FNV-1a over the whole name: two cut names differ unless their hashes do
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        let mut cut = max_bytes.max(40) - 17;
+        // never cut inside a %XX escape
+        while name[..cut].ends_with('%') || name[..cut - 1].ends_with('%') {
+            cut -= 1;
+        }
+        name.truncate(cut);
+        name.push_str(&format!("-{hash:016x}"));
+    }
+    name
 }
 
 impl Experiment {
@@ -148,10 +231,25 @@ impl Experiment {
     pub fn load(path: &Path) -> Result<Experiment> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::bad_file(path, format!("cannot read: {e}")))?;
-        let exp: Experiment = ron::from_str(&text).map_err(|e| ron_error(path, &text, &e))?;
+        let mut exp: Experiment = ron::from_str(&text).map_err(|e| ron_error(path, &text, &e))?;
+        exp.normalize();
         exp.validate()
             .map_err(|e| Error::bad_file(path, e.to_string()))?;
         Ok(exp)
+    }
+
+    /// Writes every grid and variant value in its canonical spelling ([`GridValue::canonical`]).
+    pub fn normalize(&mut self) {
+        for values in self.grid.values_mut() {
+            for v in values.iter_mut() {
+                *v = v.canonical();
+            }
+        }
+        for variant in &mut self.variants {
+            for v in variant.set.values_mut() {
+                *v = v.canonical();
+            }
+        }
     }
 
     pub fn to_ron(&self) -> String {
@@ -174,18 +272,18 @@ impl Experiment {
             .collect()
     }
 
-    /// Checks names, empty lists and every run's config; errors name the option.
+    /// Checks names, empty lists, values that mean the same, and every run's config; errors
+    /// name the option. Every run gets its own id and run directory, or this is an error.
     pub fn validate(&self) -> Result<()> {
+        check_name("name", &self.name)?;
         for (i, v) in self.variants.iter().enumerate() {
-            if v.name.trim().is_empty() || self.variants[..i].iter().any(|w| w.name == v.name) {
+            check_name(&format!("variants[{i}].name"), &v.name)?;
+            if self.variants[..i].iter().any(|w| w.name == v.name) {
                 return Err(Error::invalid(
-                    "variants",
-                    format!("variant {i} needs a name of its own, got '{}'", v.name),
+                    format!("variants[{i}].name"),
+                    format!("'{}' names two variants", v.name),
                 ));
             }
-        }
-        if self.name.trim().is_empty() {
-            return Err(Error::invalid("name", "an experiment needs a name"));
         }
         for (name, values) in &self.grid {
             if !OPTION_NAMES.contains(&name.as_str()) {
@@ -203,19 +301,51 @@ impl Experiment {
                     "has an empty list of values",
                 ));
             }
-            let texts: Vec<String> = values.iter().map(|v| v.to_string()).collect();
-            if let Some((_, dup)) = texts
-                .iter()
-                .enumerate()
-                .find(|(i, t)| texts[..*i].contains(t))
-            {
+            // two values that give the same configuration are the same run twice
+            let mut meanings: Vec<(String, TrainConfig)> = Vec::new();
+            for v in values {
+                let text = v.canonical().to_string();
+                let mut config = self.base.clone();
+                set_option(&mut config, name, &text)?;
+                if let Some((same, _)) = meanings.iter().find(|(_, c)| *c == config) {
+                    return Err(Error::invalid(
+                        format!("grid option '{name}'"),
+                        if *same == text {
+                            format!("lists {text} twice")
+                        } else {
+                            format!("lists {same} and {text}, which mean the same")
+                        },
+                    ));
+                }
+                meanings.push((text, config));
+            }
+        }
+        let runs = self.runs()?;
+        let mut ids = std::collections::HashMap::new();
+        let mut dirs = std::collections::HashMap::new();
+        for run in &runs {
+            if let Some(other) = ids.insert(run.id(), run.index) {
                 return Err(Error::invalid(
-                    format!("grid option '{name}'"),
-                    format!("lists {dup} twice"),
+                    "grid",
+                    format!(
+                        "runs {other} and {} have the same id {}",
+                        run.index,
+                        run.id()
+                    ),
+                ));
+            }
+            if let Some(other) = dirs.insert(run.dir_name(), run.index) {
+                return Err(Error::invalid(
+                    "grid",
+                    format!(
+                        "runs {other} and {} would share the run directory {}; rename a variant",
+                        run.index,
+                        run.dir_name()
+                    ),
                 ));
             }
         }
-        self.runs().map(|_| ())
+        Ok(())
     }
 
     /// Every run of the grid, in order: the first axis varies slowest.
@@ -227,7 +357,10 @@ impl Experiment {
             let values: Vec<String> = if *axis == VARIANT_AXIS {
                 self.variants.iter().map(|v| v.name.clone()).collect()
             } else {
-                self.grid[*axis].iter().map(|v| v.to_string()).collect()
+                self.grid[*axis]
+                    .iter()
+                    .map(|v| v.canonical().to_string())
+                    .collect()
             };
             for combo in &combos {
                 for v in &values {
@@ -251,9 +384,13 @@ impl Experiment {
                             .find(|x| &x.name == v)
                             .expect("variant names come from the list");
                         for (option, value) in &variant.set {
-                            set_option(&mut config, option, &value.to_string()).map_err(|e| {
-                                Error::invalid(format!("variant '{}'", variant.name), e.to_string())
-                            })?;
+                            set_option(&mut config, option, &value.canonical().to_string())
+                                .map_err(|e| {
+                                    Error::invalid(
+                                        format!("variant '{}'", variant.name),
+                                        e.to_string(),
+                                    )
+                                })?;
                         }
                     } else {
                         set_option(&mut config, k, v)?;

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use super::experiment::Experiment;
 use super::results::ResultsTable;
 use super::runner::{
-    claim_dir, option_columns, read_results, run_dir, EXPERIMENT_FILE, RESULTS_FILE,
+    claim_dir, lock_dir, option_columns, read_results, run_dir, EXPERIMENT_FILE, RESULTS_FILE,
+    RUNS_DIR,
 };
 use crate::error::{Error, Result};
+use crate::outdir;
 
 /// Merges `dirs` (each a sweep directory of the same experiment) into `out`: the union of their
 /// results (a run present twice is taken once) and copies of their run directories.
@@ -31,6 +33,7 @@ pub fn merge_sweeps(out: &Path, dirs: &[PathBuf]) -> Result<ResultsTable> {
             ));
         }
     }
+    let _lock = lock_dir(out)?;
     claim_dir(&exp, out)?;
     let runs = exp.runs()?;
     let mut merged = read_results(&exp, out)?;
@@ -43,7 +46,7 @@ pub fn merge_sweeps(out: &Path, dirs: &[PathBuf]) -> Result<ResultsTable> {
             }
             let run = &runs[index];
             let (from, to) = (run_dir(d, run), run_dir(out, run));
-            if from.is_dir() && from != to {
+            if is_real_dir(&d.join(RUNS_DIR)) && is_real_dir(&from) && from != to {
                 copy_dir(&from, &to)?;
             }
             merged.rows.insert(id, (index, row));
@@ -53,7 +56,34 @@ pub fn merge_sweeps(out: &Path, dirs: &[PathBuf]) -> Result<ResultsTable> {
     Ok(merged)
 }
 
+/// A directory that is not a symbolic link.
+fn is_real_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// Copies the regular files of the run directory `from` (and of its `plots/`) into `to`; links
+/// and anything else are not followed or copied.
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    let io = |path: &Path, source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    outdir::remove_stale_run(to)?;
+    std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
+        let entry = entry.map_err(|e| io(from, e))?;
+        let target = to.join(entry.file_name());
+        let file_type = entry.file_type().map_err(|e| io(&entry.path(), e))?;
+        if file_type.is_dir() && entry.file_name() == "plots" {
+            copy_dir_files(&entry.path(), &target)?;
+        } else if file_type.is_file() {
+            std::fs::copy(entry.path(), &target).map_err(|e| io(&target, e))?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_dir_files(from: &Path, to: &Path) -> Result<()> {
     let io = |path: &Path, source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -61,10 +91,12 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| io(to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| io(from, e))? {
         let entry = entry.map_err(|e| io(from, e))?;
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
+        if entry
+            .file_type()
+            .map_err(|e| io(&entry.path(), e))?
+            .is_file()
+        {
+            let target = to.join(entry.file_name());
             std::fs::copy(entry.path(), &target).map_err(|e| io(&target, e))?;
         }
     }

@@ -111,24 +111,34 @@ impl ResultsTable {
         rows.into_iter().map(|(_, r)| r).collect()
     }
 
-    pub fn to_csv(&self) -> String {
-        let mut out = self.header();
-        out.push('\n');
+    /// The file's text: a header, then one row per run in grid order, quoted as RFC 4180 says
+    /// wherever a value holds a comma, quote or line break.
+    pub fn to_csv(&self) -> Result<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let header: Vec<&str> = self
+            .option_columns
+            .iter()
+            .map(String::as_str)
+            .chain(METRIC_COLUMNS.iter().copied())
+            .collect();
+        let fail = |e: csv::Error| Error::invalid("results.csv", e.to_string());
+        w.write_record(&header).map_err(fail)?;
         for row in self.ordered() {
-            let mut cells: Vec<&str> = self
+            let cells = self
                 .option_columns
                 .iter()
                 .map(|c| row.option(c).unwrap_or(""))
-                .collect();
-            cells.extend(row.metrics.iter().map(String::as_str));
-            out.push_str(&cells.join(","));
-            out.push('\n');
+                .chain(row.metrics.iter().map(String::as_str));
+            w.write_record(cells).map_err(fail)?;
         }
-        out
+        let bytes = w
+            .into_inner()
+            .map_err(|e| Error::invalid("results.csv", e.to_string()))?;
+        String::from_utf8(bytes).map_err(|e| Error::invalid("results.csv", e.to_string()))
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
-        write_atomic(path, self.to_csv().as_bytes())
+        write_atomic(path, self.to_csv()?.as_bytes())
     }
 
     /// Reads a results file; `id_of` gives each row's run id and grid index from its options.
@@ -136,16 +146,24 @@ impl ResultsTable {
         path: &Path,
         id_of: &dyn Fn(&ResultRow) -> Option<(String, usize)>,
     ) -> Result<ResultsTable> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines
+        let bad = |e: csv::Error| {
+            let line = e.position().map_or(0, |p| p.line());
+            Error::bad_file(path, format!("line {line}: {e}"))
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes.as_slice());
+        let mut records = reader.records();
+        let header = records
             .next()
             .ok_or_else(|| Error::bad_file(path, "is empty"))?
-            .split(',')
-            .collect();
+            .map_err(bad)?;
+        let header: Vec<&str> = header.iter().collect();
         let n_opts = header
             .len()
             .checked_sub(METRIC_COLUMNS.len())
@@ -161,19 +179,20 @@ impl ResultsTable {
             })?;
         let option_columns: Vec<String> = header[..n_opts].iter().map(|s| s.to_string()).collect();
         let mut table = ResultsTable::new(option_columns.clone());
-        for (i, line) in lines.enumerate() {
-            let cells: Vec<&str> = line.split(',').collect();
-            if cells.len() != header.len() {
+        for record in records {
+            let record = record.map_err(bad)?;
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() != header.len() {
                 return Err(Error::bad_file(
                     path,
                     format!(
-                        "line {}: {} columns, the header has {}",
-                        i + 2,
-                        cells.len(),
+                        "line {line}: {} columns, the header has {}",
+                        record.len(),
                         header.len()
                     ),
                 ));
             }
+            let cells: Vec<&str> = record.iter().collect();
             let row = ResultRow {
                 options: option_columns
                     .iter()

@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use super::experiment::{Experiment, RunSpec, Shard};
+use super::experiment::{canonical_text, Experiment, RunSpec, Shard};
 use super::results::{ResultRow, ResultsTable, FIXED_OPTION_COLUMNS};
 use crate::analysis::gradient_report::GradientProbe;
 use crate::error::{Error, Result};
+use crate::outdir::{self, DirKind};
 use crate::tasks::Solved;
 use crate::train::run_dir::{write_atomic, RunDir};
 use crate::train::trainer::{train, MetricRow, Progress, RunData, TrainObserver};
@@ -92,7 +93,7 @@ pub fn read_results(exp: &Experiment, dir: &Path) -> Result<ResultsTable> {
     let id_of = |row: &ResultRow| -> Option<(String, usize)> {
         let id = axes
             .iter()
-            .map(|a| format!("{a}={}", row.option(a).unwrap_or("")))
+            .map(|a| format!("{a}={}", canonical_text(row.option(a).unwrap_or(""))))
             .collect::<Vec<_>>()
             .join(",");
         runs.iter().find(|r| r.id() == id).map(|r| (id, r.index))
@@ -100,13 +101,28 @@ pub fn read_results(exp: &Experiment, dir: &Path) -> Result<ResultsTable> {
     ResultsTable::read(&path, &id_of)
 }
 
-/// Makes `dir` the home of `exp`: writes `experiment.ron`, or checks that the one there is the
-/// same experiment.
+/// Makes `dir` the home of `exp`: an rnnlab sweep directory ([`outdir::claim`]) with a real
+/// `runs/` directory in it, holding `experiment.ron` (written, or checked to be the same
+/// experiment). The caller holds the directory's lock ([`outdir::lock`]).
 pub fn claim_dir(exp: &Experiment, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir.join(RUNS_DIR)).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    outdir::claim(dir, DirKind::Sweep)?;
+    let runs = dir.join(RUNS_DIR);
+    match std::fs::symlink_metadata(&runs) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::invalid(
+                "out",
+                format!(
+                    "{} is not a directory (a link?); a sweep writes only inside its own directory",
+                    runs.display()
+                ),
+            ))
+        }
+        Err(_) => std::fs::create_dir(&runs).map_err(|source| Error::Io {
+            path: runs.clone(),
+            source,
+        })?,
+    }
     let path = dir.join(EXPERIMENT_FILE);
     if path.exists() {
         let there = Experiment::load(&path)?;
@@ -125,6 +141,12 @@ pub fn claim_dir(exp: &Experiment, dir: &Path) -> Result<()> {
     write_atomic(&path, exp.to_ron().as_bytes())
 }
 
+/// Creates `dir` if needed and locks it for this process ([`outdir::lock`]).
+pub fn lock_dir(dir: &Path) -> Result<outdir::DirLock> {
+    outdir::claim(dir, DirKind::Sweep)?;
+    outdir::lock(dir)
+}
+
 /// Runs every pending run of `exp` (this shard's, not yet in `dir/results.csv`).
 pub fn run_sweep(
     exp: &Experiment,
@@ -136,6 +158,7 @@ pub fn run_sweep(
         return Err(Error::invalid("jobs", "must be at least 1"));
     }
     exp.validate()?;
+    let _lock = lock_dir(dir)?;
     claim_dir(exp, dir)?;
     let runs = exp.runs()?;
     let table = read_results(exp, dir)?;
@@ -212,14 +235,9 @@ fn run_one(
     let mut config = run.config.clone();
     let data = RunData::prepare(&mut config)?;
     // a run directory left by an interrupted sweep is replaced, whatever state the kill left it
-    // in (even a config.tmp without config.ron): everything under DIR/runs is the sweep's own
+    // in (even a config.tmp without config.ron), as long as it holds only a run's files
     let path = run_dir(dir, run);
-    if path.exists() {
-        std::fs::remove_dir_all(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-    }
+    outdir::remove_stale_run(&path)?;
     let mut run_dir = RunDir::create(&path, &config, false)?;
     let outcome = {
         let mut forward = Forward {

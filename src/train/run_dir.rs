@@ -25,6 +25,7 @@ use crate::analysis::gradient_report::{GradientProbe, GRADIENTS_CSV_HEADER};
 use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
 use crate::model_io::save_model;
+use crate::outdir::{prepare_fresh, DirKind};
 use crate::report::run_plots::{accuracy_plot, gradient_plot, loss_plot};
 
 pub const CONFIG_FILE: &str = "config.ron";
@@ -50,10 +51,10 @@ pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
 }
 
 impl RunDir {
-    /// Creates `path` and writes `config.ron`. An existing run is replaced only with `force`, and
-    /// only a directory that is empty or holds a run (a `config.ron`) is ever removed.
+    /// Creates `path` (marked as a run directory) and writes `config.ron`. An existing run is
+    /// replaced only with `force`, and only as [`crate::outdir::prepare_fresh`] allows.
     pub fn create(path: &Path, config: &TrainConfig, force: bool) -> Result<RunDir> {
-        prepare_out_dir(path, force, CONFIG_FILE)?;
+        prepare_fresh(path, DirKind::Run, force)?;
         write_atomic(&path.join(CONFIG_FILE), config.to_ron().as_bytes())?;
         let mut metrics = create(&path.join(METRICS_FILE))?;
         let mut gradients = create(&path.join(GRADIENTS_FILE))?;
@@ -90,13 +91,11 @@ impl RunDir {
 
 impl TrainObserver for RunDir {
     fn on_metric(&mut self, row: &MetricRow) -> Result<()> {
+        // each row reaches the file as it is measured, so a killed run keeps every finished step
         writeln!(self.metrics, "{}", row.csv()).map_err(|e| io(self.path.join(METRICS_FILE), e))?;
-        if row.eval_loss.is_some() {
-            self.metrics
-                .flush()
-                .map_err(|e| io(self.path.join(METRICS_FILE), e))?;
-        }
-        Ok(())
+        self.metrics
+            .flush()
+            .map_err(|e| io(self.path.join(METRICS_FILE), e))
     }
 
     fn on_probe(&mut self, probe: &GradientProbe) -> Result<()> {
@@ -146,42 +145,6 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         &outcome.metrics,
         s.baseline_accuracy,
     )
-}
-
-/// Makes `path` an empty directory to write into. An existing non-empty directory is replaced
-/// only with `force`, and only when it holds `marker` (so only rnnlab's own output is removed).
-pub fn prepare_out_dir(path: &Path, force: bool, marker: &str) -> Result<()> {
-    if path.exists() {
-        let is_empty = path
-            .read_dir()
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !is_empty {
-            if !force {
-                return Err(Error::invalid(
-                    "out",
-                    format!(
-                        "{} already exists; use --force to replace it",
-                        path.display()
-                    ),
-                ));
-            }
-            if !path.join(marker).exists() {
-                return Err(Error::invalid(
-                    "out",
-                    format!("{} exists and holds no {marker}, so it is not rnnlab's output; refusing to replace it", path.display()),
-                ));
-            }
-            std::fs::remove_dir_all(path).map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
-    }
-    std::fs::create_dir_all(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })
 }
 
 pub fn write_summary(path: &Path, summary: &RunSummary) -> Result<()> {

@@ -12,7 +12,7 @@ use crate::analysis::gradient_report::{probe_gradients, DecaySummary, GradientPr
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
-use crate::network::{Network, ReadoutCache, Workspace};
+use crate::network::{Network, Params, ReadoutCache, Workspace};
 use crate::optim::Optimizer;
 use crate::tasks::{load_dataset, LossWeighting, Predictions, Sequence, Task};
 
@@ -269,6 +269,8 @@ where
     let mut solved_at_step =
         (config.stop_when_solved && solved_rule.is_met(eval_loss, eval_acc)).then_some(0);
 
+    // the weights of the last step that left them finite: what a diverged run keeps
+    let mut last_finite = net.params.clone();
     let (mut step, mut clipped_steps, mut diverged, mut last_probe) =
         (0usize, 0usize, false, 0usize);
     while solved_at_step.is_none() && step < config.steps {
@@ -285,8 +287,15 @@ where
         let grads = &mut evaluation.backward.grads;
         let report = if train_loss.is_finite() {
             match opt.step(&mut net.params, grads, config.clip) {
-                Ok(r) => Some(r),
-                Err(Error::Diverged { .. }) => None,
+                // an update can overflow finite weights: then the run ends on the last finite ones
+                Ok(r) if all_finite(&net.params) => {
+                    last_finite.clone_from(&net.params);
+                    Some(r)
+                }
+                Ok(_) | Err(Error::Diverged { .. }) => {
+                    net.params.clone_from(&last_finite);
+                    None
+                }
                 Err(e) => return Err(e),
             }
         } else {
@@ -489,4 +498,12 @@ fn accuracy_by_distance<F: NdFloat>(
         }
     }
     Ok(buckets)
+}
+
+/// Whether every weight is finite.
+fn all_finite<F: NdFloat>(params: &Params<F>) -> bool {
+    params
+        .named()
+        .iter()
+        .all(|t| t.data.iter().all(|x| x.is_finite()))
 }
