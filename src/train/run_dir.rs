@@ -172,9 +172,13 @@ fn io(path: PathBuf, source: std::io::Error) -> Error {
     Error::Io { path, source }
 }
 
-/// Writes through a temporary file and a rename, so a reader never sees half a file.
+/// Writes through a temporary file, flushed to disk (fsync), and a rename, so a reader (or a
+/// machine that lost power) never sees half a file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| io(tmp.clone(), e))?;
+    let mut file = File::create(&tmp).map_err(|e| io(tmp.clone(), e))?;
+    file.write_all(bytes).map_err(|e| io(tmp.clone(), e))?;
+    file.sync_all().map_err(|e| io(tmp.clone(), e))?;
+    drop(file);
     std::fs::rename(&tmp, path).map_err(|e| io(path.to_path_buf(), e))
 }
