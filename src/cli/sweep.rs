@@ -9,13 +9,14 @@ use std::sync::Mutex;
 
 use rnnlab::outdir::{lock, marker_kind, DirKind, MARKER_FILE};
 use rnnlab::sweep::compare::{compare_dir, comparison_text, write_report};
+use rnnlab::sweep::cost::{estimated_flops, flops_text};
 use rnnlab::sweep::experiment::{file_safe, MAX_NAME_BYTES};
 use rnnlab::sweep::merge::merge_sweeps;
 use rnnlab::sweep::{
     run_sweep, Experiment, GridValue, ResultRow, RunSpec, Shard, SweepObserver, SweepSettings,
 };
-use rnnlab::train::options::{set_option, OPTION_NAMES};
-use rnnlab::train::Progress;
+use rnnlab::train::options::{help_with_default, set_option, TRAIN_OPTIONS};
+use rnnlab::train::{Progress, TrainConfig};
 
 use super::UsageError;
 
@@ -32,10 +33,10 @@ impl FromArgMatches for GridArgs {
         Ok(g)
     }
     fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
-        for name in OPTION_NAMES {
-            if let Some(values) = m.get_many::<String>(name) {
+        for option in TRAIN_OPTIONS {
+            if let Some(values) = m.get_many::<String>(option.name) {
                 self.axes
-                    .push((name.to_string(), values.cloned().collect()));
+                    .push((option.name.to_string(), values.cloned().collect()));
             }
         }
         Ok(())
@@ -44,10 +45,11 @@ impl FromArgMatches for GridArgs {
 
 impl Args for GridArgs {
     fn augment_args(cmd: Command) -> Command {
-        OPTION_NAMES.iter().fold(cmd, |cmd, name| {
+        TRAIN_OPTIONS.iter().fold(cmd, |cmd, option| {
             cmd.arg(
-                Arg::new(*name)
-                    .long(*name)
+                Arg::new(option.name)
+                    .long(option.name)
+                    .help(help_with_default(option))
                     .value_delimiter(',')
                     .action(ArgAction::Append)
                     .allow_hyphen_values(true)
@@ -63,8 +65,10 @@ impl Args for GridArgs {
 
 #[derive(Args)]
 #[command(after_help = "Examples:
-  rnnlab sweep                                          # the built-in Tanaka benchmark (rnn, lstm, gru × lengths 5–100 × 3 seeds)
-  rnnlab sweep --cell rnn,lstm,gru --length 5,10,20,50,100 --seeds 3
+  rnnlab sweep                                          # the built-in Tanaka benchmark (rnn, lstm, gru × lengths 5–200 × 3 seeds)
+  rnnlab sweep --cell rnn,lstm,gru --length 5,10,20,50,100 --seeds 3   # train's defaults, this grid
+  rnnlab sweep --benchmark --cell rnn,gru               # the benchmark's recipe, another grid
+  rnnlab sweep --cell rnn,lstm --length 10,20 --dry-run # list the runs and their cost, run nothing
   rnnlab sweep --config datasets/experiments/activation.ron --jobs 2
   rnnlab sweep --config X.ron --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT --out shared/X
 
@@ -90,13 +94,20 @@ pub struct SweepArgs {
     /// Skip runs already in DIR/results.csv (always done; the flag is for scripts that say so).
     #[arg(long)]
     resume: bool,
-    /// No progress bars.
+    /// Use the built-in benchmark's recipe (hidden 32, Adam lr 1e-2, up to 10,000 steps) for the
+    /// options the grid does not set; without it a grid from flags uses train's defaults.
+    #[arg(long)]
+    benchmark: bool,
+    /// List the runs and their estimated cost, and run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// No progress bars or progress lines.
     #[arg(long)]
     quiet: bool,
 }
 
-/// The experiment the arguments describe: the file or the built-in benchmark, with the grid flags
-/// replacing those axes.
+/// The experiment the arguments describe: the file, the built-in benchmark (no grid at all, or
+/// `--benchmark`), or train's defaults with the flags' grid.
 fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
     let mut axes = args.grid.axes.clone();
     if let Some(n) = args.seeds {
@@ -108,21 +119,35 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         }
         axes.push(("seed".into(), (0..n).map(|s| s.to_string()).collect()));
     }
+    if args.config.is_some() && args.benchmark {
+        return Err(UsageError("--config and --benchmark: give one or the other".into()).into());
+    }
     let mut exp = match &args.config {
         Some(path) => Experiment::load(path)?,
         None => Experiment::tanaka_benchmark(),
     };
     if args.config.is_none() && !axes.is_empty() {
-        // a grid from flags alone: the benchmark's fixed options, the flags' grid
-        exp.grid
-            .retain(|k, _| k == "cell" || k == "length" || k == "seed");
+        if args.benchmark {
+            // the benchmark's recipe; the flags replace the axes they name
+            exp.grid
+                .retain(|k, _| k == "cell" || k == "length" || k == "seed");
+        } else {
+            // train's defaults, the flags' grid
+            exp.base = TrainConfig::default();
+            exp.grid.clear();
+        }
         let parts: Vec<String> = axes
             .iter()
             .map(|(k, v)| format!("{k}-{}", v.join("-")))
             .collect();
-        exp.name = format!("sweep-{}", file_safe(&parts, MAX_NAME_BYTES - 6));
+        let prefix = if args.benchmark { "benchmark" } else { "sweep" };
+        exp.name = format!(
+            "{prefix}-{}",
+            file_safe(&parts, MAX_NAME_BYTES - prefix.len() - 1)
+        );
         exp.description = format!(
-            "rnnlab sweep {}",
+            "rnnlab sweep {}{}",
+            if args.benchmark { "--benchmark " } else { "" },
             axes.iter()
                 .map(|(k, v)| format!("--{k} {}", v.join(",")))
                 .collect::<Vec<_>>()
@@ -159,7 +184,34 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
-    let bars = Bars::new(args.quiet || !std::io::stderr().is_terminal());
+    let runs: Vec<RunSpec> = exp
+        .runs()?
+        .into_iter()
+        .filter(|r| shard.is_none_or(|s| s.contains(r.index)))
+        .collect();
+    if args.dry_run {
+        return dry_run(&exp, &out, &runs, jobs);
+    }
+    if !args.quiet {
+        eprintln!("{}: {} runs into {}", exp.name, runs.len(), out.display());
+        eprintln!("base configuration (every run, before its grid values):");
+        let mut line = String::from(" ");
+        for option in TRAIN_OPTIONS
+            .iter()
+            .filter(|o| !exp.grid.contains_key(o.name))
+        {
+            let item = format!(" --{} {}", option.name, (option.get)(&exp.base));
+            if line.len() + item.len() > 100 {
+                eprintln!("{line}");
+                line = String::from(" ");
+            }
+            line.push_str(&item);
+        }
+        eprintln!("{line}");
+        let grid: Vec<String> = exp.axes().iter().map(|a| a.to_string()).collect();
+        eprintln!("grid: {}", grid.join(" × "));
+    }
+    let bars = Bars::new(args.quiet, !std::io::stderr().is_terminal(), runs.len());
     let outcome = run_sweep(&exp, &out, &SweepSettings { jobs, shard }, &bars)?;
     bars.clear();
     outln!(
@@ -196,40 +248,158 @@ fn report(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An overall bar and a line for each run in flight, on stderr.
+/// `--dry-run`: the runs, their directories and estimated cost, on stdout.
+fn dry_run(
+    exp: &Experiment,
+    out: &std::path::Path,
+    runs: &[RunSpec],
+    jobs: usize,
+) -> anyhow::Result<()> {
+    let costs = runs
+        .iter()
+        .map(|r| Ok((r.index, estimated_flops(&r.config)?)))
+        .collect::<rnnlab::Result<HashMap<usize, f64>>>()?;
+    outln!("{}: {} runs into {}", exp.name, runs.len(), out.display());
+    outln!("index,run,directory,estimated_flops");
+    for run in runs {
+        outln!(
+            "{},{},runs/{},{:.3e}",
+            run.index,
+            run.id(),
+            run.dir_name(),
+            costs[&run.index]
+        );
+    }
+    let total: f64 = costs.values().sum();
+    outln!(
+        "total: {} (an upper bound: each run counted at all its steps; early stopping ends runs sooner), {} runs at a time",
+        flops_text(total),
+        jobs
+    );
+    Ok(())
+}
+
+/// Sweep progress on stderr: on a terminal an overall bar and a line per run in flight; otherwise
+/// (Slurm, CI, a file) a plain line at most every [`PLAIN_EVERY`]. The ETA weights every run by
+/// its estimated work ([`estimated_flops`]), counting the finished steps of the runs in flight.
 struct Bars {
     multi: MultiProgress,
     overall: ProgressBar,
     lines: Mutex<HashMap<usize, ProgressBar>>,
+    plain: Option<Mutex<PlainProgress>>,
+    /// pending run index → estimated work (set when the sweep plans)
+    costs: Mutex<HashMap<usize, f64>>,
+    /// work of finished runs, and per run in flight its (done fraction)
+    work: Mutex<(f64, HashMap<usize, f64>)>,
+    total_runs: usize,
+}
+
+/// How often a plain progress line is printed when stderr is not a terminal.
+const PLAIN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// The overall bar counts work in these units (per mille).
+const WORK_UNITS: u64 = 1000;
+
+struct PlainProgress {
+    started: std::time::Instant,
+    last: Option<std::time::Instant>,
+    finished: usize,
+    pending: usize,
 }
 
 impl Bars {
-    fn new(hidden: bool) -> Bars {
-        let multi = MultiProgress::with_draw_target(if hidden {
+    fn new(quiet: bool, plain: bool, total_runs: usize) -> Bars {
+        let multi = MultiProgress::with_draw_target(if quiet || plain {
             ProgressDrawTarget::hidden()
         } else {
             ProgressDrawTarget::stderr()
         });
-        let overall = multi.add(ProgressBar::new(0));
+        let overall = multi.add(ProgressBar::new(WORK_UNITS));
         overall.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {elapsed} elapsed, ETA {eta}")
-                .expect("a fixed template parses"),
+            ProgressStyle::with_template(
+                "{bar:30} {percent:>3}% of the work, {msg}  {elapsed} elapsed, ETA {eta}",
+            )
+            .expect("a fixed template parses"),
         );
         Bars {
             multi,
             overall,
             lines: Mutex::new(HashMap::new()),
+            plain: (plain && !quiet).then(|| {
+                Mutex::new(PlainProgress {
+                    started: std::time::Instant::now(),
+                    last: None,
+                    finished: 0,
+                    pending: 0,
+                })
+            }),
+            costs: Mutex::new(HashMap::new()),
+            work: Mutex::new((0.0, HashMap::new())),
+            total_runs,
         }
     }
+
     fn clear(&self) {
         self.overall.finish_and_clear();
         let _ = self.multi.clear();
     }
+
+    /// The fraction of the pending work done, updating the overall bar and the plain line.
+    fn update_work(&self, force_line: bool) {
+        let fraction = {
+            let costs = self.costs.lock().unwrap_or_else(|e| e.into_inner());
+            let work = self.work.lock().unwrap_or_else(|e| e.into_inner());
+            let total: f64 = costs.values().sum();
+            let in_flight: f64 = work
+                .1
+                .iter()
+                .map(|(i, f)| f * costs.get(i).copied().unwrap_or(0.0))
+                .sum();
+            if total > 0.0 {
+                ((work.0 + in_flight) / total).clamp(0.0, 1.0)
+            } else {
+                0.0
+            }
+        };
+        self.overall
+            .set_position((fraction * WORK_UNITS as f64) as u64);
+        if let Some(plain) = &self.plain {
+            let mut p = plain.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            if force_line || p.last.is_none_or(|t| now.duration_since(t) >= PLAIN_EVERY) {
+                p.last = Some(now);
+                let elapsed = now.duration_since(p.started).as_secs_f64();
+                let eta = if fraction > 0.0 {
+                    format!("{:.0} s", elapsed * (1.0 - fraction) / fraction)
+                } else {
+                    "unknown".to_string()
+                };
+                eprintln!(
+                    "sweep: {}/{} runs finished, {:.0}% of the work, {:.0} s elapsed, ETA {eta} (work-weighted, an upper bound)",
+                    p.finished,
+                    p.pending,
+                    100.0 * fraction,
+                    elapsed
+                );
+            }
+        }
+    }
 }
 
 impl SweepObserver for Bars {
-    fn planned(&self, pending: usize, _done: usize) {
-        self.overall.set_length(pending as u64);
+    fn planned(&self, pending: &[&RunSpec], done: usize) {
+        *self.costs.lock().unwrap_or_else(|e| e.into_inner()) = pending
+            .iter()
+            .map(|r| (r.index, estimated_flops(&r.config).unwrap_or(0.0)))
+            .collect();
+        self.overall.set_message(format!(
+            "{} runs to go ({done} of {} done before)",
+            pending.len(),
+            self.total_runs
+        ));
+        if let Some(plain) = &self.plain {
+            plain.lock().unwrap_or_else(|e| e.into_inner()).pending = pending.len();
+        }
+        self.update_work(true);
     }
     fn started(&self, run: &RunSpec) {
         let bar = self.multi.add(ProgressBar::new(run.config.steps as u64));
@@ -257,6 +427,12 @@ impl SweepObserver for Bars {
                 .unwrap_or_default();
             bar.set_message(format!("loss {:.3} acc {acc}", p.train_loss));
         }
+        self.work
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .insert(run.index, p.step as f64 / p.total.max(1) as f64);
+        self.update_work(false);
     }
     fn finished(&self, run: &RunSpec, _row: &ResultRow) {
         if let Some(bar) = self
@@ -268,7 +444,23 @@ impl SweepObserver for Bars {
             bar.finish_and_clear();
             self.multi.remove(&bar);
         }
-        self.overall.inc(1);
+        // one lock at a time (update_work takes costs, then work)
+        let cost = self
+            .costs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&run.index)
+            .copied()
+            .unwrap_or(0.0);
+        {
+            let mut work = self.work.lock().unwrap_or_else(|e| e.into_inner());
+            work.1.remove(&run.index);
+            work.0 += cost;
+        }
+        if let Some(plain) = &self.plain {
+            plain.lock().unwrap_or_else(|e| e.into_inner()).finished += 1;
+        }
+        self.update_work(false);
     }
 }
 

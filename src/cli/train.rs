@@ -1,200 +1,120 @@
 //! `rnnlab train`: one training run into a run directory, with a progress bar and a summary.
 
-use clap::Args;
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use rnnlab::analysis::gradient_report::GradientProbe;
-use rnnlab::optim::OptimizerKind;
-use rnnlab::train::options::set_option;
+use rnnlab::train::options::{
+    find_option, help_with_default, set_option, TrainFlag, TRAIN_OPTIONS,
+};
 use rnnlab::train::run_dir::{default_run_dir, RunDir};
 use rnnlab::train::trainer::{train, Progress, RunData, TrainObserver};
-use rnnlab::train::{Precision, TrainConfig};
-use rnnlab::{Activation, CellKind, InitScheme};
+use rnnlab::train::TrainConfig;
 
-use super::data::TaskArgs;
 use super::report_text::print_run_summary;
 use super::UsageError;
 
-/// Every option of a training run; each overrides the value from `--config` (or the default).
-#[derive(Args, Debug, Clone, Default)]
+/// Every option of a training run (one flag per entry of
+/// [`rnnlab::train::options::TRAIN_OPTIONS`]), plus the dataset files; each overrides the value
+/// from `--config` (or the default).
+#[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
-    #[command(flatten)]
-    pub task: TaskArgs,
+    /// (option name, value text) for every option given, in the table's order.
+    pub given: Vec<(&'static str, String)>,
     /// Train on the sequences of this dataset file (its task replaces --task).
-    #[arg(long)]
     pub data: Option<PathBuf>,
     /// Evaluate on this dataset file instead of a generated held-out set.
-    #[arg(long)]
     pub eval_data: Option<PathBuf>,
-    /// rnn, lstm or gru [default: lstm].
-    #[arg(long)]
-    pub cell: Option<CellKind>,
-    /// The vanilla RNN's nonlinearity: tanh, sigmoid or relu [default: tanh].
-    #[arg(long)]
-    pub activation: Option<Activation>,
-    /// Units per layer [default: 64].
-    #[arg(long, allow_negative_numbers = true)]
-    pub hidden: Option<usize>,
-    /// Stacked layers [default: 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pub layers: Option<usize>,
-    /// Width of each layer, bottom first, e.g. 64:32 (replaces --hidden and --layers).
-    #[arg(long)]
-    pub widths: Option<String>,
-    /// Residual connections between stacked layers.
-    #[arg(long)]
-    pub residual: bool,
-    /// Layer normalisation of the vanilla RNN's pre-activation.
-    #[arg(long)]
-    pub layer_norm: bool,
-    /// Scheme of the input and recurrent weights: default, xavier, he, orthogonal, identity, zeros.
-    #[arg(long)]
-    pub init: Option<InitScheme>,
-    /// Scale factor of the input and recurrent weights [default: 1].
-    #[arg(long, allow_negative_numbers = true)]
-    pub init_scale: Option<f64>,
-    /// Scheme of the recurrent weights alone (after --init).
-    #[arg(long)]
-    pub recurrent_init: Option<InitScheme>,
-    /// Scale of the recurrent weights alone (after --init-scale).
-    #[arg(long, allow_negative_numbers = true)]
-    pub recurrent_scale: Option<f64>,
-    /// Scheme of the input weights alone (after --init).
-    #[arg(long)]
-    pub input_init: Option<InitScheme>,
-    /// Scale of the input weights alone (after --init-scale).
-    #[arg(long, allow_negative_numbers = true)]
-    pub input_scale: Option<f64>,
-    /// Biases: default or zeros.
-    #[arg(long)]
-    pub bias_init: Option<InitScheme>,
-    /// LSTM forget-gate bias [default: 1].
-    #[arg(long, allow_hyphen_values = true)]
-    pub forget_bias: Option<f64>,
-    /// sgd, rmsprop or adam [default: adam].
-    #[arg(long)]
-    pub optimizer: Option<OptimizerKind>,
-    /// Learning rate [default: 0.001].
-    #[arg(long, allow_hyphen_values = true)]
-    pub lr: Option<f64>,
-    /// SGD momentum [default: 0].
-    #[arg(long, allow_negative_numbers = true)]
-    pub momentum: Option<f64>,
-    /// Clip the gradient's global norm at this value [default: 1]; 0 turns clipping off.
-    #[arg(long, allow_hyphen_values = true)]
-    pub clip: Option<f64>,
-    /// Clip every gradient entry to [-v, v] instead of clipping the norm.
-    #[arg(long, allow_negative_numbers = true)]
-    pub clip_value: Option<f64>,
-    /// Sequences per batch [default: 32].
-    #[arg(long, allow_negative_numbers = true)]
-    pub batch: Option<usize>,
-    /// Maximum training steps [default: 2000].
-    #[arg(long, allow_negative_numbers = true)]
-    pub steps: Option<usize>,
-    /// Truncated BPTT window in steps [default: full BPTT].
-    #[arg(long, allow_negative_numbers = true)]
-    pub bptt: Option<usize>,
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    /// Evaluate every N steps [default: 50].
-    #[arg(long, allow_negative_numbers = true)]
-    pub eval_every: Option<usize>,
-    /// Held-out evaluation sequences [default: 256].
-    #[arg(long, allow_negative_numbers = true)]
-    pub eval_size: Option<usize>,
-    /// Gradient report every N steps, besides step 0 and the end (0: only those) [default: 500].
-    #[arg(long, allow_negative_numbers = true)]
-    pub probe_every: Option<usize>,
-    /// Sequences in the gradient report's probe batch [default: 32].
-    #[arg(long, allow_negative_numbers = true)]
-    pub probe_size: Option<usize>,
-    /// Keep training after the task counts as solved.
-    #[arg(long)]
-    pub no_early_stop: bool,
-    /// f32 (default) or f64 training arithmetic (gradient reports are always f64).
-    #[arg(long)]
-    pub precision: Option<Precision>,
+}
+
+impl FromArgMatches for TrainOptions {
+    fn from_arg_matches(m: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut o = TrainOptions::default();
+        o.update_from_arg_matches(m)?;
+        Ok(o)
+    }
+    fn update_from_arg_matches(&mut self, m: &ArgMatches) -> Result<(), clap::Error> {
+        for option in TRAIN_OPTIONS {
+            let value = match option.flag {
+                TrainFlag::Value(_) => m.get_one::<String>(option.name).cloned(),
+                TrainFlag::Switch { flag, sets } => m.get_flag(flag).then(|| sets.to_string()),
+            };
+            if let Some(value) = value {
+                self.given.retain(|(k, _)| *k != option.name);
+                self.given.push((option.name, value));
+            }
+        }
+        if let Some(p) = m.get_one::<PathBuf>("data") {
+            self.data = Some(p.clone());
+        }
+        if let Some(p) = m.get_one::<PathBuf>("eval-data") {
+            self.eval_data = Some(p.clone());
+        }
+        Ok(())
+    }
+}
+
+impl Args for TrainOptions {
+    fn augment_args(cmd: Command) -> Command {
+        let cmd = cmd
+            .arg(
+                Arg::new("data")
+                    .long("data")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help(
+                        "Train on the sequences of this dataset file (its task replaces --task).",
+                    ),
+            )
+            .arg(
+                Arg::new("eval-data")
+                    .long("eval-data")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("Evaluate on this dataset file instead of a generated held-out set."),
+            );
+        TRAIN_OPTIONS.iter().fold(cmd, |cmd, option| {
+            let arg = match option.flag {
+                TrainFlag::Value(value_name) => Arg::new(option.name)
+                    .long(option.name)
+                    .value_name(value_name)
+                    .allow_negative_numbers(true),
+                TrainFlag::Switch { flag, .. } => {
+                    Arg::new(flag).long(flag).action(ArgAction::SetTrue)
+                }
+            };
+            cmd.arg(arg.help(help_with_default(option)))
+        })
+    }
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
 }
 
 impl TrainOptions {
-    /// The given options as (option name, value) pairs in the order `set_option` applies them
-    /// (the order of `OPTION_NAMES`, so `--init` comes before `--recurrent-init`).
-    fn given(&self) -> Vec<(&'static str, String)> {
-        fn s<T: ToString>(v: &Option<T>) -> Option<String> {
-            v.as_ref().map(T::to_string)
-        }
-        let t = &self.task;
-        let pairs: [(&'static str, Option<String>); 36] = [
-            ("task", s(&t.task)),
-            ("length", s(&t.length)),
-            ("names", s(&t.names)),
-            ("distractor-names", s(&t.distractor_names)),
-            ("pairs", s(&t.pairs)),
-            ("solved", s(&t.solved)),
-            ("cell", s(&self.cell)),
-            ("activation", s(&self.activation)),
-            ("hidden", s(&self.hidden)),
-            ("layers", s(&self.layers)),
-            ("widths", self.widths.clone()),
-            ("residual", self.residual.then(|| "true".to_string())),
-            ("layer-norm", self.layer_norm.then(|| "true".to_string())),
-            ("init", s(&self.init)),
-            ("init-scale", s(&self.init_scale)),
-            ("recurrent-init", s(&self.recurrent_init)),
-            ("recurrent-scale", s(&self.recurrent_scale)),
-            ("input-init", s(&self.input_init)),
-            ("input-scale", s(&self.input_scale)),
-            ("bias-init", s(&self.bias_init)),
-            ("forget-bias", s(&self.forget_bias)),
-            ("optimizer", s(&self.optimizer)),
-            ("lr", s(&self.lr)),
-            ("momentum", s(&self.momentum)),
-            ("clip", s(&self.clip)),
-            ("clip-value", s(&self.clip_value)),
-            ("batch", s(&self.batch)),
-            ("steps", s(&self.steps)),
-            ("bptt", s(&self.bptt)),
-            ("seed", s(&self.seed)),
-            ("eval-every", s(&self.eval_every)),
-            ("eval-size", s(&self.eval_size)),
-            ("probe-every", s(&self.probe_every)),
-            ("probe-size", s(&self.probe_size)),
-            (
-                "early-stop",
-                self.no_early_stop.then(|| "false".to_string()),
-            ),
-            ("precision", s(&self.precision)),
-        ];
-        pairs
-            .into_iter()
-            .filter_map(|(k, v)| v.map(|v| (k, v)))
-            .collect()
-    }
-
-    /// Applies every given option onto `config`, with the meaning `rnnlab sweep` gives the same
-    /// names (`rnnlab::train::options::set_option`).
+    /// Applies every given option onto `config`, in the table's order, with the meaning a sweep
+    /// gives the same names.
     pub fn apply(&self, config: &mut TrainConfig) -> anyhow::Result<()> {
-        let t = &self.task;
-        let task_given = t.task.is_some()
-            || t.length.is_some()
-            || t.names.is_some()
-            || t.distractor_names.is_some()
-            || t.pairs.is_some()
-            || t.solved.is_some();
-        if self.data.is_some() && task_given {
+        let given = |name: &str| self.given.iter().any(|(k, _)| *k == name);
+        if self.data.is_some() && self.given.iter().any(|(k, _)| is_task_option(k)) {
             return Err(UsageError(
                 "--data takes its task from the file; leave out --task and its options".into(),
             )
             .into());
         }
-        if self.clip.is_some() && self.clip_value.is_some() {
+        if given("clip") && given("clip-value") {
             return Err(UsageError("--clip and --clip-value: give one or the other".into()).into());
         }
-        for (name, value) in self.given() {
-            set_option(config, name, &value)?;
+        for (name, value) in &self.given {
+            set_option(config, name, value).map_err(|e| match e {
+                // a flag's error names the flag
+                rnnlab::Error::InvalidOption { field, message } if field == *name => {
+                    rnnlab::Error::invalid(format!("--{name}"), message)
+                }
+                other => other,
+            })?;
         }
         if let Some(path) = &self.data {
             config.data = Some(path.clone());
@@ -204,6 +124,10 @@ impl TrainOptions {
         }
         Ok(())
     }
+}
+
+fn is_task_option(name: &str) -> bool {
+    find_option(name).is_some_and(|o| o.is_task)
 }
 
 #[derive(Args)]
@@ -247,7 +171,8 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     config.model_spec(&data.task)?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
     let mut dir = RunDir::create(&out, &config, args.force)?;
-    let bar = if args.quiet || !std::io::stdout().is_terminal() {
+    let terminal = std::io::stderr().is_terminal();
+    let bar = if args.quiet || !terminal {
         ProgressBar::hidden()
     } else {
         let bar = ProgressBar::new(config.steps as u64);
@@ -257,10 +182,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         );
         bar
     };
+    let plain = (!args.quiet && !terminal).then(|| PlainLines::new(&out));
     let outcome = {
         let mut observer = BarObserver {
             dir: &mut dir,
             bar: &bar,
+            plain,
         };
         train(&config, &data, &mut observer)?
     };
@@ -269,10 +196,55 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     print_run_summary(&out, &config, &outcome)
 }
 
-/// Forwards to the run directory and draws progress.
+/// Forwards to the run directory and draws progress: a bar on a terminal, else plain lines.
 struct BarObserver<'a> {
     dir: &'a mut RunDir,
     bar: &'a ProgressBar,
+    plain: Option<PlainLines>,
+}
+
+/// When stderr is not a terminal (Slurm, CI, a log file): one progress line at most every
+/// [`PlainLines::EVERY`].
+struct PlainLines {
+    name: String,
+    started: std::time::Instant,
+    last: std::time::Instant,
+}
+
+impl PlainLines {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    fn new(out: &std::path::Path) -> PlainLines {
+        let now = std::time::Instant::now();
+        PlainLines {
+            name: out.display().to_string(),
+            started: now,
+            last: now,
+        }
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last) < Self::EVERY {
+            return;
+        }
+        self.last = now;
+        let elapsed = now.duration_since(self.started).as_secs_f64();
+        let acc = p
+            .eval_accuracy
+            .map(|a| format!("{a:.3}"))
+            .unwrap_or_else(|| "-".into());
+        eprintln!(
+            "train {}: step {}/{} ({:.0}%), loss {:.4}, eval acc {acc}, {:.0} s elapsed, at most {:.0} s to go",
+            self.name,
+            p.step,
+            p.total,
+            100.0 * p.step as f64 / p.total.max(1) as f64,
+            p.train_loss,
+            elapsed,
+            elapsed * (p.total.saturating_sub(p.step)) as f64 / p.step.max(1) as f64
+        );
+    }
 }
 
 impl TrainObserver for BarObserver<'_> {
@@ -283,6 +255,9 @@ impl TrainObserver for BarObserver<'_> {
         self.dir.on_probe(probe)
     }
     fn on_progress(&mut self, p: &Progress) {
+        if let Some(plain) = &mut self.plain {
+            plain.progress(p);
+        }
         self.bar.set_position(p.step as u64);
         let acc = p
             .eval_accuracy

@@ -9,7 +9,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::tasks::TaskKind;
 use crate::train::config::ron_error;
-use crate::train::options::{set_option, OPTION_NAMES};
+use crate::train::options::{find_option, option_names, set_option};
 use crate::train::TrainConfig;
 
 /// One value in a grid, as RON writes it: `5`, `0.1`, `true` or `"lstm"`.
@@ -258,17 +258,12 @@ impl Experiment {
     }
 
     /// Varied options in run order: `variant` (if any), then the grid's in the order of
-    /// [`OPTION_NAMES`] (task first, seed last).
+    /// [`crate::train::options::TRAIN_OPTIONS`] (task first, seed last).
     pub fn axes(&self) -> Vec<&str> {
         let variant = (!self.variants.is_empty()).then_some(VARIANT_AXIS);
         variant
             .into_iter()
-            .chain(
-                OPTION_NAMES
-                    .iter()
-                    .copied()
-                    .filter(|n| self.grid.contains_key(*n)),
-            )
+            .chain(option_names().filter(|n| self.grid.contains_key(*n)))
             .collect()
     }
 
@@ -286,12 +281,12 @@ impl Experiment {
             }
         }
         for (name, values) in &self.grid {
-            if !OPTION_NAMES.contains(&name.as_str()) {
+            if find_option(name).is_none() {
                 return Err(Error::invalid(
                     format!("grid option '{name}'"),
                     format!(
                         "is not a training option (options: {})",
-                        OPTION_NAMES.join(", ")
+                        option_names().collect::<Vec<_>>().join(", ")
                     ),
                 ));
             }

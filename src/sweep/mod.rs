@@ -1,6 +1,7 @@
 //! Sweeps: grids of training runs in parallel, shards and merging, and the comparison report.
 
 pub mod compare;
+pub mod cost;
 pub mod experiment;
 pub mod merge;
 pub mod results;

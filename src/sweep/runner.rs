@@ -29,7 +29,7 @@ pub struct SweepSettings {
 
 /// What a sweep reports while it runs. Called from worker threads.
 pub trait SweepObserver: Sync {
-    fn planned(&self, _pending: usize, _finished_before: usize) {}
+    fn planned(&self, _pending: &[&RunSpec], _finished_before: usize) {}
     fn started(&self, _run: &RunSpec) {}
     fn progress(&self, _run: &RunSpec, _progress: &Progress) {}
     fn finished(&self, _run: &RunSpec, _row: &ResultRow) {}
@@ -172,7 +172,7 @@ pub fn run_sweep(
         .filter(|r| settings.shard.is_none_or(|s| s.contains(r.index)))
         .count()
         - pending.len();
-    observer.planned(pending.len(), skipped);
+    observer.planned(&pending, skipped);
 
     let table = Mutex::new(table);
     let next = AtomicUsize::new(0);

@@ -1,5 +1,7 @@
-//! Setting one training option by its command-line name (`cell`, `init-scale`, …) from text: what
-//! a sweep grid varies. The names and meanings are those of `rnnlab train`'s flags.
+//! Every training option, declared once in [`TRAIN_OPTIONS`]: its name (the flag of `rnnlab
+//! train`, the key of a sweep grid), its help, how the text of a value sets it in a
+//! [`TrainConfig`], and how its current value reads back. The CLI's flags, the sweep grid's
+//! flags, the option list in `--help` with its defaults, and `set_option` all come from the table.
 
 use std::str::FromStr;
 
@@ -10,54 +12,246 @@ use crate::init::InitScheme;
 use crate::optim::{Clip, OptimizerKind};
 use crate::tasks::{TaskKind, TaskSpec};
 
-/// Every option a sweep may vary.
-pub const OPTION_NAMES: &[&str] = &[
-    "task",
-    "length",
-    "names",
-    "distractor-names",
-    "pairs",
-    "solved",
-    "cell",
-    "activation",
-    "hidden",
-    "layers",
-    "widths",
-    "residual",
-    "layer-norm",
-    "init",
-    "init-scale",
-    "recurrent-init",
-    "recurrent-scale",
-    "input-init",
-    "input-scale",
-    "bias-init",
-    "forget-bias",
-    "optimizer",
-    "lr",
-    "momentum",
-    "clip",
-    "clip-value",
-    "batch",
-    "steps",
-    "bptt",
-    "seed",
-    "eval-every",
-    "eval-size",
-    "probe-every",
-    "probe-size",
-    "early-stop",
-    "precision",
+/// How an option appears on `rnnlab train`'s command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainFlag {
+    /// `--name VALUE`.
+    Value(&'static str),
+    /// A switch `--flag` that sets the value given here (`--no-early-stop` sets early-stop false).
+    Switch {
+        flag: &'static str,
+        sets: &'static str,
+    },
+}
+
+/// One training option.
+pub struct TrainOption {
+    /// Its name: the flag (`--init-scale`), the sweep grid's key and the name in errors.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub flag: TrainFlag,
+    /// A task option (these conflict with `--data`, whose file brings the task).
+    pub is_task: bool,
+    /// Sets the option from the text of a value, as the flag would.
+    pub set: fn(&mut TrainConfig, &str) -> Result<()>,
+    /// The option's value in a config, as text (what `--help` shows as the default).
+    pub get: fn(&TrainConfig) -> String,
+    /// A valid value other than the default (for the tests).
+    pub example: &'static str,
+}
+
+impl std::fmt::Debug for TrainOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrainOption({})", self.name)
+    }
+}
+
+fn opt_text<T: ToString>(v: &Option<T>, none: &str) -> String {
+    v.as_ref().map_or_else(|| none.to_string(), T::to_string)
+}
+
+macro_rules! option {
+    ($name:literal, $help:literal, $flag:expr, $is_task:expr, $example:literal,
+     set: |$c:ident, $v:ident, $n:ident| $set:expr, get: |$g:ident| $get:expr) => {
+        TrainOption {
+            name: $name,
+            help: $help,
+            flag: $flag,
+            is_task: $is_task,
+            set: |$c: &mut TrainConfig, $v: &str| -> Result<()> {
+                #[allow(unused_variables)]
+                let $n = $name;
+                $set;
+                Ok(())
+            },
+            get: |$g: &TrainConfig| -> String { $get },
+            example: $example,
+        }
+    };
+}
+
+use TrainFlag::{Switch, Value};
+
+/// Every training option, in the order they are applied (so `init` comes before
+/// `recurrent-init`) and in which sweep axes vary (task first, seed last).
+pub static TRAIN_OPTIONS: &[TrainOption] = &[
+    option!("task", "The task: tanaka, copy, adding or recall.", Value("NAME"), true, "copy",
+        set: |c, v, name| {
+            let task: TaskKind = parse(name, v)?;
+            if task != c.task.task {
+                c.task = TaskSpec::new(task, c.task.length);
+            }
+        },
+        get: |c| c.task.task.to_string()),
+    option!("length", "Dependency length: tanaka filler phrases, copy T, adding sequence length, recall fillers.", Value("N"), true, "7",
+        set: |c, v, name| c.task.length = parse(name, v)?,
+        get: |c| c.task.length.to_string()),
+    option!("names", "tanaka: how many names are in play.", Value("N"), true, "4",
+        set: |c, v, name| c.task.names = Some(parse(name, v)?),
+        get: |c| opt_text(&c.task.names, "8")),
+    option!("distractor-names", "tanaka: probability that a filler slot holds another name.", Value("P"), true, "0.1",
+        set: |c, v, name| c.task.distractor_names = Some(parse(name, v)?),
+        get: |c| opt_text(&c.task.distractor_names, "0")),
+    option!("pairs", "recall: how many key–value pairs.", Value("N"), true, "3",
+        set: |c, v, name| c.task.pairs = Some(parse(name, v)?),
+        get: |c| opt_text(&c.task.pairs, "4")),
+    option!("solved", "The solved threshold: eval accuracy (eval MSE for adding).", Value("X"), true, "0.9",
+        set: |c, v, name| c.task.solved = Some(parse(name, v)?),
+        get: |c| opt_text(&c.task.solved, "the task's")),
+    option!("cell", "rnn, lstm or gru.", Value("CELL"), false, "gru",
+        set: |c, v, name| c.model.cell = parse::<CellKind>(name, v)?,
+        get: |c| c.model.cell.to_string()),
+    option!("activation", "The vanilla RNN's nonlinearity: tanh, sigmoid or relu.", Value("NAME"), false, "relu",
+        set: |c, v, name| c.model.activation = parse::<Activation>(name, v)?,
+        get: |c| c.model.activation.to_string()),
+    option!("hidden", "Units per layer.", Value("N"), false, "5",
+        set: |c, v, name| c.model.hidden = parse(name, v)?,
+        get: |c| c.model.hidden.to_string()),
+    option!("layers", "Stacked layers.", Value("N"), false, "2",
+        set: |c, v, name| c.model.layers = parse(name, v)?,
+        get: |c| c.model.layers.to_string()),
+    option!("widths", "Width of each layer, bottom first, e.g. 64:32 (replaces --hidden and --layers).", Value("W1:W2:…"), false, "8:4",
+    set: |c, v, name| {
+        let widths = v
+            .split(':')
+            .map(|w| parse::<usize>(name, w))
+            .collect::<Result<Vec<usize>>>()?;
+        c.model.widths = Some(widths);
+    },
+    get: |c| c.model.widths.as_ref().map_or_else(
+        || "--hidden × --layers".to_string(),
+        |w| w.iter().map(usize::to_string).collect::<Vec<_>>().join(":"),
+    )),
+    option!("residual", "Residual connections between stacked layers.", Switch { flag: "residual", sets: "true" }, false, "true",
+        set: |c, v, name| c.model.residual = flag(name, v)?,
+        get: |c| c.model.residual.to_string()),
+    option!("layer-norm", "Layer normalisation of the vanilla RNN's pre-activation.", Switch { flag: "layer-norm", sets: "true" }, false, "true",
+        set: |c, v, name| c.model.layer_norm = flag(name, v)?,
+        get: |c| c.model.layer_norm.to_string()),
+    option!("init", "Scheme of the input and recurrent weights: default, xavier, he, orthogonal, identity, zeros.", Value("SCHEME"), false, "orthogonal",
+        set: |c, v, name| {
+            let scheme: InitScheme = parse(name, v)?;
+            c.init.input.scheme = scheme;
+            c.init.recurrent.scheme = scheme;
+            if scheme != InitScheme::Default {
+                c.init.bias.scheme = InitScheme::Zeros;
+            }
+        },
+        get: |c| c.init.input.scheme.to_string()),
+    option!("init-scale", "Scale factor of the input and recurrent weights.", Value("X"), false, "0.5",
+        set: |c, v, name| {
+            let x = parse(name, v)?;
+            c.init.input.scale = x;
+            c.init.recurrent.scale = x;
+        },
+        get: |c| c.init.input.scale.to_string()),
+    option!("recurrent-init", "Scheme of the recurrent weights alone (after --init).", Value("SCHEME"), false, "identity",
+        set: |c, v, name| c.init.recurrent.scheme = parse(name, v)?,
+        get: |c| c.init.recurrent.scheme.to_string()),
+    option!("recurrent-scale", "Scale of the recurrent weights alone (after --init-scale).", Value("X"), false, "1.2",
+        set: |c, v, name| c.init.recurrent.scale = parse(name, v)?,
+        get: |c| c.init.recurrent.scale.to_string()),
+    option!("input-init", "Scheme of the input weights alone (after --init).", Value("SCHEME"), false, "xavier",
+        set: |c, v, name| c.init.input.scheme = parse(name, v)?,
+        get: |c| c.init.input.scheme.to_string()),
+    option!("input-scale", "Scale of the input weights alone (after --init-scale).", Value("X"), false, "2",
+        set: |c, v, name| c.init.input.scale = parse(name, v)?,
+        get: |c| c.init.input.scale.to_string()),
+    option!("bias-init", "Biases: default or zeros.", Value("SCHEME"), false, "zeros",
+        set: |c, v, name| c.init.bias.scheme = parse(name, v)?,
+        get: |c| c.init.bias.scheme.to_string()),
+    option!("forget-bias", "LSTM forget-gate bias.", Value("X"), false, "0",
+        set: |c, v, name| c.init.forget_bias = parse(name, v)?,
+        get: |c| c.init.forget_bias.to_string()),
+    option!("optimizer", "sgd, rmsprop or adam.", Value("NAME"), false, "sgd",
+        set: |c, v, name| c.optimizer.kind = parse::<OptimizerKind>(name, v)?,
+        get: |c| c.optimizer.kind.to_string()),
+    option!("lr", "Learning rate.", Value("X"), false, "0.1",
+        set: |c, v, name| c.optimizer.lr = parse(name, v)?,
+        get: |c| c.optimizer.lr.to_string()),
+    option!("momentum", "SGD momentum.", Value("X"), false, "0.9",
+        set: |c, v, name| c.optimizer.momentum = parse(name, v)?,
+        get: |c| c.optimizer.momentum.to_string()),
+    option!("clip", "Clip the gradient's global norm at this value; 0 turns clipping off.", Value("X"), false, "0",
+    set: |c, v, name| {
+        let x: f64 = parse(name, v)?;
+        c.clip = if x == 0.0 { Clip::None } else { Clip::Norm(x) };
+    },
+    get: |c| match c.clip {
+        Clip::Norm(x) => x.to_string(),
+        _ => "0".to_string(),
+    }),
+    option!("clip-value", "Clip every gradient entry to [-v, v] instead of clipping the norm.", Value("X"), false, "1",
+    set: |c, v, name| c.clip = Clip::Value(parse(name, v)?),
+    get: |c| match c.clip {
+        Clip::Value(x) => x.to_string(),
+        _ => "off".to_string(),
+    }),
+    option!("batch", "Sequences per batch.", Value("N"), false, "3",
+        set: |c, v, name| c.batch = parse(name, v)?,
+        get: |c| c.batch.to_string()),
+    option!("steps", "Maximum training steps.", Value("N"), false, "9",
+        set: |c, v, name| c.steps = parse(name, v)?,
+        get: |c| c.steps.to_string()),
+    option!("bptt", "Truncated BPTT window in steps; 0 is full BPTT.", Value("K"), false, "4",
+        set: |c, v, name| {
+            let k: usize = parse(name, v)?;
+            c.bptt = (k > 0).then_some(k);
+        },
+        get: |c| c.bptt.map_or_else(|| "0 (full)".to_string(), |k| k.to_string())),
+    option!("seed", "Seed of the weights, the training batches, the evaluation set and the probe batch.", Value("N"), false, "5",
+        set: |c, v, name| c.seed = parse(name, v)?,
+        get: |c| c.seed.to_string()),
+    option!("eval-every", "Evaluate every N steps (and at the end).", Value("N"), false, "2",
+        set: |c, v, name| c.eval_every = parse(name, v)?,
+        get: |c| c.eval_every.to_string()),
+    option!("eval-size", "Held-out evaluation sequences.", Value("N"), false, "8",
+        set: |c, v, name| c.eval_size = parse(name, v)?,
+        get: |c| c.eval_size.to_string()),
+    option!("probe-every", "Gradient report every N steps, besides step 0 and the end (0: only those).", Value("N"), false, "0",
+        set: |c, v, name| c.probe_every = parse(name, v)?,
+        get: |c| c.probe_every.to_string()),
+    option!("probe-size", "Sequences in the gradient report's probe batch.", Value("N"), false, "2",
+        set: |c, v, name| c.probe_size = parse(name, v)?,
+        get: |c| c.probe_size.to_string()),
+    option!("early-stop", "Stop when the task counts as solved (train: --no-early-stop keeps training).", Switch { flag: "no-early-stop", sets: "false" }, false, "false",
+        set: |c, v, name| c.stop_when_solved = flag(name, v)?,
+        get: |c| c.stop_when_solved.to_string()),
+    option!("precision", "f32 or f64 training arithmetic (gradient reports are always f64).", Value("P"), false, "f64",
+        set: |c, v, name| c.precision = parse::<Precision>(name, v)?,
+        get: |c| c.precision.to_string()),
 ];
+
+/// The names of every option, in [`TRAIN_OPTIONS`] order.
+pub fn option_names() -> impl Iterator<Item = &'static str> {
+    TRAIN_OPTIONS.iter().map(|o| o.name)
+}
+
+/// The option called `name`.
+pub fn find_option(name: &str) -> Option<&'static TrainOption> {
+    TRAIN_OPTIONS.iter().find(|o| o.name == name)
+}
+
+/// The option's help line with its default: `Units per layer. [default: 64]`.
+pub fn help_with_default(option: &TrainOption) -> String {
+    format!(
+        "{} [default: {}]",
+        option.help,
+        (option.get)(&TrainConfig::default())
+    )
+}
 
 fn parse<T: FromStr>(name: &str, value: &str) -> Result<T>
 where
     T::Err: std::fmt::Display,
 {
-    value
-        .trim()
-        .parse()
-        .map_err(|e| Error::invalid(name, format!("'{value}': {e}")))
+    value.trim().parse::<T>().map_err(|e| {
+        let text = e.to_string();
+        let text = text
+            .strip_prefix(&format!("invalid {name}: "))
+            .unwrap_or(&text);
+        Error::invalid(name, format!("'{value}': {text}"))
+    })
 }
 
 fn flag(name: &str, value: &str) -> Result<bool> {
@@ -73,84 +267,16 @@ fn flag(name: &str, value: &str) -> Result<bool> {
 
 /// Sets option `name` of `config` to `value`, as the flag `--name value` would.
 pub fn set_option(config: &mut TrainConfig, name: &str, value: &str) -> Result<()> {
-    let m = &mut config.model;
-    let init = &mut config.init;
-    match name {
-        "task" => {
-            let task: TaskKind = parse(name, value)?;
-            if task != config.task.task {
-                config.task = TaskSpec::new(task, config.task.length);
-            }
-        }
-        "length" => config.task.length = parse(name, value)?,
-        "names" => config.task.names = Some(parse(name, value)?),
-        "distractor-names" => config.task.distractor_names = Some(parse(name, value)?),
-        "pairs" => config.task.pairs = Some(parse(name, value)?),
-        "solved" => config.task.solved = Some(parse(name, value)?),
-        "cell" => m.cell = parse::<CellKind>(name, value)?,
-        "activation" => m.activation = parse::<Activation>(name, value)?,
-        "hidden" => m.hidden = parse(name, value)?,
-        "layers" => m.layers = parse(name, value)?,
-        "widths" => {
-            let widths = value
-                .split(':')
-                .map(|w| parse::<usize>(name, w))
-                .collect::<Result<Vec<usize>>>()?;
-            m.widths = Some(widths);
-        }
-        "residual" => m.residual = flag(name, value)?,
-        "layer-norm" => m.layer_norm = flag(name, value)?,
-        "init" => {
-            let s: InitScheme = parse(name, value)?;
-            init.input.scheme = s;
-            init.recurrent.scheme = s;
-            if s != InitScheme::Default {
-                init.bias.scheme = InitScheme::Zeros;
-            }
-        }
-        "init-scale" => {
-            let x = parse(name, value)?;
-            init.input.scale = x;
-            init.recurrent.scale = x;
-        }
-        "recurrent-init" => init.recurrent.scheme = parse(name, value)?,
-        "recurrent-scale" => init.recurrent.scale = parse(name, value)?,
-        "input-init" => init.input.scheme = parse(name, value)?,
-        "input-scale" => init.input.scale = parse(name, value)?,
-        "bias-init" => init.bias.scheme = parse(name, value)?,
-        "forget-bias" => init.forget_bias = parse(name, value)?,
-        "optimizer" => config.optimizer.kind = parse::<OptimizerKind>(name, value)?,
-        "lr" => config.optimizer.lr = parse(name, value)?,
-        "momentum" => config.optimizer.momentum = parse(name, value)?,
-        "clip" => {
-            let c: f64 = parse(name, value)?;
-            config.clip = if c == 0.0 { Clip::None } else { Clip::Norm(c) };
-        }
-        "clip-value" => config.clip = Clip::Value(parse(name, value)?),
-        "batch" => config.batch = parse(name, value)?,
-        "steps" => config.steps = parse(name, value)?,
-        "bptt" => {
-            let k: usize = parse(name, value)?;
-            config.bptt = (k > 0).then_some(k);
-        }
-        "seed" => config.seed = parse(name, value)?,
-        "eval-every" => config.eval_every = parse(name, value)?,
-        "eval-size" => config.eval_size = parse(name, value)?,
-        "probe-every" => config.probe_every = parse(name, value)?,
-        "probe-size" => config.probe_size = parse(name, value)?,
-        "early-stop" => config.stop_when_solved = flag(name, value)?,
-        "precision" => config.precision = parse::<Precision>(name, value)?,
-        other => {
-            return Err(Error::invalid(
-                other,
-                format!(
-                    "is not an option a sweep can vary (options: {})",
-                    OPTION_NAMES.join(", ")
-                ),
-            ))
-        }
+    match find_option(name) {
+        Some(option) => (option.set)(config, value),
+        None => Err(Error::invalid(
+            name,
+            format!(
+                "is not an option a sweep can vary (options: {})",
+                option_names().collect::<Vec<_>>().join(", ")
+            ),
+        )),
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -159,54 +285,25 @@ mod tests {
 
     #[test]
     fn every_listed_option_can_be_set_and_unknown_ones_are_named() {
-        let samples = [
-            ("task", "copy"),
-            ("length", "7"),
-            ("names", "4"),
-            ("distractor-names", "0.1"),
-            ("pairs", "3"),
-            ("solved", "0.9"),
-            ("cell", "gru"),
-            ("activation", "relu"),
-            ("hidden", "5"),
-            ("layers", "2"),
-            ("widths", "8:4"),
-            ("residual", "true"),
-            ("layer-norm", "true"),
-            ("init", "orthogonal"),
-            ("init-scale", "0.5"),
-            ("recurrent-init", "identity"),
-            ("recurrent-scale", "1.2"),
-            ("input-init", "xavier"),
-            ("input-scale", "2"),
-            ("bias-init", "zeros"),
-            ("forget-bias", "0"),
-            ("optimizer", "sgd"),
-            ("lr", "0.1"),
-            ("momentum", "0.9"),
-            ("clip", "0"),
-            ("clip-value", "1"),
-            ("batch", "3"),
-            ("steps", "9"),
-            ("bptt", "4"),
-            ("seed", "5"),
-            ("eval-every", "2"),
-            ("eval-size", "8"),
-            ("probe-every", "0"),
-            ("probe-size", "2"),
-            ("early-stop", "false"),
-            ("precision", "f64"),
-        ];
-        assert_eq!(samples.len(), OPTION_NAMES.len());
-        for (name, value) in samples {
+        for option in TRAIN_OPTIONS {
             let mut c = TrainConfig::default();
-            set_option(&mut c, name, value).unwrap();
-            assert_ne!(c, TrainConfig::default(), "{name} changed nothing");
+            set_option(&mut c, option.name, option.example).unwrap();
+            assert_ne!(c, TrainConfig::default(), "{} changed nothing", option.name);
+            assert_ne!(
+                (option.get)(&c),
+                (option.get)(&TrainConfig::default()),
+                "{} reads back its default",
+                option.name
+            );
         }
         let mut c = TrainConfig::default();
         let err = set_option(&mut c, "colour", "red").unwrap_err().to_string();
         assert!(err.contains("colour"), "{err}");
         let err = set_option(&mut c, "cell", "cnn").unwrap_err().to_string();
         assert!(err.contains("cell") && err.contains("cnn"), "{err}");
+        assert_eq!(
+            help_with_default(find_option("hidden").unwrap()),
+            "Units per layer. [default: 64]"
+        );
     }
 }
