@@ -56,6 +56,7 @@ impl RunDir {
     pub fn create(path: &Path, config: &TrainConfig, force: bool) -> Result<RunDir> {
         prepare_fresh(path, DirKind::Run, force)?;
         write_atomic(&path.join(CONFIG_FILE), config.to_ron().as_bytes())?;
+        write_json(&path.join(CONFIG_FILE).with_extension("json"), config)?;
         let mut metrics = create(&path.join(METRICS_FILE))?;
         let mut gradients = create(&path.join(GRADIENTS_FILE))?;
         writeln!(metrics, "{METRICS_CSV_HEADER}").map_err(|e| io(path.join(METRICS_FILE), e))?;
@@ -147,10 +148,21 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
     )
 }
 
+/// Writes `summary.ron` at `path` and the same fields as `summary.json` beside it (for readers
+/// without RON, e.g. Python's standard library). JSON has no infinity or NaN: such a number is
+/// written as `null`.
 pub fn write_summary(path: &Path, summary: &RunSummary) -> Result<()> {
     let text = ron::ser::to_string_pretty(summary, ron::ser::PrettyConfig::default())
         .map_err(|e| Error::bad_file(path, e.to_string()))?;
-    write_atomic(path, text.as_bytes())
+    write_atomic(path, text.as_bytes())?;
+    write_json(&path.with_extension("json"), summary)
+}
+
+/// Writes `value` as pretty JSON through [`write_atomic`].
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::bad_file(path, e.to_string()))?;
+    write_atomic(path, format!("{text}\n").as_bytes())
 }
 
 pub fn read_summary(path: &Path) -> Result<RunSummary> {

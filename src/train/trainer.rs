@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 use super::config::{Precision, TrainConfig};
+use super::metadata::RunMetadata;
 use crate::analysis::gradient_report::{probe_gradients, DecaySummary, GradientProbe};
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
@@ -110,6 +111,9 @@ pub struct RunSummary {
     pub diagnostics_final: Vec<LayerDiagnostics>,
     /// For tasks whose dependency distance varies per sequence (adding): eval accuracy by distance.
     pub accuracy_by_distance: Vec<DistanceBucket>,
+    /// The command, time, host, build and threads that made the run.
+    #[serde(default)]
+    pub metadata: RunMetadata,
 }
 
 /// A trained network in the precision it was trained in.
@@ -226,6 +230,8 @@ where
     Network<F>: IntoTrained,
 {
     let started = Instant::now();
+    // training runs on one thread
+    let metadata = RunMetadata::now(1);
     let task = &data.task;
     let spec = config.model_spec(task)?;
     let mut net = Network::<F>::init(spec, &config.init, config.seed)?;
@@ -363,6 +369,7 @@ where
     let baseline = task.baseline();
     let accuracy_by_distance = accuracy_by_distance(&net, task, &data.eval)?;
     let summary = RunSummary {
+        metadata,
         rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
         final_eval_loss: eval_loss,
         final_eval_accuracy: eval_acc,
