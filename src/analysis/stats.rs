@@ -310,15 +310,17 @@ pub fn fit_logistic(outcomes: &[(f64, bool)]) -> Result<LogisticFit> {
             ));
         }
         let (mut da, mut db) = ((h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det);
+        // a NaN likelihood counts as no improvement
+        let improves = |next: f64| next >= current;
         let mut halvings = 0;
         let mut next = log_likelihood(a + da, b + db);
-        while !(next >= current) && halvings < 50 {
+        while !improves(next) && halvings < 50 {
             da /= 2.0;
             db /= 2.0;
             next = log_likelihood(a + da, b + db);
             halvings += 1;
         }
-        if !(next >= current) {
+        if !improves(next) {
             break; // no step improves ℓ: at the maximum up to rounding
         }
         a += da;
@@ -354,10 +356,13 @@ pub enum LengthAtHalf {
     AboveLongest { longest: f64 },
     /// No run solved: L50 is below the shortest length tested.
     BelowShortest { shortest: f64 },
-    /// Every solved run is at a length ≤ `solved_up_to` and every failed one at ≥ `failed_from`
-    /// (separation): the fitted slope runs off to −∞, so only the bound
-    /// `solved_up_to ≤ L50 ≤ failed_from` is estimable.
-    Between { solved_up_to: f64, failed_from: f64 },
+    /// Every solved run is at a length no longer than every failed one (separation): the fitted
+    /// slope runs off to −∞ and the fit tends to a step, so only a bracket `low ≤ L50 ≤ high` is
+    /// estimable (`None`: open on that side). With complete separation the bracket is (longest
+    /// solved length, shortest failed length); when both meet at one length L* with solved
+    /// fraction q there, it is (L*, next length) for q > 1/2, (previous length, L*) for q < 1/2 and
+    /// L* itself for q = 1/2.
+    Bracketed { low: Option<f64>, high: Option<f64> },
     /// No L50 can be given, for the reason stated.
     NotEstimable { reason: String },
 }
@@ -371,7 +376,7 @@ impl LengthAtHalf {
         }
     }
 
-    /// `31.6`, `> 200 (all solved)`, `between 20 and 50 (separated)`, …
+    /// `31.6`, `> 200 (all solved)`, `between 20 and 50 (separated; no logistic estimate)`, …
     pub fn text(&self) -> String {
         match self {
             LengthAtHalf::Estimated { length, .. } => format_length(*length),
@@ -381,21 +386,18 @@ impl LengthAtHalf {
             LengthAtHalf::BelowShortest { shortest } => {
                 format!("< {} (none solved)", format_length(*shortest))
             }
-            LengthAtHalf::Between {
-                solved_up_to,
-                failed_from,
-            } if solved_up_to == failed_from => format!(
-                "≈ {} (a step there; slope not estimable)",
-                format_length(*solved_up_to)
-            ),
-            LengthAtHalf::Between {
-                solved_up_to,
-                failed_from,
-            } => format!(
-                "between {} and {} (separated; not estimable)",
-                format_length(*solved_up_to),
-                format_length(*failed_from)
-            ),
+            LengthAtHalf::Bracketed { low, high } => {
+                let bracket = match (low, high) {
+                    (Some(l), Some(h)) if l == h => format!("≈ {}", format_length(*l)),
+                    (Some(l), Some(h)) => {
+                        format!("between {} and {}", format_length(*l), format_length(*h))
+                    }
+                    (Some(l), None) => format!("≥ {}", format_length(*l)),
+                    (None, Some(h)) => format!("≤ {}", format_length(*h)),
+                    (None, None) => "anywhere".into(),
+                };
+                format!("{bracket} (separated; no logistic estimate)")
+            }
             LengthAtHalf::NotEstimable { reason } => format!("not estimable ({reason})"),
         }
     }
@@ -440,10 +442,34 @@ pub fn length_at_half(outcomes: &[(f64, bool)]) -> LengthAtHalf {
         Separation::SuccessesBelow {
             max_success_x,
             min_failure_x,
-        } => LengthAtHalf::Between {
-            solved_up_to: max_success_x,
-            failed_from: min_failure_x,
+        } if max_success_x < min_failure_x => LengthAtHalf::Bracketed {
+            low: Some(max_success_x),
+            high: Some(min_failure_x),
         },
+        Separation::SuccessesBelow { max_success_x, .. } => {
+            // quasi-complete: solved and failed runs meet at one length
+            let step = max_success_x;
+            let at_step = || outcomes.iter().filter(|o| o.0 == step);
+            let solved_share = at_step().filter(|o| o.1).count() as f64 / at_step().count() as f64;
+            let next_longer = lengths().filter(|&l| l > step).reduce(f64::min);
+            let next_shorter = lengths().filter(|&l| l < step).reduce(f64::max);
+            if solved_share > 0.5 {
+                LengthAtHalf::Bracketed {
+                    low: Some(step),
+                    high: next_longer,
+                }
+            } else if solved_share < 0.5 {
+                LengthAtHalf::Bracketed {
+                    low: next_shorter,
+                    high: Some(step),
+                }
+            } else {
+                LengthAtHalf::Bracketed {
+                    low: Some(step),
+                    high: Some(step),
+                }
+            }
+        }
         Separation::SuccessesAbove { .. } => LengthAtHalf::NotEstimable {
             reason: "solved only at the longer lengths".into(),
         },
@@ -714,15 +740,35 @@ mod tests {
         let step = outcomes(&[(5.0, 3, 3), (10.0, 3, 3), (20.0, 0, 3), (50.0, 0, 3)]);
         assert_eq!(
             length_at_half(&step),
-            LengthAtHalf::Between {
-                solved_up_to: 10.0,
-                failed_from: 20.0
+            LengthAtHalf::Bracketed {
+                low: Some(10.0),
+                high: Some(20.0)
             }
         );
         assert!(fit_logistic(&step).is_err());
-        // quasi-complete: mixed only at 20
-        let quasi = outcomes(&[(10.0, 3, 3), (20.0, 1, 3), (50.0, 0, 3)]);
-        assert!(length_at_half(&quasi).text().starts_with("≈ 20"));
+        assert!(length_at_half(&step)
+            .text()
+            .starts_with("between 10 and 20"));
+        // quasi-complete, mixed only at 20: the step is there, and its solved share says on
+        // which side of 20 the curve crosses 1/2
+        let mostly_failed = outcomes(&[(10.0, 3, 3), (20.0, 1, 3), (50.0, 0, 3)]);
+        assert_eq!(
+            length_at_half(&mostly_failed),
+            LengthAtHalf::Bracketed {
+                low: Some(10.0),
+                high: Some(20.0)
+            }
+        );
+        let mostly_solved = outcomes(&[(10.0, 3, 3), (20.0, 2, 3), (50.0, 0, 3)]);
+        assert_eq!(
+            length_at_half(&mostly_solved),
+            LengthAtHalf::Bracketed {
+                low: Some(20.0),
+                high: Some(50.0)
+            }
+        );
+        let half = outcomes(&[(10.0, 3, 3), (20.0, 2, 4), (50.0, 0, 3)]);
+        assert!(length_at_half(&half).text().starts_with("≈ 20"));
         assert_eq!(
             length_at_half(&outcomes(&[(5.0, 3, 3), (10.0, 3, 3)])),
             LengthAtHalf::AboveLongest { longest: 10.0 }
@@ -731,10 +777,18 @@ mod tests {
             length_at_half(&outcomes(&[(5.0, 0, 3), (10.0, 0, 3)])),
             LengthAtHalf::BelowShortest { shortest: 5.0 }
         );
-        // one length only, mixed: separated at a point, no slope
-        assert!(length_at_half(&outcomes(&[(20.0, 2, 3)]))
-            .length()
-            .is_none());
+        // one length only, mixed: separated at a point, no slope, a one-sided bracket
+        assert_eq!(
+            length_at_half(&outcomes(&[(20.0, 2, 3)])),
+            LengthAtHalf::Bracketed {
+                low: Some(20.0),
+                high: None
+            }
+        );
+        assert_eq!(
+            length_at_half(&outcomes(&[(20.0, 2, 3)])).text(),
+            "≥ 20 (separated; no logistic estimate)"
+        );
         assert!(matches!(
             length_at_half(&outcomes(&[(5.0, 0, 3), (10.0, 3, 3)])),
             LengthAtHalf::NotEstimable { .. }
