@@ -472,6 +472,10 @@ impl PairVerdict {
                     .map(|t| (t.holm_first_more.min(t.holm_second_more), t.length))
                     .min_by(|x, y| x.0.total_cmp(&y.0));
                 match strongest {
+                    Some((p, _)) if p >= 1.0 => format!(
+                        "{a} and {b}: not distinguishable with {} (every Holm-adjusted p = 1)",
+                        self.seeds_text()
+                    ),
                     Some((p, length)) => format!(
                         "{a} and {b}: not distinguishable with {} (smallest Holm-adjusted p = {} at L={length})",
                         self.seeds_text(),
@@ -611,12 +615,12 @@ impl TaskComparison {
         let tests = 2 * self.lengths.len();
         let adjusted = (strongest * tests as f64).min(1.0);
         let consequence = if significant(adjusted) {
-            "a verdict needs a difference about that large"
+            "; only differences close to that extreme can be ranked"
         } else {
-            "so no pair can be ranked at 95% with this many seeds"
+            ", so no pair can be ranked at 95% with this many seeds"
         };
         Some(format!(
-            "With {seeds} seeds per cell and {} lengths, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {} and Holm-adjusted p = {} over the pair's {tests} tests: {consequence}.",
+            "With {seeds} seeds per cell and {} lengths, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {} and Holm-adjusted p = {} over the pair's {tests} tests{consequence}.",
             self.lengths.len(),
             format_p(strongest),
             format_p(adjusted)
