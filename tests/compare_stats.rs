@@ -207,3 +207,20 @@ fn the_report_states_its_rules_and_draws_the_solved_fraction() {
     let svg = std::fs::read_to_string(dir.path().join("plots/solved_vs_length.svg")).unwrap();
     assert!(svg.contains("fraction of seeds solved"), "{svg}");
 }
+
+#[test]
+fn opposite_significant_differences_give_no_single_ranking() {
+    let comparisons = compare(&[
+        ("rnn", 5, 10, 10),
+        ("rnn", 50, 0, 10),
+        ("gru", 5, 0, 10),
+        ("gru", 50, 10, 10),
+    ]);
+    assert_eq!(comparisons[0].verdicts[0].verdict, Verdict::Conflicting);
+    let text = comparison_text(&comparisons);
+    assert!(
+        text.contains("rnn and gru: no single ranking (rnn solves more often at L=5 10/10 vs 0/10"),
+        "{text}"
+    );
+    assert!(!text.contains("remembers longer"), "{text}");
+}
