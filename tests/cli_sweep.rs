@@ -54,7 +54,8 @@ fn a_small_grid_writes_results_runs_and_the_report() {
     let tmp = tempfile::tempdir().unwrap();
     let stdout = ok(tmp.path(), &grid(&["--out", "sw", "--jobs", "2"]));
     assert!(
-        stdout.contains("critical length") && stdout.contains("L=6"),
+        stdout.contains("longest length solved in at least half the seeds")
+            && stdout.contains("L=6"),
         "{stdout}"
     );
     let sw = tmp.path().join("sw");
@@ -72,6 +73,7 @@ fn a_small_grid_writes_results_runs_and_the_report() {
         "experiment.ron",
         "report.md",
         "plots/accuracy_vs_length.svg",
+        "plots/solved_vs_length.svg",
         "plots/decay_vs_length.svg",
         "plots/gradients_init.svg",
         "plots/gradients_trained.svg",
@@ -82,11 +84,11 @@ fn a_small_grid_writes_results_runs_and_the_report() {
     assert!(
         report.contains("| rnn |")
             && report.contains("| gru |")
-            && report.contains("critical length")
+            && report.contains("longest length solved in at least half the seeds")
     );
     // compare reads it back
     let again = ok(tmp.path(), &["compare", "sw"]);
-    assert!(again.contains("critical length"));
+    assert!(again.contains("longest length solved in at least half the seeds"));
     // running again skips everything and changes nothing
     let before = results(&sw);
     let stdout = ok(tmp.path(), &grid(&["--out", "sw"]));

@@ -4,6 +4,7 @@
 
 pub mod diagnostics;
 pub mod gradient_report;
+pub mod stats;
 
 pub use diagnostics::{
     diagnose, diagnostics_csv_rows, LayerDiagnostics, StepJacobian, DIAGNOSTICS_CSV_HEADER,

@@ -1,6 +1,10 @@
-//! `rnnlab compare`: which cell remembers how far. Per task, a table of group (the cell and any
-//! other varied option) × length with accuracy over seeds, solved fraction and median steps to
-//! solve; the critical length per group; plots and a Markdown report.
+//! `rnnlab compare`: which cell remembers how far, and how sure we are. Per task: a table of group
+//! (the cell and any other varied option) × length with seeds solved k/n and its 95% Wilson
+//! interval, one with accuracy over seeds and median steps to solve; per group L50 (the length where
+//! a logistic fit of P(solved) against ln length crosses 1/2) with a bootstrap interval over seeds,
+//! and the longest length solved in at least half the seeds; pairwise verdicts that rank two groups
+//! only when a Holm-corrected one-sided Fisher exact test supports it at 95%; plots and a Markdown
+//! report that states these rules.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,6 +13,10 @@ use std::path::Path;
 use super::experiment::{Experiment, RunSpec};
 use super::results::{ResultRow, ResultsTable};
 use super::runner::{read_results, run_dir, EXPERIMENT_FILE};
+use crate::analysis::stats::{
+    bootstrap_length_at_half, fisher_exact, format_length, holm_adjusted, length_at_half,
+    wilson_95, BootstrapInterval, Interval, LengthAtHalf, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
+};
 use crate::error::{Error, Result};
 use crate::report::{line_chart_svg, ChartSpec, Scale, Series};
 use crate::train::run_dir::write_atomic;
@@ -22,6 +30,10 @@ pub struct CellStats {
     pub min_accuracy: f64,
     pub max_accuracy: f64,
     pub solved_fraction: f64,
+    /// Runs with `solved = true` (diverged runs never are).
+    pub solved_runs: usize,
+    /// The 95% Wilson score interval of `solved_runs / runs`.
+    pub solved_interval: Option<Interval>,
     pub median_steps_to_solve: Option<f64>,
     pub mean_decay_init: Option<f64>,
     pub mean_decay_final: Option<f64>,
@@ -35,10 +47,70 @@ pub struct TaskComparison {
     pub lengths: Vec<usize>,
     pub groups: Vec<String>,
     pub cells: BTreeMap<(String, usize), CellStats>,
-    /// Per group: the longest length solved in at least half the seeds.
+    /// Per group: the longest length solved in at least half the seeds (no uncertainty attached;
+    /// kept beside L50 for comparison with earlier reports).
     pub critical_length: BTreeMap<String, Option<usize>>,
+    /// Per group: L50 and its bootstrap interval over seeds.
+    pub length_at_half: BTreeMap<String, GroupLengthAtHalf>,
+    /// One verdict per pair of groups, in group order.
+    pub verdicts: Vec<PairVerdict>,
     /// Per group, the runs at the longest length (for the gradient plots).
     pub longest_runs: BTreeMap<String, Vec<RunSpec>>,
+}
+
+/// The significance level of every verdict and the coverage of every interval: 95%.
+pub const ALPHA: f64 = 0.05;
+
+/// L50 of one group: the length where P(solved) = 1/2.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupLengthAtHalf {
+    /// From all the group's runs pooled.
+    pub estimate: LengthAtHalf,
+    /// Percentile bootstrap over seeds; `None` when the group has no run with a length.
+    pub bootstrap: Option<BootstrapInterval>,
+    /// The number of seeds resampled.
+    pub seeds: usize,
+}
+
+/// One length's test between two groups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LengthTest {
+    pub length: usize,
+    /// (seeds solved, seeds) of the first group.
+    pub first: (usize, usize),
+    /// (seeds solved, seeds) of the second group.
+    pub second: (usize, usize),
+    /// One-sided Fisher exact p for "the first group solves more often".
+    pub p_first_more: f64,
+    /// One-sided Fisher exact p for "the second group solves more often".
+    pub p_second_more: f64,
+    /// `p_first_more` after the Holm correction over the pair's 2 × lengths tests.
+    pub holm_first_more: f64,
+    /// `p_second_more` after the Holm correction.
+    pub holm_second_more: f64,
+}
+
+/// What the tests between two groups support.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The first group solves more often at some length, and the second at none.
+    FirstLonger,
+    /// The second group solves more often at some length, and the first at none.
+    SecondLonger,
+    /// Each solves more often at some length: no single ranking.
+    Conflicting,
+    /// No test significant at 95% after the correction.
+    NotDistinguishable,
+}
+
+/// The comparison of two groups of one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PairVerdict {
+    pub first: String,
+    pub second: String,
+    pub verdict: Verdict,
+    /// One per length both groups ran, ascending.
+    pub tests: Vec<LengthTest>,
 }
 
 /// The columns that tell groups apart: the cell, and every varied option but task, length, seed.
@@ -124,6 +196,23 @@ pub fn compare_table(exp: &Experiment, table: &ResultsTable) -> Result<Vec<TaskC
                 (g.clone(), best.copied())
             })
             .collect();
+        let length_at_half = groups
+            .iter()
+            .map(|g| {
+                let group_rows: Vec<&ResultRow> = rows
+                    .iter()
+                    .copied()
+                    .filter(|r| &group_label(r, &cols) == g)
+                    .collect();
+                (g.clone(), group_length_at_half(&group_rows))
+            })
+            .collect();
+        let mut verdicts = Vec::new();
+        for (i, first) in groups.iter().enumerate() {
+            for second in &groups[i + 1..] {
+                verdicts.push(pair_verdict(&cells, &lengths, first, second));
+            }
+        }
         let longest = lengths.last().copied().unwrap_or(0);
         let mut longest_runs: BTreeMap<String, Vec<RunSpec>> = BTreeMap::new();
         for r in &rows {
@@ -148,6 +237,8 @@ pub fn compare_table(exp: &Experiment, table: &ResultsTable) -> Result<Vec<TaskC
             groups,
             cells,
             critical_length,
+            length_at_half,
+            verdicts,
             longest_runs,
         });
     }
@@ -165,6 +256,10 @@ impl TaskComparison {
     }
 }
 
+fn is_solved(row: &ResultRow) -> bool {
+    row.metric("solved") == Some("true")
+}
+
 fn stats(rows: &[&&ResultRow]) -> CellStats {
     let acc: Vec<f64> = rows
         .iter()
@@ -178,13 +273,10 @@ fn stats(rows: &[&&ResultRow]) -> CellStats {
     } else {
         0.0
     };
-    let solved = rows
-        .iter()
-        .filter(|r| r.metric("solved") == Some("true"))
-        .count();
+    let solved = rows.iter().filter(|r| is_solved(r)).count();
     let mut steps: Vec<f64> = rows
         .iter()
-        .filter(|r| r.metric("solved") == Some("true"))
+        .filter(|r| is_solved(r))
         .filter_map(|r| r.metric_f64("solved_at_step"))
         .collect();
     steps.sort_by(f64::total_cmp);
@@ -210,7 +302,9 @@ fn stats(rows: &[&&ResultRow]) -> CellStats {
         std_accuracy: std,
         min_accuracy: acc.iter().copied().fold(f64::INFINITY, f64::min),
         max_accuracy: acc.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        solved_fraction: solved as f64 / rows.len() as f64,
+        solved_fraction: solved as f64 / rows.len().max(1) as f64,
+        solved_runs: solved,
+        solved_interval: wilson_95(solved, rows.len()).ok(),
         median_steps_to_solve: median,
         mean_decay_init: mean_of("decay_init"),
         mean_decay_final: mean_of("decay_final"),
@@ -221,9 +315,193 @@ fn stats(rows: &[&&ResultRow]) -> CellStats {
     }
 }
 
-/// `0.99±0.01 3/3 @250`: mean ± std accuracy, seeds solved, median steps to solve.
-pub fn cell_text(c: &CellStats) -> String {
-    let solved = (c.solved_fraction * c.runs as f64).round() as usize;
+/// L50 of one group's runs, with the bootstrap resampling seeds (a seed's runs at every length stay
+/// together). Rows without a seed option count as a seed each.
+fn group_length_at_half(rows: &[&ResultRow]) -> GroupLengthAtHalf {
+    let mut per_seed: BTreeMap<String, Vec<(f64, bool)>> = BTreeMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let Some(length) = row.option("length").and_then(|l| l.parse::<f64>().ok()) else {
+            continue;
+        };
+        let seed = row
+            .option("seed")
+            .map_or_else(|| format!("row {i}"), str::to_string);
+        per_seed
+            .entry(seed)
+            .or_default()
+            .push((length, is_solved(row)));
+    }
+    let per_seed: Vec<Vec<(f64, bool)>> = per_seed.into_values().collect();
+    let pooled: Vec<(f64, bool)> = per_seed.iter().flatten().copied().collect();
+    GroupLengthAtHalf {
+        estimate: length_at_half(&pooled),
+        bootstrap: bootstrap_length_at_half(&per_seed, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).ok(),
+        seeds: per_seed.len(),
+    }
+}
+
+/// Whether a (Holm-adjusted) p supports its alternative at 95%. The relative tolerance keeps an
+/// exact p = 0.05 from failing on rounding.
+fn significant(p: f64) -> bool {
+    p <= ALPHA * (1.0 + 1e-9)
+}
+
+/// The verdict rule: at every length both groups ran, the one-sided Fisher exact tests "first
+/// solves more often" and "second solves more often"; the pair's 2 × lengths p-values are
+/// Holm-adjusted together; a group remembers longer when one of its adjusted p is ≤ 0.05 and none
+/// of the other's is.
+fn pair_verdict(
+    cells: &BTreeMap<(String, usize), CellStats>,
+    lengths: &[usize],
+    first: &str,
+    second: &str,
+) -> PairVerdict {
+    let mut tests: Vec<LengthTest> = lengths
+        .iter()
+        .filter_map(|&length| {
+            let a = cells.get(&(first.to_string(), length))?;
+            let b = cells.get(&(second.to_string(), length))?;
+            let fisher = fisher_exact(a.solved_runs, a.runs, b.solved_runs, b.runs).ok()?;
+            Some(LengthTest {
+                length,
+                first: (a.solved_runs, a.runs),
+                second: (b.solved_runs, b.runs),
+                p_first_more: fisher.p_first_greater,
+                p_second_more: fisher.p_first_less,
+                holm_first_more: 1.0,
+                holm_second_more: 1.0,
+            })
+        })
+        .collect();
+    let p_values: Vec<f64> = tests
+        .iter()
+        .flat_map(|t| [t.p_first_more, t.p_second_more])
+        .collect();
+    let adjusted = holm_adjusted(&p_values);
+    for (test, pair) in tests.iter_mut().zip(adjusted.chunks(2)) {
+        test.holm_first_more = pair[0];
+        test.holm_second_more = pair[1];
+    }
+    let first_more = tests.iter().any(|t| significant(t.holm_first_more));
+    let second_more = tests.iter().any(|t| significant(t.holm_second_more));
+    PairVerdict {
+        first: first.to_string(),
+        second: second.to_string(),
+        verdict: match (first_more, second_more) {
+            (true, false) => Verdict::FirstLonger,
+            (false, true) => Verdict::SecondLonger,
+            (true, true) => Verdict::Conflicting,
+            (false, false) => Verdict::NotDistinguishable,
+        },
+        tests,
+    }
+}
+
+/// `0.024`, `5.4e-6`.
+fn format_p(p: f64) -> String {
+    if p < 1e-3 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+impl PairVerdict {
+    /// `3 seeds`, or `3–5 seeds` when the cells tested had different numbers of runs.
+    pub fn seeds_text(&self) -> String {
+        let counts = self.tests.iter().flat_map(|t| [t.first.1, t.second.1]);
+        let (low, high) = (counts.clone().min(), counts.max());
+        match (low, high) {
+            (Some(l), Some(h)) if l == h => format!("{l} seed{}", if l == 1 { "" } else { "s" }),
+            (Some(l), Some(h)) => format!("{l}–{h} seeds"),
+            _ => "no common length".into(),
+        }
+    }
+
+    /// `gru remembers longer than rnn (L=100: 5/5 vs 0/5, Holm-adjusted one-sided Fisher p =
+    /// 0.024)`, or `rnn and lstm: not distinguishable with 3 seeds (…)`.
+    pub fn text(&self) -> String {
+        let evidence = |first_more: bool| -> String {
+            self.tests
+                .iter()
+                .filter(|t| {
+                    significant(if first_more {
+                        t.holm_first_more
+                    } else {
+                        t.holm_second_more
+                    })
+                })
+                .map(|t| {
+                    let (winner, loser, p) = if first_more {
+                        (t.first, t.second, t.holm_first_more)
+                    } else {
+                        (t.second, t.first, t.holm_second_more)
+                    };
+                    format!(
+                        "L={} {}/{} vs {}/{}, p = {}",
+                        t.length,
+                        winner.0,
+                        winner.1,
+                        loser.0,
+                        loser.1,
+                        format_p(p)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let (a, b) = (&self.first, &self.second);
+        match self.verdict {
+            Verdict::FirstLonger => format!(
+                "{a} remembers longer than {b} (Holm-adjusted one-sided Fisher exact test: {})",
+                evidence(true)
+            ),
+            Verdict::SecondLonger => format!(
+                "{b} remembers longer than {a} (Holm-adjusted one-sided Fisher exact test: {})",
+                evidence(false)
+            ),
+            Verdict::Conflicting => format!(
+                "{a} and {b}: no single ranking ({a} solves more often at {}; {b} at {})",
+                evidence(true),
+                evidence(false)
+            ),
+            Verdict::NotDistinguishable => {
+                let strongest = self
+                    .tests
+                    .iter()
+                    .map(|t| (t.holm_first_more.min(t.holm_second_more), t.length))
+                    .min_by(|x, y| x.0.total_cmp(&y.0));
+                match strongest {
+                    Some((p, _)) if p >= 1.0 => format!(
+                        "{a} and {b}: not distinguishable with {} (every Holm-adjusted p = 1)",
+                        self.seeds_text()
+                    ),
+                    Some((p, length)) => format!(
+                        "{a} and {b}: not distinguishable with {} (smallest Holm-adjusted p = {} at L={length})",
+                        self.seeds_text(),
+                        format_p(p)
+                    ),
+                    None => format!("{a} and {b}: not distinguishable (no length run for both)"),
+                }
+            }
+        }
+    }
+}
+
+/// `3/5 [0.23, 0.88]`: seeds solved / seeds and the 95% Wilson interval of the fraction.
+pub fn solved_text(c: &CellStats) -> String {
+    match c.solved_interval {
+        Some(ci) => format!(
+            "{}/{} [{:.2}, {:.2}]",
+            c.solved_runs, c.runs, ci.low, ci.high
+        ),
+        None => format!("{}/{}", c.solved_runs, c.runs),
+    }
+}
+
+/// `0.99±0.01 @250`: mean ± std eval accuracy over seeds, median steps to solve (solved runs), and
+/// how many runs diverged if any did.
+pub fn accuracy_text(c: &CellStats) -> String {
     let steps = c
         .median_steps_to_solve
         .map(|s| format!(" @{s:.0}"))
@@ -233,10 +511,165 @@ pub fn cell_text(c: &CellStats) -> String {
     } else {
         String::new()
     };
-    format!(
-        "{:.2}±{:.2} {solved}/{}{steps}{div}",
-        c.mean_accuracy, c.std_accuracy, c.runs
-    )
+    format!("{:.2}±{:.2}{steps}{div}", c.mean_accuracy, c.std_accuracy)
+}
+
+/// The column header of the old critical length, named for what it is.
+pub const HALF_SEEDS_HEADER: &str = "longest length solved in at least half the seeds";
+
+impl GroupLengthAtHalf {
+    /// `[18.2, 61.0]`, `none` when no resample had an L50, `–` without a bootstrap.
+    pub fn interval_text(&self) -> String {
+        match &self.bootstrap {
+            None => "–".into(),
+            Some(b) => match b.interval {
+                Some(ci) => format!("[{}, {}]", format_length(ci.low), format_length(ci.high)),
+                None => "none".into(),
+            },
+        }
+    }
+
+    /// `12%`: the share of bootstrap resamples without an L50.
+    pub fn not_estimable_text(&self) -> String {
+        self.bootstrap.as_ref().map_or_else(
+            || "–".into(),
+            |b| format!("{:.0}%", 100.0 * b.not_estimable_fraction()),
+        )
+    }
+}
+
+impl TaskComparison {
+    fn cell_row(&self, group: &str, text: fn(&CellStats) -> String, missing: &str) -> Vec<String> {
+        self.lengths
+            .iter()
+            .map(|&l| {
+                self.cells
+                    .get(&(group.to_string(), l))
+                    .map(text)
+                    .unwrap_or_else(|| missing.into())
+            })
+            .collect()
+    }
+
+    fn by_length_table(&self, text: fn(&CellStats) -> String, missing: &str) -> Table {
+        let mut header = vec!["group".to_string()];
+        header.extend(self.lengths.iter().map(|l| format!("L={l}")));
+        Table {
+            header,
+            rows: self
+                .groups
+                .iter()
+                .map(|g| {
+                    let mut row = vec![g.clone()];
+                    row.extend(self.cell_row(g, text, missing));
+                    row
+                })
+                .collect(),
+        }
+    }
+
+    fn length_at_half_table(&self) -> Table {
+        Table {
+            header: [
+                "group",
+                "L50 (logistic fit)",
+                "bootstrap 95% interval",
+                "resamples without L50",
+                HALF_SEEDS_HEADER,
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: self
+                .groups
+                .iter()
+                .map(|g| {
+                    let (estimate, interval, missing) = self.length_at_half.get(g).map_or_else(
+                        || ("–".into(), "–".into(), "–".into()),
+                        |l| (l.estimate.text(), l.interval_text(), l.not_estimable_text()),
+                    );
+                    vec![
+                        g.clone(),
+                        estimate,
+                        interval,
+                        missing,
+                        self.critical_text(g),
+                    ]
+                })
+                .collect(),
+        }
+    }
+
+    /// How strong a result the sweep can show at all: with n seeds per cell and m lengths, the
+    /// most extreme table at one length (n/n against 0/n) has one-sided Fisher p = 1/C(2n, n), which
+    /// Holm multiplies by 2m. `None` with fewer than two groups or no cells.
+    pub fn power_note(&self) -> Option<String> {
+        if self.groups.len() < 2 || self.lengths.is_empty() {
+            return None;
+        }
+        let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
+        for c in self.cells.values() {
+            *counts.entry(c.runs).or_default() += 1;
+        }
+        let (&seeds, _) = counts.iter().max_by_key(|(n, k)| (**k, **n))?;
+        let strongest = fisher_exact(seeds, seeds, 0, seeds).ok()?.p_first_greater;
+        let tests = 2 * self.lengths.len();
+        let adjusted = (strongest * tests as f64).min(1.0);
+        let consequence = if significant(adjusted) {
+            "; only differences close to that extreme can be ranked"
+        } else {
+            ", so no pair can be ranked at 95% with this many seeds"
+        };
+        Some(format!(
+            "With {seeds} seeds per cell and {} lengths, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {} and Holm-adjusted p = {} over the pair's {tests} tests{consequence}.",
+            self.lengths.len(),
+            format_p(strongest),
+            format_p(adjusted)
+        ))
+    }
+}
+
+/// A table of text cells, rendered aligned for the terminal or as Markdown.
+struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Two-space indented, columns padded to their widest cell (the last column unpadded).
+    fn aligned(&self) -> String {
+        let widths: Vec<usize> = (0..self.header.len())
+            .map(|j| {
+                std::iter::once(&self.header)
+                    .chain(&self.rows)
+                    .filter_map(|r| r.get(j))
+                    .map(|c| c.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in std::iter::once(&self.header).chain(&self.rows) {
+            let mut line = String::new();
+            for (j, cell) in row.iter().enumerate() {
+                let _ = write!(
+                    line,
+                    "  {cell:<w$}",
+                    w = widths.get(j).copied().unwrap_or(0)
+                );
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+        out
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!("| {} |\n", self.header.join(" | "));
+        let _ = writeln!(out, "|{}", "---|".repeat(self.header.len()));
+        for row in &self.rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out
+    }
 }
 
 /// The comparison as aligned text, as the terminal shows it.
@@ -245,56 +678,53 @@ pub fn comparison_text(comparisons: &[TaskComparison]) -> String {
     for tc in comparisons {
         let _ = writeln!(
             out,
-            "task {}: eval accuracy mean±std over seeds, seeds solved, median steps to solve",
+            "task {}: seeds solved k/n [95% Wilson interval] by length",
             tc.task
         );
-        let width = tc
-            .groups
-            .iter()
-            .map(|g| g.chars().count())
-            .max()
-            .unwrap_or(4)
-            .max(5);
-        let cells: Vec<Vec<String>> = tc
-            .groups
-            .iter()
-            .map(|g| {
-                tc.lengths
-                    .iter()
-                    .map(|&l| {
-                        tc.cells
-                            .get(&(g.clone(), l))
-                            .map(cell_text)
-                            .unwrap_or_else(|| "-".into())
-                    })
-                    .collect()
-            })
-            .collect();
-        let colw: Vec<usize> = (0..tc.lengths.len())
-            .map(|j| {
-                cells
-                    .iter()
-                    .map(|r| r[j].chars().count())
-                    .max()
-                    .unwrap_or(0)
-                    .max(format!("L={}", tc.lengths[j]).len())
-            })
-            .collect();
-        let _ = write!(out, "  {:<width$}", "group");
-        for (j, l) in tc.lengths.iter().enumerate() {
-            let _ = write!(out, "  {:<w$}", format!("L={l}"), w = colw[j]);
-        }
-        let _ = writeln!(out, "  critical length");
-        for (g, row) in tc.groups.iter().zip(&cells) {
-            let _ = write!(out, "  {g:<width$}");
-            for (j, c) in row.iter().enumerate() {
-                let _ = write!(out, "  {c:<w$}", w = colw[j]);
+        out.push_str(&tc.by_length_table(solved_text, "-").aligned());
+        let _ = writeln!(
+            out,
+            "task {}: eval accuracy mean±std over seeds, @ median steps to solve",
+            tc.task
+        );
+        out.push_str(&tc.by_length_table(accuracy_text, "-").aligned());
+        let _ = writeln!(
+            out,
+            "task {}: L50 = length where P(solved) = 1/2 (logistic fit on ln length; bootstrap over seeds, {BOOTSTRAP_RESAMPLES} resamples)",
+            tc.task
+        );
+        out.push_str(&tc.length_at_half_table().aligned());
+        if !tc.verdicts.is_empty() {
+            let _ = writeln!(
+                out,
+                "task {}: verdicts (one-sided Fisher exact test per length, Holm-corrected per pair, 95%)",
+                tc.task
+            );
+            for v in &tc.verdicts {
+                let _ = writeln!(out, "  {}", v.text());
             }
-            let crit = tc.critical_text(g);
-            let _ = writeln!(out, "  {crit}");
+            if let Some(note) = tc.power_note() {
+                let _ = writeln!(out, "  {note}");
+            }
         }
     }
     out
+}
+
+/// The rules behind every number in the report, for its last section.
+fn protocol_text() -> String {
+    format!(
+        "## Protocol and definitions
+
+- **Solved**: a run is solved when `results.csv` says `solved = true` (it reached the task's solving criterion on held-out data within its step budget); a diverged run is never solved. Seeds are the runs' `seed` option; every (group, length) cell is one run per seed.
+- **k/n [low, high]**: k of n seeds solved, with the 95% Wilson score interval of the fraction (Wilson 1927): centre (p̂ + z²/2n)/(1 + z²/n), half-width z/(1 + z²/n)·√(p̂(1 − p̂)/n + z²/4n²), z = 1.96. It stays sensible at 0/n and n/n, where p̂ ± 1.96·√(p̂(1 − p̂)/n) would collapse to a point.
+- **L50**: the length where P(solved) = 1/2, from a logistic regression of every run's solved (0/1) on ln(length), fitted by maximum likelihood (Newton–Raphson): P = 1/(1 + e^−(a + b·ln L)), L50 = e^(−a/b). The fit has no maximum when the outcomes are separated, and no number is given then: all solved gives \"> longest length\", none solved \"< shortest length\", and when every solved run is at a length no longer than every failed one the fit tends to a step, so only a bracket is given: \"between\" the longest solved and the shortest failed length, or, when they meet at one length L, between L and its neighbour on the side where the solved fraction at L says the curve crosses 1/2. A fit that does not fall with length is \"not estimable\".
+- **Bootstrap 95% interval of L50**: {BOOTSTRAP_RESAMPLES} resamples of the group's seeds with replacement (a seed's runs at all lengths stay together; ChaCha8 seeded with {BOOTSTRAP_SEED}, so the report is reproducible); the interval is the 2.5% and 97.5% percentiles of L50 over the resamples where it is estimable, and **resamples without L50** is the share where it is not. A large share means the interval describes only the resamples that happened to overlap and understates the uncertainty.
+- **{HALF_SEEDS_HEADER}**: the longest length at which at least half the seeds solved (the \"critical length\" of earlier reports); it carries no uncertainty and is kept for comparison.
+- **Verdicts**: for each pair of groups A and B, at every length both ran, two one-sided Fisher exact tests on the 2×2 table of seeds solved (Fisher 1935): \"A solves more often than B\" and \"B solves more often than A\". The pair's 2 × lengths p-values are adjusted together with Holm's step-down method (Holm 1979), which keeps the chance of any false ranking of that pair at most 5%. \"A remembers longer than B\" when at least one adjusted p for A is ≤ 0.05 and none for B is; \"no single ranking\" when both have one; otherwise \"A and B: not distinguishable with n seeds\". Different pairs are not corrected against each other.
+- **What n seeds can show**: the most extreme table at one length, n/n against 0/n, has one-sided p = 1/C(2n, n): 0.05 for 3 seeds, 0.0040 for 5, 5.4e-6 for 10, before the Holm factor of up to 2 × lengths. With 3 seeds no ranking is possible at all.
+"
+    )
 }
 
 /// Writes `dir/plots/*.svg` and `dir/report.md`.
@@ -302,7 +732,7 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
     let plots = dir.join("plots");
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n\n{}\n", exp.name, exp.description);
-    let _ = writeln!(md, "Cells: eval accuracy mean ± std over seeds, seeds solved / seeds, `@` median steps to solve. The critical length is the longest length solved in at least half the seeds.\n");
+    let _ = writeln!(md, "Every fraction comes with a 95% interval and every ranking with a test; the rules are under [Protocol and definitions](#protocol-and-definitions) at the end.\n");
     for tc in comparisons {
         let suffix = if comparisons.len() > 1 {
             format!("_{}", tc.task)
@@ -310,27 +740,53 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
             String::new()
         };
         let _ = writeln!(md, "## Task `{}`\n", tc.task);
-        let _ = write!(md, "| group |");
-        for l in &tc.lengths {
-            let _ = write!(md, " L={l} |");
-        }
-        let _ = writeln!(md, " critical length |");
-        let _ = writeln!(md, "|---|{}---|", "---|".repeat(tc.lengths.len()));
-        for g in &tc.groups {
-            let _ = write!(md, "| {g} |");
-            for &l in &tc.lengths {
-                let c = tc
-                    .cells
-                    .get(&(g.clone(), l))
-                    .map(cell_text)
-                    .unwrap_or_else(|| "–".into());
-                let _ = write!(md, " {c} |");
-            }
-            let crit = tc.critical_text(g);
-            let _ = writeln!(md, " {crit} |");
-        }
-        let _ = writeln!(md);
 
+        let _ = writeln!(md, "### Seeds solved\n\nSeeds solved / seeds at each length, with the 95% Wilson interval of the fraction.\n");
+        md.push_str(&tc.by_length_table(solved_text, "–").markdown());
+        let _ = writeln!(md);
+        let solved_series: Vec<Series> = tc
+            .groups
+            .iter()
+            .map(|g| {
+                let cells: Vec<(usize, f64, Interval)> = tc
+                    .lengths
+                    .iter()
+                    .filter_map(|&l| {
+                        let c = tc.cells.get(&(g.clone(), l))?;
+                        Some((l, c.solved_fraction, c.solved_interval?))
+                    })
+                    .collect();
+                Series {
+                    label: g.clone(),
+                    points: cells.iter().map(|&(l, f, _)| (l as f64, f)).collect(),
+                    spread: Some(cells.iter().map(|&(_, _, ci)| (ci.low, ci.high)).collect()),
+                }
+            })
+            .collect();
+        let file = format!("solved_vs_length{suffix}.svg");
+        let title = format!(
+            "{}: fraction of seeds solved against length (band: 95% Wilson interval)",
+            tc.task
+        );
+        line_chart_svg(
+            &plots.join(&file),
+            &ChartSpec {
+                title: &title,
+                x_label: "length",
+                y_label: "fraction of seeds solved",
+                y_scale: Scale::Linear,
+                x_scale: Scale::Log10,
+            },
+            &solved_series,
+        )?;
+        let _ = writeln!(
+            md,
+            "![fraction of seeds solved against length](plots/{file})\n"
+        );
+
+        let _ = writeln!(md, "### Accuracy\n\nEval accuracy mean ± std over seeds, `@` median steps to solve (solved runs only).\n");
+        md.push_str(&tc.by_length_table(accuracy_text, "–").markdown());
+        let _ = writeln!(md);
         let acc_series: Vec<Series> = tc
             .groups
             .iter()
@@ -373,6 +829,58 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
         )?;
         let _ = writeln!(md, "![accuracy against length](plots/{file})\n");
 
+        let _ = writeln!(md, "### How far each group remembers\n\nL50: the length where a logistic fit of P(solved) against ln(length) crosses 1/2, with its bootstrap 95% interval over seeds ({BOOTSTRAP_RESAMPLES} resamples).\n");
+        md.push_str(&tc.length_at_half_table().markdown());
+        let _ = writeln!(md);
+
+        if !tc.verdicts.is_empty() {
+            let _ = writeln!(md, "### Verdicts\n\nOne-sided Fisher exact test at each length, Holm-corrected over each pair's tests, 95%.\n");
+            for v in &tc.verdicts {
+                let _ = writeln!(md, "- {}", v.text());
+            }
+            if let Some(note) = tc.power_note() {
+                let _ = writeln!(md, "\n{note}");
+            }
+            let _ = writeln!(md, "\nThe tests behind the verdicts (A, B: the pair in the order named; p: one-sided Fisher exact, then Holm-adjusted):\n");
+            let tests = Table {
+                header: [
+                    "A",
+                    "B",
+                    "length",
+                    "A solved",
+                    "B solved",
+                    "p (A more)",
+                    "p (B more)",
+                    "Holm (A more)",
+                    "Holm (B more)",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows: tc
+                    .verdicts
+                    .iter()
+                    .flat_map(|v| {
+                        v.tests.iter().map(|t| {
+                            vec![
+                                v.first.clone(),
+                                v.second.clone(),
+                                t.length.to_string(),
+                                format!("{}/{}", t.first.0, t.first.1),
+                                format!("{}/{}", t.second.0, t.second.1),
+                                format_p(t.p_first_more),
+                                format_p(t.p_second_more),
+                                format_p(t.holm_first_more),
+                                format_p(t.holm_second_more),
+                            ]
+                        })
+                    })
+                    .collect(),
+            };
+            md.push_str(&tests.markdown());
+            let _ = writeln!(md);
+        }
+
+        let _ = writeln!(md, "### Gradients\n");
         let mut decay_series = Vec::new();
         for g in &tc.groups {
             for (label, pick) in [("at init", true), ("trained", false)] {
@@ -451,7 +959,8 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
             let _ = writeln!(md, "![gradient against distance, {when}](plots/{file})\n");
         }
     }
-    let _ = writeln!(md, "Each run's own files (metrics, gradients, diagnostics, model, plots) are under `runs/`; `results.csv` has one row per run.");
+    let _ = writeln!(md, "Each run's own files (metrics, gradients, diagnostics, model, plots) are under `runs/`; `results.csv` has one row per run.\n");
+    md.push_str(&protocol_text());
     write_atomic(&dir.join("report.md"), md.as_bytes())
 }
 
