@@ -35,6 +35,8 @@ pub enum DirKind {
     Gradients,
     /// A sweep (`rnnlab sweep`, `merge`).
     Sweep,
+    /// An evaluation of a saved model (`rnnlab eval`).
+    Eval,
 }
 
 /// Files every kind may hold besides its own.
@@ -46,6 +48,7 @@ impl DirKind {
             DirKind::Run => "run",
             DirKind::Gradients => "gradients",
             DirKind::Sweep => "sweep",
+            DirKind::Eval => "eval",
         }
     }
 
@@ -85,6 +88,7 @@ impl DirKind {
                 "probe.ron",
             ],
             DirKind::Sweep => &["experiment.ron", "results.csv", "results.json"],
+            DirKind::Eval => &["eval.csv", "eval.json", "predictions.csv"],
         }
     }
 
@@ -122,9 +126,14 @@ pub fn marker_kind(dir: &Path) -> Option<DirKind> {
         return None;
     }
     let text = std::fs::read_to_string(&marker).ok()?;
-    [DirKind::Run, DirKind::Gradients, DirKind::Sweep]
-        .into_iter()
-        .find(|k| text == k.marker_text())
+    [
+        DirKind::Run,
+        DirKind::Gradients,
+        DirKind::Sweep,
+        DirKind::Eval,
+    ]
+    .into_iter()
+    .find(|k| text == k.marker_text())
 }
 
 /// Writes the marker of `kind` into the existing directory `dir`.

@@ -19,6 +19,7 @@ macro_rules! out {
 
 mod bench;
 mod data;
+mod eval;
 mod gradcheck;
 mod gradients;
 mod report_text;
@@ -53,6 +54,8 @@ enum Command {
     Compare(sweep::CompareArgs),
     /// The gradient-versus-distance report without training (at initialisation or for a saved model).
     Gradients(gradients::GradientsArgs),
+    /// Evaluate a saved model on new data or at other lengths (length generalisation).
+    Eval(eval::EvalArgs),
     /// Generate, check and show dataset files of the synthetic tasks.
     Data(data::DataArgs),
     /// Measure training throughput on the PyTorch peer benchmark's workload.
@@ -97,6 +100,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
         Command::Compare(args) => sweep::compare(args),
+        Command::Eval(args) => eval::run(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
     }

@@ -1,6 +1,7 @@
 //! Training runs: configuration, the training loop and the run directory.
 
 pub mod config;
+pub mod eval;
 pub mod metadata;
 pub mod options;
 pub mod run_dir;

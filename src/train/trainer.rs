@@ -164,7 +164,9 @@ pub fn derived_seed(seed: u64, stream: u64) -> u64 {
 }
 
 const STREAM_BATCHES: u64 = 1;
-const STREAM_EVAL: u64 = 2;
+/// The stream of a run's evaluation set (`rnnlab eval` draws from it too, so evaluating a
+/// model at its training length and seed measures the run's own evaluation set).
+pub const STREAM_EVAL: u64 = 2;
 const STREAM_PROBE: u64 = 3;
 
 impl RunData {
@@ -469,7 +471,7 @@ pub fn predictions<F: NdFloat>(readout: &ReadoutCache<F>, batch: &Batch<F>) -> P
 }
 
 /// Eval accuracy in four distance buckets, for tasks whose probe distance varies per sequence.
-fn accuracy_by_distance<F: NdFloat>(
+pub fn accuracy_by_distance<F: NdFloat>(
     net: &Network<F>,
     task: &Task,
     eval: &[Sequence],
