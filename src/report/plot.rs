@@ -465,7 +465,11 @@ impl Axis {
         }
         match scale {
             Scale::Log10 => log_axis(min, max),
-            Scale::Linear if values.iter().all(|v| v.fract() == 0.0) && max - min <= 8.0 => {
+            Scale::Linear
+                if values.iter().all(|v| v.fract() == 0.0)
+                    && max - min <= 8.0
+                    && min.abs().max(max.abs()) < 1e12 =>
+            {
                 // Whole numbers (training steps, distances) over a short range: a tick at each.
                 let (lo, hi) = if min == max {
                     (min - 1.0, max + 1.0)
@@ -502,23 +506,36 @@ impl Axis {
     }
 
     /// Drops labels that would overlap on screen: `pixels` is the axis length, `extent` the
-    /// on-screen size of a label along the axis. Dropped ticks stay as light grid lines.
+    /// on-screen size of a label along the axis. The two end labels are kept first, then every
+    /// label in between that keeps clear of its kept neighbours. Dropped ticks stay as light grid
+    /// lines.
     fn thin(&mut self, pixels: f64, extent: impl Fn(&str) -> f64) {
         let scale = pixels / (self.hi - self.lo);
-        let mut kept: Vec<f64> = vec![];
-        let mut last: Option<(f64, f64)> = None; // (pixel position, half extent)
-        for &t in &self.ticks {
-            let p = (t - self.lo) * scale;
-            let half = extent(&self.label(t)) / 2.0;
-            let clear = last.is_none_or(|(lp, lh)| p - lp >= lh + half + 6.0);
-            if clear {
+        let place = |t: f64| ((t - self.lo) * scale, extent(&self.label(t)) / 2.0);
+        let clear = |a: (f64, f64), b: (f64, f64)| (b.0 - a.0).abs() >= a.1 + b.1 + 6.0;
+        let (Some(&first), Some(&last)) = (self.ticks.first(), self.ticks.last()) else {
+            return;
+        };
+        let mut kept = vec![first];
+        let mut dropped = vec![];
+        let end = place(last);
+        for &t in &self.ticks[1..self.ticks.len() - 1] {
+            let p = place(t);
+            if clear(place(*kept.last().unwrap_or(&first)), p) && clear(p, end) {
                 kept.push(t);
-                last = Some((p, half));
             } else {
-                self.light.push(t);
+                dropped.push(t);
+            }
+        }
+        if self.ticks.len() > 1 {
+            if clear(place(*kept.last().unwrap_or(&first)), end) {
+                kept.push(last);
+            } else {
+                dropped.push(last);
             }
         }
         self.ticks = kept;
+        self.light.extend(dropped);
     }
 }
 
