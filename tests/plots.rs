@@ -65,7 +65,7 @@ fn elements(svg: &str, tag: &str) -> Vec<(Vec<(String, String)>, String)> {
             let mut attrs = vec![];
             for part in head.split("\" ") {
                 if let Some((k, v)) = part.split_once("=\"") {
-                    let v = v.trim_end_matches(|c| c == '"' || c == '/');
+                    let v = v.trim_end_matches(['"', '/']);
                     attrs.push((k.trim().to_string(), v.to_string()));
                 }
             }
