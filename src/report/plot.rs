@@ -472,7 +472,8 @@ impl Axis {
             {
                 // Whole numbers (training steps, distances) over a short range: a tick at each.
                 let (lo, hi) = if min == max {
-                    (min - 1.0, max + 1.0)
+                    // One value: a unit either side, not below 0 when the value is 0 (step 0).
+                    (if min == 0.0 { 0.0 } else { min - 1.0 }, max + 1.0)
                 } else {
                     (min, max)
                 };
