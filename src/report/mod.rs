@@ -1,15 +1,17 @@
 //! Charts for reports: SVG line charts ([`line_chart_svg`]) and compact terminal charts
 //! ([`text_chart_log`]). Plain data in, files or text out; nothing here knows about networks.
 //!
-//! Log axes are drawn as log10(value) on a linear axis with tick labels written as `1e-300`, so
-//! ranges far beyond what floating-point log coordinates handle well (1e-300..1e10) stay exact.
+//! Log axes are drawn as log10(value) on a linear axis, so ranges far beyond what floating-point
+//! log coordinates handle well (1e-300..1e10) stay exact; tick labels read `5`, `0.05` near 1 and
+//! `1e-300` far from it.
 
 mod plot;
 pub mod run_plots;
 mod text_chart;
 
 pub use plot::{
-    line_chart_svg, line_chart_svg_sized, ChartSpec, Scale, Series, DEFAULT_SIZE, PALETTE,
+    line_chart_svg, line_chart_svg_sized, Chart, ChartSpec, Dash, Marker, Reference, Scale, Series,
+    SeriesStyle, StyledSeries, DEFAULT_SIZE, LEGEND_BORDER, PALETTE,
 };
 pub use text_chart::text_chart_log;
 

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::experiment::{Experiment, RunSpec};
+use super::plots::SweepPlots;
 use super::results::{ResultRow, ResultsTable};
 use super::runner::{read_results, run_dir, EXPERIMENT_FILE};
 use crate::analysis::stats::{
@@ -18,7 +19,6 @@ use crate::analysis::stats::{
     wilson_95, BootstrapInterval, Interval, LengthAtHalf, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
 };
 use crate::error::{Error, Result};
-use crate::report::{line_chart_svg, ChartSpec, Scale, Series};
 use crate::train::run_dir::write_atomic;
 
 /// The statistics of one (group, length) cell over seeds.
@@ -730,6 +730,8 @@ fn protocol_text() -> String {
 /// Writes `dir/plots/*.svg` and `dir/report.md`.
 pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]) -> Result<()> {
     let plots = dir.join("plots");
+    let table = read_results(exp, dir)?;
+    let cols = group_columns(exp);
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n\n{}\n", exp.name, exp.description);
     let _ = writeln!(md, "Every fraction comes with a 95% interval and every ranking with a test; the rules are under [Protocol and definitions](#protocol-and-definitions) at the end.\n");
@@ -741,44 +743,15 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
         };
         let _ = writeln!(md, "## Task `{}`\n", tc.task);
 
+        let rows = table.ordered().into_iter();
+        let rows = rows.filter(|r| r.option("task") == Some(tc.task.as_str()));
+        let sweep_plots = SweepPlots::new(exp, tc, rows.map(|r| (group_label(r, &cols), r)));
+
         let _ = writeln!(md, "### Seeds solved\n\nSeeds solved / seeds at each length, with the 95% Wilson interval of the fraction.\n");
         md.push_str(&tc.by_length_table(solved_text, "–").markdown());
         let _ = writeln!(md);
-        let solved_series: Vec<Series> = tc
-            .groups
-            .iter()
-            .map(|g| {
-                let cells: Vec<(usize, f64, Interval)> = tc
-                    .lengths
-                    .iter()
-                    .filter_map(|&l| {
-                        let c = tc.cells.get(&(g.clone(), l))?;
-                        Some((l, c.solved_fraction, c.solved_interval?))
-                    })
-                    .collect();
-                Series {
-                    label: g.clone(),
-                    points: cells.iter().map(|&(l, f, _)| (l as f64, f)).collect(),
-                    spread: Some(cells.iter().map(|&(_, _, ci)| (ci.low, ci.high)).collect()),
-                }
-            })
-            .collect();
         let file = format!("solved_vs_length{suffix}.svg");
-        let title = format!(
-            "{}: fraction of seeds solved against length (band: 95% Wilson interval)",
-            tc.task
-        );
-        line_chart_svg(
-            &plots.join(&file),
-            &ChartSpec {
-                title: &title,
-                x_label: "length",
-                y_label: "fraction of seeds solved",
-                y_scale: Scale::Linear,
-                x_scale: Scale::Log10,
-            },
-            &solved_series,
-        )?;
+        sweep_plots.solved_plot(&plots.join(&file))?;
         let _ = writeln!(
             md,
             "![fraction of seeds solved against length](plots/{file})\n"
@@ -787,47 +760,10 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
         let _ = writeln!(md, "### Accuracy\n\nEval accuracy mean ± std over seeds, `@` median steps to solve (solved runs only).\n");
         md.push_str(&tc.by_length_table(accuracy_text, "–").markdown());
         let _ = writeln!(md);
-        let acc_series: Vec<Series> = tc
-            .groups
-            .iter()
-            .map(|g| {
-                let cells: Vec<(usize, &CellStats)> = tc
-                    .lengths
-                    .iter()
-                    .filter_map(|&l| tc.cells.get(&(g.clone(), l)).map(|c| (l, c)))
-                    .collect();
-                Series {
-                    label: g.clone(),
-                    points: cells
-                        .iter()
-                        .map(|(l, c)| (*l as f64, c.mean_accuracy))
-                        .collect(),
-                    spread: Some(
-                        cells
-                            .iter()
-                            .map(|(_, c)| (c.min_accuracy, c.max_accuracy))
-                            .collect(),
-                    ),
-                }
-            })
-            .collect();
-        let file = format!("accuracy_vs_length{suffix}.svg");
-        let title = format!(
-            "{}: eval accuracy against length (band: seed min–max)",
-            tc.task
-        );
-        line_chart_svg(
-            &plots.join(&file),
-            &ChartSpec {
-                title: &title,
-                x_label: "length",
-                y_label: "eval accuracy",
-                y_scale: Scale::Linear,
-                x_scale: Scale::Log10,
-            },
-            &acc_series,
-        )?;
-        let _ = writeln!(md, "![accuracy against length](plots/{file})\n");
+        let file = sweep_plots.metric_file(&suffix);
+        sweep_plots.metric_plot(&plots.join(&file))?;
+        let metric = sweep_plots.metric_name();
+        let _ = writeln!(md, "![{metric} against length](plots/{file})\n");
 
         let _ = writeln!(md, "### How far each group remembers\n\nL50: the length where a logistic fit of P(solved) against ln(length) crosses 1/2, with its bootstrap 95% interval over seeds ({BOOTSTRAP_RESAMPLES} resamples).\n");
         md.push_str(&tc.length_at_half_table().markdown());
@@ -881,81 +817,22 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
         }
 
         let _ = writeln!(md, "### Gradients\n");
-        let mut decay_series = Vec::new();
-        for g in &tc.groups {
-            for (label, pick) in [("at init", true), ("trained", false)] {
-                let points: Vec<(f64, f64)> = tc
-                    .lengths
-                    .iter()
-                    .filter_map(|&l| {
-                        let c = tc.cells.get(&(g.clone(), l))?;
-                        Some((
-                            l as f64,
-                            if pick {
-                                c.mean_decay_init?
-                            } else {
-                                c.mean_decay_final?
-                            },
-                        ))
-                    })
-                    .collect();
-                decay_series.push(Series {
-                    label: format!("{g} {label}"),
-                    points,
-                    spread: None,
-                });
-            }
-        }
         let file = format!("decay_vs_length{suffix}.svg");
-        let title = format!("{}: gradient decay per step ρ against length", tc.task);
-        line_chart_svg(
-            &plots.join(&file),
-            &ChartSpec {
-                title: &title,
-                x_label: "length",
-                y_label: "decay_per_step ρ",
-                y_scale: Scale::Linear,
-                x_scale: Scale::Log10,
-            },
-            &decay_series,
-        )?;
+        sweep_plots.decay_plot(&plots.join(&file))?;
         let _ = writeln!(md, "![decay per step against length](plots/{file})\n");
 
         let longest = tc.lengths.last().copied().unwrap_or(0);
         for (when, first) in [("init", true), ("trained", false)] {
-            let series: Vec<Series> = tc
+            let profiles: Vec<(String, Vec<(f64, f64)>)> = tc
                 .groups
                 .iter()
                 .filter_map(|g| {
                     let runs = tc.longest_runs.get(g)?;
-                    Some(Series {
-                        label: g.clone(),
-                        points: mean_gradient_profile(dir, runs, first),
-                        spread: None,
-                    })
+                    Some((g.clone(), mean_gradient_profile(dir, runs, first)))
                 })
                 .collect();
             let file = format!("gradients_{when}{suffix}.svg");
-            let title = format!(
-                "{}: ‖∂ℓ/∂h_t‖ against distance at length {longest}, {}",
-                tc.task,
-                if first {
-                    "at initialisation"
-                } else {
-                    "after training"
-                }
-            );
-            line_chart_svg(
-                &plots.join(&file),
-                &ChartSpec {
-                    title: &title,
-                    x_label: "distance from the loss (timesteps)",
-                    y_label: "mean ‖∂ℓ/∂h_t‖₂ (layer 0, mean over seeds)",
-                    y_scale: Scale::Log10,
-                    x_scale: Scale::Linear,
-                },
-                &series,
-            )?;
+            sweep_plots.gradient_plot(&plots.join(&file), longest, !first, profiles)?;
             let _ = writeln!(md, "![gradient against distance, {when}](plots/{file})\n");
         }
     }

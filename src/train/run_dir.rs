@@ -26,7 +26,8 @@ use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
 use crate::model_io::save_model;
 use crate::outdir::{prepare_fresh, DirKind};
-use crate::report::run_plots::{accuracy_plot, gradient_plot, loss_plot};
+use crate::report::run_plots::{accuracy_plot, config_caption, gradient_plot, loss_plot_with};
+use crate::tasks::OutputKind;
 
 pub const CONFIG_FILE: &str = "config.ron";
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -118,11 +119,23 @@ impl TrainObserver for RunDir {
 }
 
 /// `plots/gradients.svg` (one per layer when stacked: `gradients_l1.svg`, …), `plots/loss.svg`,
-/// `plots/accuracy.svg`.
+/// `plots/accuracy.svg`. Titles name the configuration (from `DIR/config.ron`, with the task the
+/// run actually used); a diverged run says so in its titles and marks its loss curve.
 pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
     let plots = dir.join("plots");
-    let name = outcome.task.kind();
     let s = &outcome.summary;
+    let name = match TrainConfig::load(&dir.join(CONFIG_FILE)) {
+        Ok(mut config) => {
+            config.task = outcome.task.spec().clone();
+            config_caption(&config, &[])
+        }
+        Err(_) => outcome.task.kind().to_string(),
+    };
+    let name = if s.diverged {
+        format!("{name} (diverged)")
+    } else {
+        name
+    };
     let layers = outcome.probes.first().map_or(0, |p| p.summaries.len());
     for layer in 0..layers {
         let file = if layer == 0 {
@@ -130,19 +143,29 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         } else {
             format!("gradients_l{layer}.svg")
         };
-        let title =
-            format!("{name}: gradient reaching each step back from the loss (layer {layer})");
+        let which = if layers > 1 {
+            format!(", layer {layer}")
+        } else {
+            String::new()
+        };
+        let title = format!("{name}: gradient reaching each step back{which}");
         gradient_plot(&plots.join(file), &title, &outcome.probes, layer)?;
     }
-    loss_plot(
+    let loss_label = match outcome.task.output_kind() {
+        OutputKind::Values { .. } => "loss (mean squared error)",
+        OutputKind::Classes { .. } => "loss (cross-entropy, nats)",
+    };
+    loss_plot_with(
         &plots.join("loss.svg"),
         &format!("{name}: loss"),
+        loss_label,
         &outcome.metrics,
         s.baseline_loss,
+        s.diverged,
     )?;
     accuracy_plot(
         &plots.join("accuracy.svg"),
-        &format!("{name}: evaluation accuracy"),
+        &format!("{name}: eval accuracy"),
         &outcome.metrics,
         s.baseline_accuracy,
     )
