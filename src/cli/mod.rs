@@ -26,7 +26,8 @@ mod report_text;
 mod sweep;
 mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+use std::io::Write;
 
 #[derive(Parser)]
 #[command(
@@ -60,6 +61,22 @@ enum Command {
     Data(data::DataArgs),
     /// Measure training throughput on the PyTorch peer benchmark's workload.
     Bench(bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(
+        after_help = "Examples:\n  rnnlab completions bash > ~/.local/share/bash-completion/completions/rnnlab\n  rnnlab completions zsh > ~/.zfunc/_rnnlab"
+    )]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of rnnlab or of one subcommand.
+    #[command(
+        after_help = "Examples:\n  rnnlab man | man -l -\n  rnnlab man train > rnnlab-train.1"
+    )]
+    Man {
+        /// A subcommand [default: the top-level page].
+        subcommand: Option<String>,
+    },
 }
 
 /// Standard output could not be written: a runtime failure (exit 1).
@@ -103,6 +120,30 @@ pub fn run() -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "rnnlab", &mut out);
+            std::io::stdout().write_all(&out).map_err(StdoutError)?;
+            Ok(())
+        }
+        Command::Man { subcommand } => {
+            let mut cmd = Cli::command();
+            cmd.build();
+            let page = match &subcommand {
+                None => cmd,
+                Some(name) => cmd
+                    .find_subcommand(name)
+                    .cloned()
+                    .map(|c| c.bin_name(format!("rnnlab {name}")))
+                    .ok_or_else(|| UsageError(format!("man: no subcommand '{name}'")))?,
+            };
+            let mut out = Vec::new();
+            clap_mangen::Man::new(page)
+                .render(&mut out)
+                .map_err(StdoutError)?;
+            std::io::stdout().write_all(&out).map_err(StdoutError)?;
+            Ok(())
+        }
     }
 }
 
@@ -119,13 +160,20 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     1
 }
 
-/// Clap's message up to its first blank line, on one line and without its "error: " prefix.
+/// Clap's message up to its first blank line, with its "tip:" suggestions ("a similar argument
+/// exists: '--hidden'"), on one line and without its "error: " prefix.
 fn one_line(message: &str) -> String {
-    let text: Vec<&str> = message
+    let mut text: Vec<&str> = message
         .lines()
         .take_while(|l| !l.trim().is_empty())
         .map(str::trim)
         .collect();
+    text.extend(
+        message
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("tip:")),
+    );
     let text = text.join(" ");
     text.strip_prefix("error: ").unwrap_or(&text).to_string()
 }
