@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, ok, rnnlab, text, usage_error};
+use common::{bin, ok, text, usage_error};
 use rnnlab::resources::estimate_run;
 use rnnlab::tasks::Task;
 use rnnlab::train::TrainConfig;
@@ -551,6 +551,8 @@ fn sweeps_refuse_absurd_grids_and_oversized_runs_up_front() {
 }
 
 /// The peak resident memory (KiB) of `rnnlab args…`, from wait4's rusage of that one child.
+// the child is reaped by wait4, which clippy does not see
+#[allow(clippy::zombie_processes)]
 fn peak_rss_kib(dir: &Path, args: &[&str]) -> u64 {
     let child = bin()
         .args(args)
