@@ -43,7 +43,7 @@
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
 use crate::sweep::{Experiment, RunSpec};
-use crate::tasks::{InputKind, OutputKind, Task};
+use crate::tasks::{dataset_task, InputKind, OutputKind, Task};
 use crate::train::{Precision, TrainConfig};
 
 const KIB: u128 = 1024;
@@ -93,7 +93,7 @@ pub fn gib(bytes: u128) -> String {
     let g = bytes as f64 / GIB as f64;
     if g >= 1e6 {
         format!("{g:.1e} GiB")
-    } else if g >= 0.1 {
+    } else if g >= 1.0 {
         format!("{g:.1} GiB")
     } else {
         format!("{:.1} MiB", bytes as f64 / MIB as f64)
@@ -376,7 +376,7 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
                 1.0
             },
     );
-    let length = ("length".to_string(), ratio(config.task.length, 20.0));
+    let length = ("length".to_string(), ratio(task.spec().length, 20.0));
     let parts = [
         Part {
             bytes: net.params().saturating_mul(6 * s + 16),
@@ -451,10 +451,17 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
 }
 
 /// Refuses a run of `config` whose estimate is above `limit` (None: the default limit). The task
-/// comes from `config.task`; the error names the option to lower. Call it before anything is
-/// generated or created.
+/// comes from `config.task`, or from the header of the `config.data` file (an error in that task
+/// reads as `data check` reports it; a file that cannot be read is left to the loader); the error
+/// names the option to lower. Call it before anything is generated or created.
 pub fn check_config(config: &TrainConfig, limit: Option<u64>) -> Result<()> {
-    let task = Task::new(config.task.clone())?;
+    let task = match &config.data {
+        Some(path) => match dataset_task(path) {
+            Ok(spec) => Task::new(spec).map_err(|e| Error::bad_file(path, format!("task: {e}")))?,
+            Err(_) => Task::new(config.task.clone())?,
+        },
+        None => Task::new(config.task.clone())?,
+    };
     estimate_run(config, &task).check(memory_limit(limit))
 }
 

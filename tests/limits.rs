@@ -695,3 +695,34 @@ fn every_task_bounds_its_length_without_overflow() {
         assert!(err.to_string().starts_with("invalid length:"), "{err}");
     }
 }
+
+#[test]
+fn a_dataset_files_task_counts_in_the_estimate_before_it_is_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(
+        d,
+        &[
+            "data", "generate", "--task", "recall", "--length", "100000", "--count", "1", "--out",
+            "big.ron",
+        ],
+    );
+    assert!(ok(d, &["data", "check", "big.ron"]).contains("big.ron: ok, 1 recall sequences"));
+    // the default config's task is tanaka at length 20; the file's length is what counts
+    for command in ["train", "gradients"] {
+        let line = refused(
+            d,
+            &[
+                command,
+                "--data",
+                "big.ron",
+                "--max-memory",
+                "256M",
+                "--probe-size",
+                "64",
+            ],
+            "invalid length: needs an estimated",
+        );
+        assert!(line.contains("above the limit of 256.0 MiB"), "{line}");
+    }
+}
