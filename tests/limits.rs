@@ -203,6 +203,34 @@ fn gradients_refuses_huge_sizes() {
         &["gradients", "--probe-size", "100000000"],
         "invalid probe-size:",
     );
+    // a saved model's own widths count: a real 8-unit model, probed with a huge batch
+    ok(
+        d,
+        &[
+            "gradients",
+            "--length",
+            "3",
+            "--hidden",
+            "8",
+            "--probe-size",
+            "2",
+            "--out",
+            "m",
+        ],
+    );
+    refused(
+        d,
+        &[
+            "gradients",
+            "--model",
+            "m",
+            "--probe-size",
+            "100000000",
+            "--out",
+            "g",
+        ],
+        "invalid probe-size: needs an estimated",
+    );
     refused(
         d,
         &["gradients", "--length", "18446744073709551615"],
@@ -657,6 +685,25 @@ fn the_estimate_is_within_a_factor_of_three_of_the_measured_peak() {
             "{name}: estimate {estimate}, measured {measured}"
         );
     }
+    // gradients: the probe alone, at initialisation
+    let options = ["--length", "600", "--hidden", "64", "--probe-size", "64"];
+    let mut args = vec!["gradients", "--out", "g"];
+    args.extend_from_slice(&options);
+    let measured = u128::from(peak_rss_kib(d, &args)) * 1024;
+    let mut config = TrainConfig::default();
+    for pair in options.chunks(2) {
+        rnnlab::train::options::set_option(&mut config, &pair[0][2..], pair[1]).unwrap();
+    }
+    let task = Task::new(config.task.clone()).unwrap();
+    let estimate = rnnlab::resources::estimate_gradients(&config, &task, None).bytes;
+    let ratio = estimate as f64 / measured as f64;
+    eprintln!(
+        "gradients: estimate {estimate} bytes, measured peak {measured} bytes, ratio {ratio:.2}"
+    );
+    assert!(
+        (1.0 / 3.0..=3.0).contains(&ratio),
+        "gradients: {estimate} vs {measured}"
+    );
 }
 
 #[test]
