@@ -554,21 +554,44 @@ fn config_task(config: &TrainConfig) -> Result<Task> {
     }
 }
 
-/// Refuses a sweep up front when it holds more than [`MAX_RUNS`] runs or when any run is above the
-/// limit; the error names the run (`run hidden=1000000,seed=0`).
-pub fn check_sweep(exp: &Experiment, limit: Option<u64>) -> Result<()> {
+/// Refuses a sweep up front when it holds more than [`MAX_RUNS`] runs, when any run is above the
+/// limit (the error names the run: `run hidden=1000000,seed=0`), or when the `jobs` largest runs
+/// together are (they may run at the same time; the error names `jobs`).
+pub fn check_sweep(exp: &Experiment, jobs: usize, limit: Option<u64>) -> Result<()> {
     check_grid(exp)?;
     let limit = memory_limit(limit);
+    let mut sizes = Vec::new();
     for run in exp.runs()? {
-        check_run(&run, limit)?;
+        sizes.push(check_run(&run, limit)?);
+    }
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    let parallel = jobs.min(sizes.len());
+    let together = sizes[..parallel]
+        .iter()
+        .fold(0u128, |sum, &b| {
+            sum.saturating_add(b.saturating_sub(PROCESS_BASE))
+        })
+        .saturating_add(PROCESS_BASE);
+    if together > u128::from(limit) {
+        return Err(Error::invalid(
+            "jobs",
+            format!(
+                "{parallel} runs at a time need an estimated {}, above the limit of {}; lower --jobs or raise --max-memory",
+                gib(together),
+                gib(u128::from(limit))
+            ),
+        ));
     }
     Ok(())
 }
 
-fn check_run(run: &RunSpec, limit: u64) -> Result<()> {
+/// The run's estimate in bytes, or an error naming the run.
+fn check_run(run: &RunSpec, limit: u64) -> Result<u128> {
     let named = |e: Error| Error::invalid(format!("run {}", run.id()), e.to_string());
     let task = Task::new(run.config.task.clone()).map_err(named)?;
-    estimate_run(&run.config, &task).check(limit).map_err(named)
+    let estimate = estimate_run(&run.config, &task);
+    estimate.check(limit).map_err(named)?;
+    Ok(estimate.bytes)
 }
 
 /// Refuses a grid of more than [`MAX_RUNS`] runs, counted without building it.

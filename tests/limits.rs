@@ -554,6 +554,70 @@ fn sweeps_refuse_absurd_grids_and_oversized_runs_up_front() {
         ],
         "invalid length: 18446744073709551615 is above the maximum",
     );
+    // each run fits, but not two at a time: --jobs is named; one at a time runs
+    let line = refused(
+        d,
+        &[
+            "sweep",
+            "--length",
+            "300",
+            "--hidden",
+            "64",
+            "--batch",
+            "16,17",
+            "--eval-size",
+            "64",
+            "--probe-size",
+            "8",
+            "--steps",
+            "1",
+            "--cell",
+            "lstm",
+            "--seeds",
+            "1",
+            "--max-memory",
+            "100M",
+            "--jobs",
+            "2",
+            "--quiet",
+            "--out",
+            "s",
+        ],
+        "invalid jobs: 2 runs at a time need an estimated",
+    );
+    assert!(
+        line.contains("lower --jobs or raise --max-memory"),
+        "{line}"
+    );
+    ok(
+        d,
+        &[
+            "sweep",
+            "--length",
+            "300",
+            "--hidden",
+            "64",
+            "--batch",
+            "16,17",
+            "--eval-size",
+            "64",
+            "--probe-size",
+            "8",
+            "--steps",
+            "1",
+            "--cell",
+            "lstm",
+            "--seeds",
+            "1",
+            "--max-memory",
+            "100M",
+            "--jobs",
+            "1",
+            "--quiet",
+            "--out",
+            "s",
+        ],
+    );
     // 10 × 10 × 10 × 10 × 10 × 3 × 3 runs > 100,000: counted, not built
     let ten = "1,2,3,4,5,6,7,8,9,10";
     refused(
