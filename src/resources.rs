@@ -32,7 +32,9 @@
 //!
 //! The sum is an upper bound: evaluation and probing run one after the other, each next to the
 //! training workspace that persists. The test `tests/limits.rs` compares it with the peak resident
-//! memory of a real run. All arithmetic is on u128 and saturates, so no user-given number can
+//! memory (wait4's `ru_maxrss`) of real runs; on the machine it was written on the estimate was
+//! 1.33× the peak of an LSTM run dominated by its caches (length 400), 1.26× for an f64 GRU, 0.96×
+//! for a run dominated by its parameters (hidden 768), and 1.01× for `rnnlab gradients`. All arithmetic is on u128 and saturates, so no user-given number can
 //! overflow it; a saturated estimate is simply far above any limit.
 //!
 //! # The limit
