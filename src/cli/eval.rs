@@ -97,6 +97,8 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             sets.push((path.display().to_string(), ds.task, ds.sequences));
         }
     }
+    // sizes checked before any weight is allocated
+    rnnlab::model_io::checked_spec(dir)?;
     let net: Network<f64> = load_model(dir)?;
     if let Some(trained) = config
         .as_ref()

@@ -104,6 +104,10 @@ pub struct SweepArgs {
     /// No progress bars or progress lines.
     #[arg(long)]
     quiet: bool,
+    /// Refuse the sweep if any run's estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
+    /// bytes) [default: half the physical memory].
+    #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 /// The experiment the arguments describe: the file, the built-in benchmark (no grid at all, or
@@ -114,6 +118,7 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         if n == 0 {
             return Err(UsageError("--seeds: must be at least 1".into()).into());
         }
+        rnnlab::resources::check_run_count("seeds", n.into())?;
         if axes.iter().any(|(k, _)| k == "seed") {
             return Err(UsageError("--seeds and --seed: give one or the other".into()).into());
         }
@@ -167,6 +172,7 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         }
     }
     exp.normalize();
+    rnnlab::resources::check_grid(&exp)?;
     exp.validate()?;
     Ok(exp)
 }
@@ -180,6 +186,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if jobs == 0 {
         return Err(UsageError("--jobs: must be at least 1".into()).into());
     }
+    rnnlab::resources::check_sweep(&exp, jobs, args.max_memory)?;
     let out = args
         .out
         .clone()

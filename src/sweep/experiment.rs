@@ -42,8 +42,15 @@ impl GridValue {
         match self {
             GridValue::Text(s) => {
                 let t = s.trim();
+                let integer = !t.is_empty()
+                    && t.trim_start_matches(['-', '+'])
+                        .bytes()
+                        .all(|b| b.is_ascii_digit());
                 if let Ok(i) = t.parse::<i64>() {
                     GridValue::Int(i)
+                } else if integer {
+                    // beyond i64 (e.g. u64 seeds): kept as written, never rounded through f64
+                    GridValue::Text(t.trim_start_matches('+').to_string())
                 } else if let Some(x) = t.parse::<f64>().ok().filter(|x| x.is_finite()) {
                     GridValue::Float(x)
                 } else {

@@ -18,7 +18,9 @@ mod tanaka;
 mod vocabulary;
 
 pub use collate::{LossWeighting, Predictions};
-pub use dataset_file::{load_dataset, parse_dataset, save_dataset, write_dataset, Dataset};
+pub use dataset_file::{
+    dataset_task, load_dataset, parse_dataset, save_dataset, write_dataset, Dataset,
+};
 pub use sequence::{Sequence, SequenceInputs, SequenceTargets};
 pub use spec::{TaskKind, TaskSpec};
 pub use tanaka::TanakaVocabulary;
@@ -27,6 +29,11 @@ pub use vocabulary::Vocabulary;
 use crate::error::{Error, Result};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
+
+/// The longest dependency `length` a task takes: a million steps. Every step count and position a
+/// task computes stays far below `usize::MAX`, and a length above this is refused with one line
+/// naming `length` (the memory estimate of `crate::resources` then bounds the rest).
+pub const MAX_LENGTH: usize = 1_000_000;
 
 /// What the network reads at each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +158,12 @@ impl Task {
     /// Checks the spec (options that apply to this task, values in range) and fills in defaults:
     /// tanaka `names: 8`, `distractor_names: 0.0`; recall `pairs: 4`.
     pub fn new(spec: TaskSpec) -> Result<Task> {
+        if spec.length > MAX_LENGTH {
+            return Err(invalid(
+                "length",
+                format!("{} is above the maximum of {MAX_LENGTH} steps", spec.length),
+            ));
+        }
         let spec = spec.resolved()?;
         let def: Arc<dyn TaskDef> = match spec.task {
             TaskKind::Tanaka => Arc::new(tanaka::Tanaka::new(&spec)?),
@@ -299,6 +312,16 @@ impl Task {
     pub(crate) fn def(&self) -> &dyn TaskDef {
         self.def.as_ref()
     }
+}
+
+/// `length + extra` steps, checked: an error naming `length` instead of an overflow.
+pub(crate) fn steps_after(length: usize, extra: usize) -> Result<usize> {
+    length.checked_add(extra).ok_or_else(|| {
+        invalid(
+            "length",
+            format!("{length} is above the maximum of {MAX_LENGTH} steps"),
+        )
+    })
 }
 
 /// Builds an option error for a task: `invalid <field>: <message>`.
