@@ -15,25 +15,25 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "rnn,lstm,gru")]
     cells: Vec<CellKind>,
     /// Hidden sizes (comma list).
-    #[arg(long, value_delimiter = ',', default_value = "32,64,128,256")]
+    #[arg(long, value_delimiter = ',', default_value = "32,64,128,256", allow_negative_numbers = true)]
     hidden: Vec<usize>,
     /// Sequences per batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
     batch: usize,
     /// Timesteps per sequence.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
     length: usize,
     /// Vocabulary of the one-hot inputs and of the classes.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, allow_negative_numbers = true)]
     vocab: usize,
     /// Threads; a training run in rnnlab uses one (sweeps use one run per core).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     threads: usize,
     /// Training steps per timed block (the best of three blocks is reported).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     steps: usize,
     /// Untimed steps first.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     warmup: usize,
 }
 
