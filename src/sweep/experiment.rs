@@ -278,10 +278,21 @@ impl Experiment {
         check_name("name", &self.name)?;
         for (i, v) in self.variants.iter().enumerate() {
             check_name(&format!("variants[{i}].name"), &v.name)?;
-            if self.variants[..i].iter().any(|w| w.name == v.name) {
+            // results.csv is read back through canonical_text (trimmed, lower-cased), so two
+            // names with one canonical spelling would be one variant there: a resume would skip
+            // the second as done, compare would pool them
+            let same = |w: &Variant| canonical_text(&w.name) == canonical_text(&v.name);
+            if let Some(w) = self.variants[..i].iter().find(|w| same(w)) {
                 return Err(Error::invalid(
                     format!("variants[{i}].name"),
-                    format!("'{}' names two variants", v.name),
+                    if w.name == v.name {
+                        format!("'{}' names two variants", v.name)
+                    } else {
+                        format!(
+                            "'{}' and '{}' differ only in case or spacing, which results.csv does not keep apart; rename one",
+                            w.name, v.name
+                        )
+                    },
                 ));
             }
         }
