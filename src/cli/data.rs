@@ -221,7 +221,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     let task = Task::new(args.task.spec()?)?;
     let sequences = task.generate(args.count, args.seed);
     save_dataset(&args.out, &task, &sequences)?;
-    println!(
+    outln!(
         "wrote {} {} sequences ({} steps, seed {}) to {}",
         sequences.len(),
         task.kind(),
@@ -235,7 +235,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
 fn check(args: CheckArgs) -> anyhow::Result<()> {
     let Dataset { task, sequences } = load_dataset(&args.file)?;
     let baseline = task.baseline();
-    println!(
+    outln!(
         "{}: ok, {} {} sequences of {} steps, input width {}, output width {}, probe step {}, baseline loss {:.4}",
         args.file.display(),
         sequences.len(),
@@ -265,7 +265,7 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
         }
     };
     for seq in &sequences {
-        println!("{}", task.render(seq, lang));
+        outln!("{}", task.render(seq, lang));
     }
     Ok(())
 }
