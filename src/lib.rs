@@ -25,3 +25,4 @@ pub use error::{Error, Result};
 pub use init::{InitScheme, InitSpec, WeightInit};
 pub use network::{Bptt, ModelSpec, Network, State};
 pub mod report;
+pub mod resources;

@@ -66,8 +66,64 @@ pub fn load_model<F: NdFloat>(dir: &Path) -> Result<Network<F>> {
         .model
         .validate()
         .map_err(|e| Error::bad_file(&spec_path, e.to_string()))?;
-    let params = load_weights(&description.model, &dir.join(WEIGHTS_FILE))?;
+    let weights_path = dir.join(WEIGHTS_FILE);
+    check_model_size(&description.model, &spec_path, &weights_path)?;
+    let params = load_weights(&description.model, &weights_path)?;
     Network::new(description.model, params)
+}
+
+/// Below this many bytes of f64 parameters a description that disagrees with its weights file is
+/// reported tensor by tensor by [`load_weights`]; above it, before anything is allocated.
+const SMALL_MODEL_BYTES: u128 = 64 << 20;
+
+/// Refuses, before any array is allocated, a `model.ron` whose sizes its weights file cannot hold
+/// (every parameter takes at least 4 bytes there; checked for models above 64 MiB) or whose
+/// parameters (4 copies in f64) would be above the default memory limit. Counted in u128, so no size in the file can overflow it. The error
+/// names `model.ron` and the field `hidden`.
+fn check_model_size(spec: &ModelSpec, spec_path: &Path, weights_path: &Path) -> Result<()> {
+    let gates: u128 = match spec.cell {
+        crate::cells::CellKind::Rnn => 1,
+        crate::cells::CellKind::Lstm => 4,
+        crate::cells::CellKind::Gru => 3,
+    };
+    let output = spec.output.width() as u128;
+    let mut count = output
+        .saturating_mul(spec.top_width() as u128)
+        .saturating_add(output);
+    for l in 0..spec.layers() {
+        let (h, i) = (spec.hidden[l] as u128, spec.layer_input_width(l) as u128);
+        let gh = gates.saturating_mul(h);
+        let layer = gh
+            .saturating_mul(i.saturating_add(h).saturating_add(2))
+            .saturating_add(if spec.layer_norm { 2 * h } else { 0 });
+        count = count.saturating_add(layer);
+    }
+    let bad = |message: String| Error::bad_file(spec_path, format!("field `hidden`: {message}"));
+    let file_bytes = std::fs::metadata(weights_path)
+        .map(|m| u128::from(m.len()))
+        .map_err(|source| Error::Io {
+            path: weights_path.to_path_buf(),
+            source,
+        })?;
+    // a small mismatch is left to `load_weights`, whose error names the tensor that differs
+    if count.saturating_mul(4) > file_bytes && count.saturating_mul(8) > SMALL_MODEL_BYTES {
+        return Err(bad(format!(
+            "widths {:?} need {count} parameters, but {} holds only {file_bytes} bytes",
+            spec.hidden,
+            weights_path.display()
+        )));
+    }
+    let limit = crate::resources::memory_limit(None);
+    let needed = count.saturating_mul(8 * 4);
+    if needed > u128::from(limit) {
+        return Err(bad(format!(
+            "widths {:?} need an estimated {} for the parameters alone, above the limit of {}",
+            spec.hidden,
+            crate::resources::gib(needed),
+            crate::resources::gib(u128::from(limit))
+        )));
+    }
+    Ok(())
 }
 
 /// Writes every tensor of `params` under its PyTorch name, in `F`'s dtype.

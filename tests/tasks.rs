@@ -40,10 +40,10 @@ fn generated_sequences_belong_to_their_task() {
     for length in [0, 1, 2, 7, 40] {
         for kind in TaskKind::ALL {
             let Ok(task) = Task::new(TaskSpec::new(kind, length)) else {
-                // copy needs length ≥ 1 and adding ≥ 2; those are tested below.
+                // tanaka and copy need length ≥ 1 and adding ≥ 2; those are tested below.
                 assert!(matches!(
                     (kind, length),
-                    (TaskKind::Copy, 0) | (TaskKind::Adding, 0 | 1)
+                    (TaskKind::Tanaka | TaskKind::Copy, 0) | (TaskKind::Adding, 0 | 1)
                 ));
                 continue;
             };

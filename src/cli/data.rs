@@ -3,6 +3,7 @@
 use super::UsageError;
 use clap::{Args, Subcommand, ValueEnum};
 use rnnlab::tasks::{load_dataset, save_dataset, Dataset, Lang, Task, TaskKind, TaskSpec};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -173,6 +174,10 @@ struct GenerateArgs {
     /// Replace --out if it is a dataset file rnnlab wrote (any other file is never overwritten).
     #[arg(long)]
     force: bool,
+    /// Refuse a dataset whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
+    /// [default: half the physical memory].
+    #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 #[derive(Args)]
@@ -219,23 +224,34 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     }
     check_replaceable_dataset(&args.out, args.force)?;
     let task = Task::new(args.task.spec()?)?;
+    rnnlab::resources::estimate_dataset(&task, args.count)
+        .check(rnnlab::resources::memory_limit(args.max_memory))?;
     let sequences = task.generate(args.count, args.seed);
     save_dataset(&args.out, &task, &sequences)?;
-    outln!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "wrote {} {} sequences ({} steps, seed {}) to {}",
         sequences.len(),
         task.kind(),
         task.steps(),
         args.seed,
         args.out.display()
-    );
-    Ok(())
+    )
+    .map_err(stdout_error)
+}
+
+/// A failed write to standard output (a full disk, a closed file): a runtime error, exit 1.
+fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot write to standard output: {e}")
 }
 
 fn check(args: CheckArgs) -> anyhow::Result<()> {
     let Dataset { task, sequences } = load_dataset(&args.file)?;
     let baseline = task.baseline();
-    outln!(
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{}: ok, {} {} sequences of {} steps, input width {}, output width {}, probe step {}, baseline loss {:.4}",
         args.file.display(),
         sequences.len(),
@@ -245,8 +261,8 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
         task.output_width(),
         task.probe_step(),
         baseline.loss
-    );
-    Ok(())
+    )
+    .map_err(stdout_error)
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<()> {
@@ -254,18 +270,25 @@ fn show(args: ShowArgs) -> anyhow::Result<()> {
         LangArg::Ja => Lang::Ja,
         LangArg::En => Lang::En,
     };
-    let (task, sequences) = match args.source.source()? {
+    let mut out = std::io::stdout().lock();
+    match args.source.source()? {
         TaskSource::File(Dataset { task, sequences }) => {
             let count = args.count.unwrap_or(sequences.len()).min(sequences.len());
-            (task, sequences[..count].to_vec())
+            for seq in &sequences[..count] {
+                writeln!(out, "{}", task.render(seq, lang)).map_err(stdout_error)?;
+            }
         }
         TaskSource::Generated(task) => {
-            let sequences = task.generate(args.count.unwrap_or(5), args.seed);
-            (task, sequences)
+            // one sequence at a time, so any --count runs in constant memory; the same sequences
+            // as `Task::generate(count, seed)`, which draws them from one generator in turn
+            use ndarray_rand::rand::SeedableRng;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(args.seed);
+            for _ in 0..args.count.unwrap_or(5) {
+                for seq in task.generate_with(&mut rng, 1) {
+                    writeln!(out, "{}", task.render(&seq, lang)).map_err(stdout_error)?;
+                }
+            }
         }
-    };
-    for seq in &sequences {
-        outln!("{}", task.render(seq, lang));
     }
-    Ok(())
+    out.flush().map_err(stdout_error)
 }

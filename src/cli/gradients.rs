@@ -43,6 +43,10 @@ pub struct GradientsArgs {
     /// Replace an existing output directory.
     #[arg(long)]
     force: bool,
+    /// Refuse a run whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
+    /// [default: half the physical memory].
+    #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
@@ -69,6 +73,7 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         }
         (file, _) => resolve_config(file.as_ref(), &args.options)?,
     };
+    rnnlab::resources::check_config(&config, args.max_memory)?;
     // the probe batch: a dataset file, or generated from the task and seed
     let (task, sequences) = match &config.data {
         Some(path) => {

@@ -93,6 +93,10 @@ pub struct SweepArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Refuse the sweep if any run's estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
+    /// bytes) [default: half the physical memory].
+    #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 /// The experiment the arguments describe: the file or the built-in benchmark, with the grid flags
@@ -103,6 +107,7 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         if n == 0 {
             return Err(UsageError("--seeds: must be at least 1".into()).into());
         }
+        rnnlab::resources::check_run_count("seeds", n.into())?;
         if axes.iter().any(|(k, _)| k == "seed") {
             return Err(UsageError("--seeds and --seed: give one or the other".into()).into());
         }
@@ -142,12 +147,14 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         }
     }
     exp.normalize();
+    rnnlab::resources::check_grid(&exp)?;
     exp.validate()?;
     Ok(exp)
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let exp = experiment(&args)?;
+    rnnlab::resources::check_sweep(&exp, args.max_memory)?;
     let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
     let jobs = args
         .jobs

@@ -225,6 +225,10 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Refuse a run whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
+    /// [default: half the physical memory].
+    #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 /// Builds the resolved config: defaults, then the file, then the flags; checks it once.
@@ -243,7 +247,10 @@ pub fn resolve_config(
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut config = resolve_config(args.config.as_ref(), &args.options)?;
+    // memory: before generating anything, and again with the task of a --data file
+    rnnlab::resources::check_config(&config, args.max_memory)?;
     let data = RunData::prepare(&mut config)?;
+    rnnlab::resources::check_config(&config, args.max_memory)?;
     config.model_spec(&data.task)?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
     let mut dir = RunDir::create(&out, &config, args.force)?;

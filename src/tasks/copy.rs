@@ -40,6 +40,7 @@ impl Copy {
                 "copy needs length ≥ 1 (T − 1 blanks before the delimiter)",
             ));
         }
+        super::steps_after(spec.length, 2 * SYMBOLS)?;
         let names = ["-", "1", "2", "3", "4", "5", "6", "7", "8", ":"];
         Ok(Copy {
             gap: spec.length,

@@ -28,6 +28,11 @@ use crate::error::{Error, Result};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 
+/// The longest dependency `length` a task takes: a million steps. Every step count and position a
+/// task computes stays far below `usize::MAX`, and a length above this is refused with one line
+/// naming `length` (the memory estimate of `crate::resources` then bounds the rest).
+pub const MAX_LENGTH: usize = 1_000_000;
+
 /// What the network reads at each step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
@@ -151,6 +156,12 @@ impl Task {
     /// Checks the spec (options that apply to this task, values in range) and fills in defaults:
     /// tanaka `names: 8`, `distractor_names: 0.0`; recall `pairs: 4`.
     pub fn new(spec: TaskSpec) -> Result<Task> {
+        if spec.length > MAX_LENGTH {
+            return Err(invalid(
+                "length",
+                format!("{} is above the maximum of {MAX_LENGTH} steps", spec.length),
+            ));
+        }
         let spec = spec.resolved()?;
         let def: Arc<dyn TaskDef> = match spec.task {
             TaskKind::Tanaka => Arc::new(tanaka::Tanaka::new(&spec)?),
@@ -299,6 +310,16 @@ impl Task {
     pub(crate) fn def(&self) -> &dyn TaskDef {
         self.def.as_ref()
     }
+}
+
+/// `length + extra` steps, checked: an error naming `length` instead of an overflow.
+pub(crate) fn steps_after(length: usize, extra: usize) -> Result<usize> {
+    length.checked_add(extra).ok_or_else(|| {
+        invalid(
+            "length",
+            format!("{length} is above the maximum of {MAX_LENGTH} steps"),
+        )
+    })
 }
 
 /// Builds an option error for a task: `invalid <field>: <message>`.

@@ -37,6 +37,8 @@ impl Recall {
                 format!("{pairs} pairs; recall takes 1 to 26 (one letter key each)"),
             ));
         }
+        // 2·pairs keys and values, `length` fillers, the separator and the query
+        super::steps_after(spec.length, 2 * pairs + 2)?;
         let letters = (b'a'..=b'z').map(|c| (c as char).to_string());
         let digits: Vec<String> = (0..DIGITS).map(|d| d.to_string()).collect();
         let names = letters

@@ -115,6 +115,14 @@ pub(crate) struct Tanaka {
 
 impl Tanaka {
     pub(crate) fn new(spec: &TaskSpec) -> Result<Tanaka> {
+        if spec.length == 0 {
+            return Err(invalid(
+                "length",
+                "tanaka needs length ≥ 1 (filler phrases between the name and the query)",
+            ));
+        }
+        // the subject, `length` fillers, the query
+        super::steps_after(spec.length, 2)?;
         let words = TanakaVocabulary::builtin()?;
         let names = spec.names.unwrap_or(super::spec::DEFAULT_NAMES);
         if names < 2 || names > words.names.len() {

@@ -183,9 +183,10 @@ impl TrainConfig {
                 return Err(Error::invalid(field, "must be at least 1"));
             }
         }
-        if self.task.length == 0 {
-            return Err(Error::invalid("length", "must be at least 1"));
-        }
+        // the task decides which lengths it takes (recall reads length 0, tanaka and copy need
+        // 1, adding 2; none more than `tasks::MAX_LENGTH`), so `data check` and `train --data`
+        // accept the same files
+        Task::new(self.task.clone())?;
         self.optimizer.validate()?;
         self.clip.validate()?;
         self.init.validate()?;

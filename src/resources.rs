@@ -1,0 +1,674 @@
+//! Bounded resources: the memory a run will need, estimated from its options BEFORE anything is
+//! allocated or any directory is created, and refused when it is above a limit.
+//!
+//! # The estimate
+//!
+//! Letters: T steps of a sequence, B `batch`, E `eval-size`, P `probe-size`, S `steps`,
+//! I input width (vocabulary for token tasks), O output width, and per layer l of width H_l with
+//! input width I_l (I for layer 0, H_{l−1} above), G gates (rnn 1, lstm 4, gru 3). s is the
+//! training float's size (4 for f32, 8 for f64); gradient probes always run in f64 (8 bytes).
+//! N_pos is the number of steps with a loss per sequence.
+//!
+//! * parameters `N = Σ_l [G·H_l·(I_l + H_l) + 2·G·H_l (+ 2·H_l with layer norm)] + O·H_top + O`;
+//!   the model term is `N · (6·s + 2·8)`: weights, gradients and two optimiser moments in the
+//!   training precision, two more copies while `model.safetensors` is written, and the f64 copy
+//!   and f64 gradients of every gradient probe.
+//! * per step and sequence, the exact-BPTT caches of layer l hold `f_l` forward floats (gates
+//!   G·H, h H; lstm + c, tanh c 2H; gru + W_hn·h H; layer norm + H; residual + H) and `b_l`
+//!   adjoint floats (dh H, d_pre G·H; lstm + dc H; gru + d_hproj 3H); the network adds the top
+//!   adjoint H_top (and ∂x I for real-valued inputs). `F = Σ f_l`, `A = Σ b_l + H_top (+ I)`.
+//! * a collated batch holds `c(s)` bytes per step and sequence (token ids and class ids 8 each,
+//!   or I·s inputs and O·s targets, plus the loss weight s); a generated sequence `q` bytes
+//!   (token 8 + target 16, or a heap row of I f64 + 40 bytes of bookkeeping + target 24).
+//! * the readout keeps `(H_top + O + 4)` floats per loss position.
+//!
+//! ```text
+//! train   = B·T·((F + A)·s + c(s) + q) + B·N_pos·(H_top + O + 4)·s
+//! eval    = E·T·(F·s + c(s) + q)       + E·N_pos·(H_top + O + 4)·s
+//! probe   = P·T·((F + A)·8 + c(8) + q) + P·N_pos·(H_top + O + 4)·8
+//! history = 64·S + 64·T·layers·(S / probe-every + 2)
+//! peak    = 8 MiB + model + train + eval + probe + history
+//! ```
+//!
+//! The sum is an upper bound: evaluation and probing run one after the other, each next to the
+//! training workspace that persists. The test `tests/limits.rs` compares it with the peak resident
+//! memory of a real run. All arithmetic is on u128 and saturates, so no user-given number can
+//! overflow it; a saturated estimate is simply far above any limit.
+//!
+//! # The limit
+//!
+//! Half of the physical memory (`MemTotal` of `/proc/meminfo`), or [`FALLBACK_LIMIT`] where that
+//! cannot be read; `--max-memory SIZE` replaces it.
+
+use crate::cells::CellKind;
+use crate::error::{Error, Result};
+use crate::sweep::{Experiment, RunSpec};
+use crate::tasks::{InputKind, OutputKind, Task};
+use crate::train::{Precision, TrainConfig};
+
+const KIB: u128 = 1024;
+const MIB: u128 = 1024 * KIB;
+const GIB: u128 = 1024 * MIB;
+
+/// The limit where the physical memory cannot be read: 8 GiB.
+pub const FALLBACK_LIMIT: u64 = 8 << 30;
+/// The most runs one sweep may hold (the grid, every shard together).
+pub const MAX_RUNS: u64 = 100_000;
+/// What the process needs before any array exists: code, allocator, standard library.
+const PROCESS_BASE: u128 = 8 * MIB;
+/// Bytes kept per metric row and per gradient-report row.
+const ROW_BYTES: u128 = 64;
+
+/// An estimate of peak memory, and the option that contributes most to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Estimate {
+    pub bytes: u128,
+    /// The option (as the command line spells it) to lower first.
+    pub dominant: String,
+    /// What the largest part of the estimate holds, for the message.
+    pub what: &'static str,
+}
+
+impl Estimate {
+    /// `Ok` when the estimate is at most `limit` bytes, else an input error naming the dominant
+    /// option.
+    pub fn check(&self, limit: u64) -> Result<()> {
+        if self.bytes <= u128::from(limit) {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            self.dominant.clone(),
+            format!(
+                "needs an estimated {} of memory (mostly {}), above the limit of {}; raise it with --max-memory",
+                gib(self.bytes),
+                self.what,
+                gib(u128::from(limit))
+            ),
+        ))
+    }
+}
+
+/// `12.3 GiB` (or `3.4e12 GiB` for absurd sizes).
+pub fn gib(bytes: u128) -> String {
+    let g = bytes as f64 / GIB as f64;
+    if g >= 1e6 {
+        format!("{g:.1e} GiB")
+    } else if g >= 0.1 {
+        format!("{g:.1} GiB")
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
+}
+
+/// `limit`, or the default: half the physical memory, or [`FALLBACK_LIMIT`].
+pub fn memory_limit(limit: Option<u64>) -> u64 {
+    limit.unwrap_or_else(|| physical_memory().map_or(FALLBACK_LIMIT, |m| m / 2))
+}
+
+/// `MemTotal` from `/proc/meminfo`, in bytes (None where there is no such file).
+pub fn physical_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line
+        .trim_start_matches("MemTotal:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Parses `--max-memory`: bytes, or a number with K, M, G or T (binary multiples; `G`, `GB`,
+/// `GiB` all mean 2^30), e.g. `4G`, `512M`, `2GiB`, `1.5G`, `1000000`.
+pub fn parse_size(text: &str) -> Result<u64> {
+    let bad = |why: &str| Error::invalid("max-memory", format!("{text:?}: {why}"));
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(bad(
+                "expected a size such as 4G, 512M, 2GiB or a byte count",
+            ))
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| bad("expected a size such as 4G, 512M, 2GiB or a byte count"))?;
+    let bytes = value * (1u64 << shift) as f64;
+    if bytes.is_nan() || bytes < 1.0 || bytes >= u64::MAX as f64 {
+        return Err(bad("must be at least 1 byte and below 16 EiB"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The layers of a network as groups of equal layers: (count, width, input width).
+type LayerGroups = Vec<(u128, u128, u128)>;
+
+/// The layer groups of `config` without building a per-layer list (`layers` may be absurd).
+fn config_layers(config: &TrainConfig, input: u128) -> LayerGroups {
+    match &config.model.widths {
+        Some(widths) => widths_layers(widths, input),
+        None => {
+            let (h, n) = (config.model.hidden as u128, config.model.layers as u128);
+            let mut groups = vec![(1, h, input)];
+            if n > 1 {
+                groups.push((n - 1, h, h));
+            }
+            groups
+        }
+    }
+}
+
+fn widths_layers(widths: &[usize], input: u128) -> LayerGroups {
+    let mut below = input;
+    widths
+        .iter()
+        .map(|&w| {
+            let group = (1, w as u128, below);
+            below = w as u128;
+            group
+        })
+        .collect()
+}
+
+fn gates(cell: CellKind) -> u128 {
+    match cell {
+        CellKind::Rnn => 1,
+        CellKind::Lstm => 4,
+        CellKind::Gru => 3,
+    }
+}
+
+/// The architecture numbers the estimate needs.
+struct Net {
+    cell: CellKind,
+    layer_norm: bool,
+    residual: bool,
+    layers: LayerGroups,
+    input: u128,
+    dense_input: bool,
+    output: u128,
+    value_output: bool,
+}
+
+impl Net {
+    fn top(&self) -> u128 {
+        self.layers.last().map_or(0, |l| l.1)
+    }
+
+    fn layer_count(&self) -> u128 {
+        self.layers.iter().fold(0u128, |a, l| a.saturating_add(l.0))
+    }
+
+    /// N: every parameter.
+    fn params(&self) -> u128 {
+        let g = gates(self.cell);
+        let mut n = self
+            .output
+            .saturating_mul(self.top())
+            .saturating_add(self.output);
+        for &(count, h, i) in &self.layers {
+            let gh = g.saturating_mul(h);
+            let mut per = gh
+                .saturating_mul(i.saturating_add(h))
+                .saturating_add(gh.saturating_mul(2));
+            if self.layer_norm {
+                per = per.saturating_add(h.saturating_mul(2));
+            }
+            n = n.saturating_add(per.saturating_mul(count));
+        }
+        n
+    }
+
+    /// (F, A): forward-cache and adjoint floats per step and sequence.
+    fn cache_floats(&self) -> (u128, u128) {
+        let g = gates(self.cell);
+        let (extra_f, extra_b) = match self.cell {
+            CellKind::Rnn => (0, 0),
+            CellKind::Lstm => (2, 1),
+            CellKind::Gru => (1, 3),
+        };
+        let per_f = g + 1 + extra_f + u128::from(self.layer_norm) + u128::from(self.residual);
+        let per_b = g + 1 + extra_b;
+        let (mut f, mut a) = (0u128, self.top());
+        if self.dense_input {
+            a = a.saturating_add(self.input);
+        }
+        for &(count, h, _) in &self.layers {
+            let units = h.saturating_mul(count);
+            f = f.saturating_add(units.saturating_mul(per_f));
+            a = a.saturating_add(units.saturating_mul(per_b));
+        }
+        (f, a)
+    }
+
+    /// c(s): bytes of a collated batch per step and sequence.
+    fn batch_bytes(&self, s: u128) -> u128 {
+        let inputs = if self.dense_input {
+            self.input.saturating_mul(s)
+        } else {
+            8
+        };
+        let targets = if self.value_output {
+            self.output.saturating_mul(s)
+        } else {
+            8
+        };
+        inputs.saturating_add(targets).saturating_add(s)
+    }
+
+    /// q: bytes of a generated sequence per step.
+    fn sequence_bytes(&self) -> u128 {
+        let inputs = if self.dense_input {
+            self.input.saturating_mul(8).saturating_add(40)
+        } else {
+            8
+        };
+        let targets = if self.value_output { 24 } else { 16 };
+        inputs + targets
+    }
+
+    /// Readout floats per loss position.
+    fn readout_floats(&self) -> u128 {
+        self.top().saturating_add(self.output).saturating_add(4)
+    }
+}
+
+fn task_net(config: &TrainConfig, task: &Task) -> Net {
+    let (input, dense_input) = match task.input_kind() {
+        InputKind::Tokens { vocab } => (vocab as u128, false),
+        InputKind::Dense { width } => (width as u128, true),
+    };
+    let (output, value_output) = match task.output_kind() {
+        OutputKind::Classes { classes } => (classes as u128, false),
+        OutputKind::Values { width } => (width as u128, true),
+    };
+    Net {
+        cell: config.model.cell,
+        layer_norm: config.model.layer_norm,
+        residual: config.model.residual,
+        layers: config_layers(config, input),
+        input,
+        dense_input,
+        output,
+        value_output,
+    }
+}
+
+/// Multiplies saturating.
+fn product(factors: &[u128]) -> u128 {
+    factors.iter().fold(1u128, |a, &b| a.saturating_mul(b))
+}
+
+/// One part of the estimate and the options that scale it, each with how far it is above its
+/// default (the largest ratio names the option to lower).
+struct Part {
+    bytes: u128,
+    what: &'static str,
+    factors: Vec<(String, f64)>,
+}
+
+fn ratio(value: usize, default: f64) -> f64 {
+    value as f64 / default
+}
+
+/// The peak memory of a training run of `config` on `task` (see the module documentation).
+pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
+    let net = task_net(config, task);
+    let s: u128 = match config.precision {
+        Precision::F32 => 4,
+        Precision::F64 => 8,
+    };
+    let t = task.steps() as u128;
+    let positions = task.loss_steps().len() as u128;
+    let (f, a) = net.cache_floats();
+    let q = net.sequence_bytes();
+    let readout = net.readout_floats();
+    let (b, e, p) = (
+        config.batch as u128,
+        config.eval_size as u128,
+        config.probe_size as u128,
+    );
+    let per_train = f
+        .saturating_add(a)
+        .saturating_mul(s)
+        .saturating_add(net.batch_bytes(s))
+        .saturating_add(q);
+    let per_eval = f
+        .saturating_mul(s)
+        .saturating_add(net.batch_bytes(s))
+        .saturating_add(q);
+    let per_probe = f
+        .saturating_add(a)
+        .saturating_mul(8)
+        .saturating_add(net.batch_bytes(8))
+        .saturating_add(q);
+    let probes = match config.probe_every {
+        0 => 2,
+        every => (config.steps / every) as u128 + 2,
+    };
+
+    let widest = match &config.model.widths {
+        Some(w) => w.iter().copied().max().unwrap_or(0),
+        None => config.model.hidden,
+    };
+    let width_name = if config.model.widths.is_some() {
+        "widths"
+    } else {
+        "hidden"
+    };
+    let hidden = (width_name.to_string(), ratio(widest, 64.0));
+    let layers = (
+        "layers".to_string(),
+        net.layer_count() as f64
+            * if config.model.widths.is_some() {
+                0.0
+            } else {
+                1.0
+            },
+    );
+    let length = ("length".to_string(), ratio(config.task.length, 20.0));
+    let parts = [
+        Part {
+            bytes: net.params().saturating_mul(6 * s + 16),
+            what: "the parameters, their gradients and optimiser state",
+            factors: vec![(hidden.0.clone(), hidden.1 * hidden.1), layers.clone()],
+        },
+        Part {
+            bytes: product(&[b, t, per_train]).saturating_add(product(&[b, positions, readout, s])),
+            what: "the training batch's BPTT caches",
+            factors: vec![
+                ("batch".into(), ratio(config.batch, 32.0)),
+                length.clone(),
+                hidden.clone(),
+                layers.clone(),
+            ],
+        },
+        Part {
+            bytes: product(&[e, t, per_eval]).saturating_add(product(&[e, positions, readout, s])),
+            what: "the evaluation set and its forward pass",
+            factors: vec![
+                ("eval-size".into(), ratio(config.eval_size, 256.0)),
+                length.clone(),
+                hidden.clone(),
+                layers.clone(),
+            ],
+        },
+        Part {
+            bytes: product(&[p, t, per_probe]).saturating_add(product(&[p, positions, readout, 8])),
+            what: "the gradient probe's f64 caches",
+            factors: vec![
+                ("probe-size".into(), ratio(config.probe_size, 32.0)),
+                length.clone(),
+                hidden.clone(),
+                layers.clone(),
+            ],
+        },
+        Part {
+            bytes: product(&[ROW_BYTES, config.steps as u128]).saturating_add(product(&[
+                ROW_BYTES,
+                t,
+                net.layer_count(),
+                probes,
+            ])),
+            what: "the metrics and gradient reports kept in memory",
+            factors: vec![
+                ("steps".into(), ratio(config.steps, 2000.0)),
+                length.clone(),
+            ],
+        },
+    ];
+    let bytes = parts
+        .iter()
+        .fold(PROCESS_BASE, |sum, part| sum.saturating_add(part.bytes));
+    let largest = parts
+        .iter()
+        .max_by_key(|part| part.bytes)
+        .expect("the estimate has parts");
+    // the first factor is the part's own size option: it wins ties (e.g. every option at its
+    // default under a tiny limit)
+    let mut dominant = &largest.factors[0];
+    for f in &largest.factors[1..] {
+        if f.1 > dominant.1 {
+            dominant = f;
+        }
+    }
+    let dominant = dominant.0.clone();
+    Estimate {
+        bytes,
+        dominant,
+        what: largest.what,
+    }
+}
+
+/// Refuses a run of `config` whose estimate is above `limit` (None: the default limit). The task
+/// comes from `config.task`; the error names the option to lower. Call it before anything is
+/// generated or created.
+pub fn check_config(config: &TrainConfig, limit: Option<u64>) -> Result<()> {
+    let task = Task::new(config.task.clone())?;
+    estimate_run(config, &task).check(memory_limit(limit))
+}
+
+/// Refuses a sweep up front when it holds more than [`MAX_RUNS`] runs or when any run is above the
+/// limit; the error names the run (`run hidden=1000000,seed=0`).
+pub fn check_sweep(exp: &Experiment, limit: Option<u64>) -> Result<()> {
+    check_grid(exp)?;
+    let limit = memory_limit(limit);
+    for run in exp.runs()? {
+        check_run(&run, limit)?;
+    }
+    Ok(())
+}
+
+fn check_run(run: &RunSpec, limit: u64) -> Result<()> {
+    let named = |e: Error| Error::invalid(format!("run {}", run.id()), e.to_string());
+    let task = Task::new(run.config.task.clone()).map_err(named)?;
+    estimate_run(&run.config, &task).check(limit).map_err(named)
+}
+
+/// Refuses a grid of more than [`MAX_RUNS`] runs, counted without building it.
+pub fn check_grid(exp: &Experiment) -> Result<()> {
+    let mut runs: u128 = 1;
+    for axis in exp.axes() {
+        let values = if axis == crate::sweep::experiment::VARIANT_AXIS {
+            exp.variants.len()
+        } else {
+            exp.grid.get(axis).map_or(1, Vec::len)
+        };
+        runs = runs.saturating_mul(values as u128);
+    }
+    check_run_count("grid", runs)
+}
+
+/// Refuses more than [`MAX_RUNS`] runs (`option`: `seeds` for the `--seeds` count alone, `grid`
+/// for a whole grid).
+pub fn check_run_count(option: &str, runs: u128) -> Result<()> {
+    if runs > u128::from(MAX_RUNS) {
+        return Err(Error::invalid(
+            option,
+            format!("{runs} runs; a sweep holds at most {MAX_RUNS} (split it into experiments)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The peak memory of `rnnlab data generate`: `count` sequences and the dataset file's text.
+/// Per step: the sequence `q` bytes, and the text: for tokens the longest input name and the
+/// longest class name (at least `None`) with quotes and separators, for real vectors 24 bytes per
+/// value.
+pub fn estimate_dataset(task: &Task, count: usize) -> Estimate {
+    let name_len = |v: Option<&crate::tasks::Vocabulary>| {
+        v.map_or(0, |v| v.names().iter().map(String::len).max().unwrap_or(0)) as u128
+    };
+    let (seq, inputs_text) = match task.input_kind() {
+        InputKind::Tokens { .. } => (8u128, name_len(task.input_vocabulary()) + 4),
+        InputKind::Dense { width } => {
+            let w = width as u128;
+            (w.saturating_mul(8).saturating_add(40), w.saturating_mul(24))
+        }
+    };
+    let (target, targets_text) = match task.output_kind() {
+        OutputKind::Classes { .. } => (16u128, name_len(task.class_vocabulary()).max(4) + 4),
+        OutputKind::Values { width } => (24, (width as u128).saturating_mul(24).max(6)),
+    };
+    let per_step = seq + inputs_text + target + targets_text + 8;
+    let bytes =
+        product(&[count as u128, task.steps() as u128, per_step]).saturating_add(PROCESS_BASE);
+    let dominant = if ratio(count, 1.0) >= ratio(task.spec().length, 100.0) {
+        "count"
+    } else {
+        "length"
+    };
+    Estimate {
+        bytes,
+        dominant: dominant.to_string(),
+        what: "the sequences and the file's text",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::{TaskKind, TaskSpec};
+
+    fn config(f: impl FnOnce(&mut TrainConfig)) -> TrainConfig {
+        let mut c = TrainConfig::default();
+        f(&mut c);
+        c
+    }
+
+    fn estimate(c: &TrainConfig) -> Estimate {
+        estimate_run(c, &Task::new(c.task.clone()).unwrap())
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_units() {
+        assert_eq!(parse_size("4G").unwrap(), 4 << 30);
+        assert_eq!(parse_size("2GiB").unwrap(), 2 << 30);
+        assert_eq!(parse_size("512M").unwrap(), 512 << 20);
+        assert_eq!(parse_size("512mb").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5K").unwrap(), 1536);
+        assert_eq!(parse_size("1000000").unwrap(), 1_000_000);
+        for bad in [
+            "",
+            "G",
+            "4X",
+            "-1G",
+            "0",
+            "0.1",
+            "1e3",
+            "99999999999T",
+            "4 G B",
+        ] {
+            let err = parse_size(bad).unwrap_err().to_string();
+            assert!(err.starts_with("invalid max-memory:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_default_run_is_small_and_the_limit_is_half_the_memory() {
+        let e = estimate(&TrainConfig::default());
+        assert!(e.bytes > PROCESS_BASE && e.bytes < 64 * MIB, "{e:?}");
+        let physical = physical_memory();
+        assert_eq!(
+            memory_limit(None),
+            physical.map_or(FALLBACK_LIMIT, |m| m / 2)
+        );
+        assert_eq!(memory_limit(Some(7)), 7);
+    }
+
+    #[test]
+    fn the_estimate_grows_with_every_size_and_names_the_dominant_option() {
+        let base = estimate(&TrainConfig::default()).bytes;
+        let cases: [(&str, TrainConfig); 8] = [
+            ("hidden", config(|c| c.model.hidden = 1_000_000)),
+            ("layers", config(|c| c.model.layers = 1_000_000_000)),
+            (
+                "widths",
+                config(|c| c.model.widths = Some(vec![64, 2_000_000])),
+            ),
+            ("length", config(|c| c.task.length = 1_000_000)),
+            ("batch", config(|c| c.batch = 100_000_000)),
+            ("eval-size", config(|c| c.eval_size = 100_000_000_000)),
+            ("probe-size", config(|c| c.probe_size = 10_000_000)),
+            ("steps", config(|c| c.steps = usize::MAX)),
+        ];
+        for (name, c) in cases {
+            let e = estimate(&c);
+            assert!(e.bytes > 100 * GIB && e.bytes > base, "{name}: {e:?}");
+            assert_eq!(e.dominant, name, "{e:?}");
+            let err = e.check(4 << 30).unwrap_err();
+            assert!(err.is_input_error());
+            let text = err.to_string();
+            assert!(
+                text.starts_with(&format!("invalid {name}: needs an estimated "))
+                    && text.contains("above the limit of 4.0 GiB; raise it with --max-memory"),
+                "{text}"
+            );
+        }
+        // f64 doubles the float arrays
+        let f64_run = estimate(&config(|c| {
+            c.precision = Precision::F64;
+            c.task.length = 1000;
+        }));
+        let f32_run = estimate(&config(|c| c.task.length = 1000));
+        assert!(
+            f64_run.bytes > f32_run.bytes + f32_run.bytes / 3,
+            "{f64_run:?} {f32_run:?}"
+        );
+    }
+
+    #[test]
+    fn absurd_numbers_saturate_instead_of_overflowing() {
+        let c = config(|c| {
+            c.model.hidden = usize::MAX;
+            c.model.layers = usize::MAX;
+            c.batch = usize::MAX;
+            c.eval_size = usize::MAX;
+            c.probe_size = usize::MAX;
+            c.steps = usize::MAX;
+            c.probe_every = 1;
+        });
+        let e = estimate(&c);
+        assert_eq!(e.bytes, u128::MAX);
+        assert!(e.check(u64::MAX).is_err());
+        assert!(gib(e.bytes).ends_with("e29 GiB"), "{}", gib(e.bytes));
+    }
+
+    #[test]
+    fn the_cell_and_the_task_change_the_estimate() {
+        let rnn = estimate(&config(|c| c.model.cell = CellKind::Rnn)).bytes;
+        let gru = estimate(&config(|c| c.model.cell = CellKind::Gru)).bytes;
+        let lstm = estimate(&TrainConfig::default()).bytes;
+        assert!(rnn < gru && gru < lstm, "{rnn} {gru} {lstm}");
+        let adding = config(|c| c.task = TaskSpec::new(TaskKind::Adding, 20));
+        assert!(estimate(&adding).bytes != lstm);
+    }
+
+    #[test]
+    fn grids_and_datasets_are_bounded() {
+        assert!(check_run_count("grid", u128::from(MAX_RUNS)).is_ok());
+        let err = check_run_count("grid", u128::from(MAX_RUNS) + 1)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid grid: 100001 runs"), "{err}");
+        let task = Task::new(TaskSpec::new(TaskKind::Copy, 100)).unwrap();
+        let small = estimate_dataset(&task, 1000);
+        assert!(small.check(1 << 30).is_ok(), "{small:?}");
+        let huge = estimate_dataset(&task, 100_000_000_000);
+        assert_eq!(huge.dominant, "count");
+        assert!(huge.check(1 << 40).is_err());
+        let adding = Task::new(TaskSpec::new(TaskKind::Adding, 1_000_000)).unwrap();
+        assert_eq!(estimate_dataset(&adding, 10).dominant, "length");
+        assert!(estimate_dataset(&adding, usize::MAX).bytes > u128::from(u64::MAX));
+    }
+}
