@@ -272,20 +272,24 @@ fn replace_owned(path: &Path, kind: DirKind, force: bool) -> Result<()> {
     }
     match marker_kind(path) {
         Some(k) if k == kind => {}
-        Some(k) => return Err(out_error(
-            path,
-            format!(
+        Some(k) => {
+            return Err(out_error(
+                path,
+                format!(
                 "is an rnnlab {} directory, not a {} directory; --force replaces only its own kind",
                 k.name(),
                 kind.name()
             ),
-        )),
-        None => return Err(out_error(
-            path,
-            format!(
+            ))
+        }
+        None => {
+            return Err(out_error(
+                path,
+                format!(
                 "has no {MARKER_FILE} marker, so rnnlab did not make it; refusing to replace it"
             ),
-        )),
+            ))
+        }
     }
     check_replaceable(path)?;
     if let Some(entry) = foreign_entry(path, kind)? {

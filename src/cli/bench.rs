@@ -15,7 +15,12 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "rnn,lstm,gru")]
     cells: Vec<CellKind>,
     /// Hidden sizes (comma list).
-    #[arg(long, value_delimiter = ',', default_value = "32,64,128,256", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "32,64,128,256",
+        allow_negative_numbers = true
+    )]
     hidden: Vec<usize>,
     /// Sequences per batch.
     #[arg(long, default_value_t = 32, allow_negative_numbers = true)]

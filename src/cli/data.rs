@@ -127,7 +127,11 @@ impl TaskOrDataArgs {
 /// a regular file that starts as every dataset rnnlab writes does, so no user's file is lost.
 fn check_replaceable_dataset(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
     let refuse = |why: &str| -> anyhow::Result<()> {
-        Err(UsageError(format!("--out {}: {why}; nothing was written", out.display())).into())
+        Err(UsageError(format!(
+            "--out {}: {why}; nothing was written",
+            out.display()
+        ))
+        .into())
     };
     let meta = match std::fs::symlink_metadata(out) {
         Err(_) => return Ok(()),
@@ -137,7 +141,9 @@ fn check_replaceable_dataset(out: &std::path::Path, force: bool) -> anyhow::Resu
         return refuse("exists and is not a regular file");
     }
     if !force {
-        return refuse("already exists; give another --out, or --force to replace a dataset file rnnlab wrote");
+        return refuse(
+            "already exists; give another --out, or --force to replace a dataset file rnnlab wrote",
+        );
     }
     let mut head = [0u8; 128];
     let n = std::fs::File::open(out)
