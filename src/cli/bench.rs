@@ -40,6 +40,10 @@ pub struct BenchArgs {
     /// Untimed steps first.
     #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     warmup: usize,
+    /// Refuse a configuration whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
+    /// bytes) [default: half the physical memory].
+    #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -63,7 +67,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.hidden.contains(&0) {
         return Err(UsageError("--hidden: sizes must be at least 1".into()).into());
     }
-    outln!("{}", BenchResult::CSV_HEADER);
+    let mut configs = Vec::new();
     for &cell in &args.cells {
         for &hidden in &args.hidden {
             let config = BenchConfig {
@@ -75,8 +79,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 steps: args.steps,
                 warmup: args.warmup,
             };
-            outln!("{}", bench_training_step(&config)?.csv_row());
+            // every configuration is checked before the first row is printed
+            config.check(rnnlab::resources::memory_limit(args.max_memory))?;
+            configs.push(config);
         }
+    }
+    outln!("{}", BenchResult::CSV_HEADER);
+    for config in &configs {
+        outln!("{}", bench_training_step(config)?.csv_row());
     }
     Ok(())
 }
