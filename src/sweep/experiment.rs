@@ -44,6 +44,11 @@ impl GridValue {
                 let t = s.trim();
                 if let Ok(i) = t.parse::<i64>() {
                     GridValue::Int(i)
+                } else if t.parse::<u64>().is_ok() {
+                    // a whole number above i64's range stays as typed: as a float it would be
+                    // rounded (18446744073709551615 → 18446744073709552000), and errors would
+                    // name a value the user never gave
+                    GridValue::Text(t.to_string())
                 } else if let Some(x) = t.parse::<f64>().ok().filter(|x| x.is_finite()) {
                     GridValue::Float(x)
                 } else {
