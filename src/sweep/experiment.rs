@@ -44,8 +44,8 @@ impl GridValue {
                 let t = s.trim();
                 if let Ok(i) = t.parse::<i64>() {
                     GridValue::Int(i)
-                } else if t.parse::<u64>().is_ok() {
-                    // a whole number above i64's range stays as typed: as a float it would be
+                } else if is_whole_number(t) {
+                    // a whole number outside i64's range stays as typed: as a float it would be
                     // rounded (18446744073709551615 → 18446744073709552000), and errors would
                     // name a value the user never gave
                     GridValue::Text(t.to_string())
@@ -65,6 +65,12 @@ impl GridValue {
             other => other.clone(),
         }
     }
+}
+
+/// Digits, with an optional leading sign.
+fn is_whole_number(t: &str) -> bool {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The canonical spelling of an option value read back from a results file.
