@@ -523,6 +523,13 @@ fn numeric_cases() -> Vec<Case> {
         sweep(2, &["cell", "rnn"], &["--cell", "rnn,RNN"]),
         sweep(2, &["lr", "0.1"], &["--lr", "0.1,0.10"]),
         sweep(2, &["seeds", "at most"], &["--seeds", HUGE]),
+        // the value named as typed, not rounded through a float
+        sweep(2, &["length", HUGE], &["--length", &format!("5,{HUGE}")]),
+        sweep(
+            2,
+            &["hidden", OVER_U64],
+            &["--hidden", &format!("4,{OVER_U64}")],
+        ),
         sweep(2, &["hidden"], &["--hidden", HUGE]),
     ];
     let data = |code, needles: &[&str], args: &[&str]| {
