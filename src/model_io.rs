@@ -49,6 +49,25 @@ pub fn save_model<F: NdFloat>(net: &Network<F>, dir: &Path) -> Result<()> {
 /// Reads a model saved by [`save_model`] (or weights from PyTorch with the same names), in the
 /// float type `F` whatever the file's dtype.
 pub fn load_model<F: NdFloat>(dir: &Path) -> Result<Network<F>> {
+    let spec = checked_spec(dir)?;
+    let params = load_weights(&spec, &dir.join(WEIGHTS_FILE))?;
+    Network::new(spec, params)
+}
+
+/// The architecture of the model in `dir`, read and checked without allocating its weights: a
+/// valid `model.ron` whose sizes the weights file can hold and the memory limit allows.
+pub fn checked_spec(dir: &Path) -> Result<ModelSpec> {
+    let description = read_description(dir)?;
+    check_model_size(
+        &description.model,
+        &dir.join(SPEC_FILE),
+        &dir.join(WEIGHTS_FILE),
+    )?;
+    Ok(description.model)
+}
+
+/// Reads and validates `dir/model.ron` alone (no weights, no arrays). Errors name the file.
+pub fn read_description(dir: &Path) -> Result<ModelDescription> {
     let spec_path = dir.join(SPEC_FILE);
     let text = read_file(&spec_path)?;
     let text =
@@ -66,10 +85,7 @@ pub fn load_model<F: NdFloat>(dir: &Path) -> Result<Network<F>> {
         .model
         .validate()
         .map_err(|e| Error::bad_file(&spec_path, e.to_string()))?;
-    let weights_path = dir.join(WEIGHTS_FILE);
-    check_model_size(&description.model, &spec_path, &weights_path)?;
-    let params = load_weights(&description.model, &weights_path)?;
-    Network::new(description.model, params)
+    Ok(description)
 }
 
 /// Below this many bytes of f64 parameters a description that disagrees with its weights file is

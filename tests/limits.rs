@@ -203,6 +203,34 @@ fn gradients_refuses_huge_sizes() {
         &["gradients", "--probe-size", "100000000"],
         "invalid probe-size:",
     );
+    // a saved model's own widths count: a real 8-unit model, probed with a huge batch
+    ok(
+        d,
+        &[
+            "gradients",
+            "--length",
+            "3",
+            "--hidden",
+            "8",
+            "--probe-size",
+            "2",
+            "--out",
+            "m",
+        ],
+    );
+    refused(
+        d,
+        &[
+            "gradients",
+            "--model",
+            "m",
+            "--probe-size",
+            "100000000",
+            "--out",
+            "g",
+        ],
+        "invalid probe-size: needs an estimated",
+    );
     refused(
         d,
         &["gradients", "--length", "18446744073709551615"],
@@ -526,6 +554,70 @@ fn sweeps_refuse_absurd_grids_and_oversized_runs_up_front() {
         ],
         "invalid length: 18446744073709551615 is above the maximum",
     );
+    // each run fits, but not two at a time: --jobs is named; one at a time runs
+    let line = refused(
+        d,
+        &[
+            "sweep",
+            "--length",
+            "300",
+            "--hidden",
+            "64",
+            "--batch",
+            "16,17",
+            "--eval-size",
+            "64",
+            "--probe-size",
+            "8",
+            "--steps",
+            "1",
+            "--cell",
+            "lstm",
+            "--seeds",
+            "1",
+            "--max-memory",
+            "100M",
+            "--jobs",
+            "2",
+            "--quiet",
+            "--out",
+            "s",
+        ],
+        "invalid jobs: 2 runs at a time need an estimated",
+    );
+    assert!(
+        line.contains("lower --jobs or raise --max-memory"),
+        "{line}"
+    );
+    ok(
+        d,
+        &[
+            "sweep",
+            "--length",
+            "300",
+            "--hidden",
+            "64",
+            "--batch",
+            "16,17",
+            "--eval-size",
+            "64",
+            "--probe-size",
+            "8",
+            "--steps",
+            "1",
+            "--cell",
+            "lstm",
+            "--seeds",
+            "1",
+            "--max-memory",
+            "100M",
+            "--jobs",
+            "1",
+            "--quiet",
+            "--out",
+            "s",
+        ],
+    );
     // 10 × 10 × 10 × 10 × 10 × 3 × 3 runs > 100,000: counted, not built
     let ten = "1,2,3,4,5,6,7,8,9,10";
     refused(
@@ -657,6 +749,25 @@ fn the_estimate_is_within_a_factor_of_three_of_the_measured_peak() {
             "{name}: estimate {estimate}, measured {measured}"
         );
     }
+    // gradients: the probe alone, at initialisation
+    let options = ["--length", "600", "--hidden", "64", "--probe-size", "64"];
+    let mut args = vec!["gradients", "--out", "g"];
+    args.extend_from_slice(&options);
+    let measured = u128::from(peak_rss_kib(d, &args)) * 1024;
+    let mut config = TrainConfig::default();
+    for pair in options.chunks(2) {
+        rnnlab::train::options::set_option(&mut config, &pair[0][2..], pair[1]).unwrap();
+    }
+    let task = Task::new(config.task.clone()).unwrap();
+    let estimate = rnnlab::resources::estimate_gradients(&config, &task, None).bytes;
+    let ratio = estimate as f64 / measured as f64;
+    eprintln!(
+        "gradients: estimate {estimate} bytes, measured peak {measured} bytes, ratio {ratio:.2}"
+    );
+    assert!(
+        (1.0 / 3.0..=3.0).contains(&ratio),
+        "gradients: {estimate} vs {measured}"
+    );
 }
 
 #[test]
@@ -693,5 +804,36 @@ fn every_task_bounds_its_length_without_overflow() {
         assert!(Task::new(TaskSpec::new(kind, shortest)).is_ok());
         let err = Task::new(TaskSpec::new(kind, shortest - 1)).unwrap_err();
         assert!(err.to_string().starts_with("invalid length:"), "{err}");
+    }
+}
+
+#[test]
+fn a_dataset_files_task_counts_in_the_estimate_before_it_is_loaded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    ok(
+        d,
+        &[
+            "data", "generate", "--task", "recall", "--length", "100000", "--count", "1", "--out",
+            "big.ron",
+        ],
+    );
+    assert!(ok(d, &["data", "check", "big.ron"]).contains("big.ron: ok, 1 recall sequences"));
+    // the default config's task is tanaka at length 20; the file's length is what counts
+    for command in ["train", "gradients"] {
+        let line = refused(
+            d,
+            &[
+                command,
+                "--data",
+                "big.ron",
+                "--max-memory",
+                "256M",
+                "--probe-size",
+                "64",
+            ],
+            "invalid length: needs an estimated",
+        );
+        assert!(line.contains("above the limit of 256.0 MiB"), "{line}");
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use rnnlab::analysis::gradient_report::{probe_gradients, GRADIENTS_CSV_HEADER};
 use rnnlab::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
-use rnnlab::model_io::{load_model, save_model};
+use rnnlab::model_io::{checked_spec, load_model, save_model};
 use rnnlab::outdir::{prepare_fresh, DirKind};
 use rnnlab::report::run_plots::gradient_plot;
 use rnnlab::tasks::{load_dataset, save_dataset, Task};
@@ -73,7 +73,8 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         }
         (file, _) => resolve_config(file.as_ref(), &args.options)?,
     };
-    rnnlab::resources::check_config(&config, args.max_memory)?;
+    let saved = args.model.as_deref().map(checked_spec).transpose()?;
+    rnnlab::resources::check_gradients(&config, saved.as_ref(), args.max_memory)?;
     // the probe batch: a dataset file, or generated from the task and seed
     let (task, sequences) = match &config.data {
         Some(path) => {

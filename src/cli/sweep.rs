@@ -154,7 +154,6 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let exp = experiment(&args)?;
-    rnnlab::resources::check_sweep(&exp, args.max_memory)?;
     let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
     let jobs = args
         .jobs
@@ -162,6 +161,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if jobs == 0 {
         return Err(UsageError("--jobs: must be at least 1".into()).into());
     }
+    rnnlab::resources::check_sweep(&exp, jobs, args.max_memory)?;
     let out = args
         .out
         .clone()

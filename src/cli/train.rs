@@ -247,10 +247,8 @@ pub fn resolve_config(
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let mut config = resolve_config(args.config.as_ref(), &args.options)?;
-    // memory: before generating anything, and again with the task of a --data file
     rnnlab::resources::check_config(&config, args.max_memory)?;
     let data = RunData::prepare(&mut config)?;
-    rnnlab::resources::check_config(&config, args.max_memory)?;
     config.model_spec(&data.task)?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
     let mut dir = RunDir::create(&out, &config, args.force)?;

@@ -81,6 +81,25 @@ pub fn load_dataset(path: &Path) -> Result<Dataset> {
     parse_dataset(&text, path)
 }
 
+/// The task spec of a dataset file, read without building its records (they are scanned, not
+/// kept), so a run can check its memory before loading the sequences. The spec is not checked;
+/// errors name `path`.
+pub fn dataset_task(path: &Path) -> Result<TaskSpec> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Header {
+        task: TaskSpec,
+        #[allow(dead_code)] // read to check the file's shape, never used
+        records: serde::de::IgnoredAny,
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_file(path, format!("cannot read: {e}")))?;
+    let header: Header = ron_options()
+        .from_str(&text)
+        .map_err(|e| Error::bad_file(path, describe_ron_error(&e)))?;
+    Ok(header.task)
+}
+
 /// Parses and checks a dataset file's text; `path` only names the file in errors.
 pub fn parse_dataset(text: &str, path: &Path) -> Result<Dataset> {
     let bad = |message: String| Error::bad_file(path, message);

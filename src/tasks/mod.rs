@@ -18,7 +18,9 @@ mod tanaka;
 mod vocabulary;
 
 pub use collate::{LossWeighting, Predictions};
-pub use dataset_file::{load_dataset, parse_dataset, save_dataset, write_dataset, Dataset};
+pub use dataset_file::{
+    dataset_task, load_dataset, parse_dataset, save_dataset, write_dataset, Dataset,
+};
 pub use sequence::{Sequence, SequenceInputs, SequenceTargets};
 pub use spec::{TaskKind, TaskSpec};
 pub use tanaka::TanakaVocabulary;
