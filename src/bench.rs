@@ -58,19 +58,72 @@ impl BenchResult {
     }
 }
 
-/// Measures one configuration on this thread.
-pub fn bench_training_step(config: &BenchConfig) -> Result<BenchResult> {
-    for (field, v) in [
-        ("hidden", config.hidden),
-        ("batch", config.batch),
-        ("length", config.length),
-        ("vocab", config.vocab),
-        ("steps", config.steps),
-    ] {
-        if v == 0 {
-            return Err(Error::invalid(field, "must be at least 1"));
+impl BenchConfig {
+    /// Refuses a size of 0, and sizes whose memory (a lower bound: weights, gradients and Adam's
+    /// two moments, and per timestep the gate pre-activations, states and logits, all f32) is
+    /// above `limit` bytes, naming the option to lower; counted in u128, so no size overflows
+    /// it. Called before anything is allocated (a huge --hidden or --length panicked inside
+    /// ndarray).
+    pub fn check(&self, limit: u64) -> Result<()> {
+        for (field, v) in [
+            ("hidden", self.hidden),
+            ("batch", self.batch),
+            ("length", self.length),
+            ("vocab", self.vocab),
+            ("steps", self.steps),
+        ] {
+            if v == 0 {
+                return Err(Error::invalid(field, "must be at least 1"));
+            }
         }
+        let gates: u128 = match self.cell {
+            CellKind::Rnn => 1,
+            CellKind::Lstm => 4,
+            CellKind::Gru => 3,
+        };
+        let (h, b, t, v) = (
+            self.hidden as u128,
+            self.batch as u128,
+            self.length as u128,
+            self.vocab as u128,
+        );
+        let params = (gates * h)
+            .saturating_mul(v.saturating_add(h).saturating_add(2))
+            .saturating_add(v.saturating_mul(h).saturating_add(v));
+        let per_step = b.saturating_mul((2 * gates + 4).saturating_mul(h).saturating_add(2 * v));
+        let weights = params.saturating_mul(4 * 4);
+        let steps = t.saturating_mul(per_step).saturating_mul(4);
+        let estimate = crate::resources::Estimate {
+            bytes: weights.saturating_add(steps),
+            dominant: if weights >= steps {
+                if v > h {
+                    "vocab"
+                } else {
+                    "hidden"
+                }
+            } else if v > h && v > t && v > b {
+                "vocab"
+            } else if t >= b {
+                "length"
+            } else {
+                "batch"
+            }
+            .to_string(),
+            what: if weights >= steps {
+                "the weights, their gradients and Adam's moments"
+            } else {
+                "the activations kept for backpropagation through time"
+            },
+        };
+        estimate.check(limit)
     }
+}
+
+/// Measures one configuration on this thread.
+/// (Sizes whose memory does not even fit in 2^64 bytes are refused; the command line checks
+/// against its --max-memory first.)
+pub fn bench_training_step(config: &BenchConfig) -> Result<BenchResult> {
+    config.check(u64::MAX)?;
     let spec = ModelSpec::new(
         config.cell,
         InputKind::Tokens {

@@ -15,26 +15,35 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', default_value = "rnn,lstm,gru")]
     cells: Vec<CellKind>,
     /// Hidden sizes (comma list).
-    #[arg(long, value_delimiter = ',', default_value = "32,64,128,256")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "32,64,128,256",
+        allow_negative_numbers = true
+    )]
     hidden: Vec<usize>,
     /// Sequences per batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, allow_negative_numbers = true)]
     batch: usize,
     /// Timesteps per sequence.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
     length: usize,
     /// Vocabulary of the one-hot inputs and of the classes.
-    #[arg(long, default_value_t = 16)]
+    #[arg(long, default_value_t = 16, allow_negative_numbers = true)]
     vocab: usize,
     /// Threads; a training run in rnnlab uses one (sweeps use one run per core).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
     threads: usize,
     /// Training steps per timed block (the best of three blocks is reported).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     steps: usize,
     /// Untimed steps first.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     warmup: usize,
+    /// Refuse a configuration whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
+    /// bytes) [default: half the physical memory].
+    #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
+    max_memory: Option<u64>,
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -58,7 +67,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.hidden.contains(&0) {
         return Err(UsageError("--hidden: sizes must be at least 1".into()).into());
     }
-    outln!("{}", BenchResult::CSV_HEADER);
+    let mut configs = Vec::new();
     for &cell in &args.cells {
         for &hidden in &args.hidden {
             let config = BenchConfig {
@@ -70,8 +79,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 steps: args.steps,
                 warmup: args.warmup,
             };
-            outln!("{}", bench_training_step(&config)?.csv_row());
+            // every configuration is checked before the first row is printed
+            config.check(rnnlab::resources::memory_limit(args.max_memory))?;
+            configs.push(config);
         }
+    }
+    outln!("{}", BenchResult::CSV_HEADER);
+    for config in &configs {
+        outln!("{}", bench_training_step(config)?.csv_row());
     }
     Ok(())
 }

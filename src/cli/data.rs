@@ -39,19 +39,19 @@ pub struct TaskArgs {
     #[arg(long, value_parser = parse_task_kind)]
     pub task: Option<TaskKind>,
     /// Dependency length: tanaka filler phrases, copy T, adding sequence length, recall fillers.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub length: Option<usize>,
     /// tanaka: how many names are in play [default: 8].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub names: Option<usize>,
     /// tanaka: probability that a filler slot holds another name [default: 0].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub distractor_names: Option<f64>,
     /// recall: how many key–value pairs [default: 4].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub pairs: Option<usize>,
     /// Override the solved threshold (eval accuracy; eval MSE for adding).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub solved: Option<f64>,
 }
 
@@ -123,6 +123,43 @@ impl TaskOrDataArgs {
     }
 }
 
+/// `data generate` writes a new file; it replaces an existing one only with `--force`, and only
+/// a regular file that starts as every dataset rnnlab writes does, so no user's file is lost.
+fn check_replaceable_dataset(out: &std::path::Path, force: bool) -> anyhow::Result<()> {
+    let refuse = |why: &str| -> anyhow::Result<()> {
+        Err(UsageError(format!(
+            "--out {}: {why}; nothing was written",
+            out.display()
+        ))
+        .into())
+    };
+    let meta = match std::fs::symlink_metadata(out) {
+        Err(_) => return Ok(()),
+        Ok(meta) => meta,
+    };
+    if !meta.is_file() {
+        return refuse("exists and is not a regular file");
+    }
+    if !force {
+        return refuse(
+            "already exists; give another --out, or --force to replace a dataset file rnnlab wrote",
+        );
+    }
+    let mut head = [0u8; 128];
+    let n = std::fs::File::open(out)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]);
+    if !text
+        .lines()
+        .take(2)
+        .any(|l| l.starts_with("// rnnlab dataset:"))
+    {
+        return refuse("is not a dataset file rnnlab wrote; refusing to replace it");
+    }
+    Ok(())
+}
+
 fn parse_task_kind(s: &str) -> Result<TaskKind, String> {
     s.parse().map_err(|e: rnnlab::Error| e.to_string())
 }
@@ -132,14 +169,17 @@ struct GenerateArgs {
     #[command(flatten)]
     task: TaskArgs,
     /// How many sequences.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     count: usize,
     /// Seed of the generator (ChaCha8): the same seed writes the same file.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
-    /// The dataset file to write.
+    /// The dataset file to write (never an existing file, unless --force and it is an rnnlab dataset).
     #[arg(long)]
     out: PathBuf,
+    /// Replace --out if it is a dataset file rnnlab wrote (any other file is never overwritten).
+    #[arg(long)]
+    force: bool,
     /// Refuse a dataset whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
     /// [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
@@ -166,10 +206,10 @@ struct ShowArgs {
     #[arg(long, value_enum, default_value = "ja")]
     lang: LangArg,
     /// Seed of the generator (ignored with --data).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
     /// How many sequences to print [default: 5 generated, or the whole file].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     count: Option<usize>,
 }
 
@@ -188,6 +228,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         )
         .into());
     }
+    check_replaceable_dataset(&args.out, args.force)?;
     let task = Task::new(args.task.spec()?)?;
     rnnlab::resources::estimate_dataset(&task, args.count)
         .check(rnnlab::resources::memory_limit(args.max_memory))?;

@@ -18,7 +18,7 @@ pub struct GradcheckArgs {
     #[arg(long, value_delimiter = ',')]
     activation: Vec<Activation>,
     /// Seed of the random weights, inputs and targets.
-    #[arg(long, default_value_t = 7)]
+    #[arg(long, default_value_t = 7, allow_negative_numbers = true)]
     seed: u64,
 }
 

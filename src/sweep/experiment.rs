@@ -42,15 +42,13 @@ impl GridValue {
         match self {
             GridValue::Text(s) => {
                 let t = s.trim();
-                let integer = !t.is_empty()
-                    && t.trim_start_matches(['-', '+'])
-                        .bytes()
-                        .all(|b| b.is_ascii_digit());
                 if let Ok(i) = t.parse::<i64>() {
                     GridValue::Int(i)
-                } else if integer {
-                    // beyond i64 (e.g. u64 seeds): kept as written, never rounded through f64
-                    GridValue::Text(t.trim_start_matches('+').to_string())
+                } else if is_whole_number(t) {
+                    // a whole number outside i64's range stays as typed: as a float it would be
+                    // rounded (18446744073709551615 → 18446744073709552000), and errors would
+                    // name a value the user never gave
+                    GridValue::Text(t.to_string())
                 } else if let Some(x) = t.parse::<f64>().ok().filter(|x| x.is_finite()) {
                     GridValue::Float(x)
                 } else {
@@ -67,6 +65,12 @@ impl GridValue {
             other => other.clone(),
         }
     }
+}
+
+/// Digits, with an optional leading sign.
+fn is_whole_number(t: &str) -> bool {
+    let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The canonical spelling of an option value read back from a results file.
@@ -280,10 +284,21 @@ impl Experiment {
         check_name("name", &self.name)?;
         for (i, v) in self.variants.iter().enumerate() {
             check_name(&format!("variants[{i}].name"), &v.name)?;
-            if self.variants[..i].iter().any(|w| w.name == v.name) {
+            // results.csv is read back through canonical_text (trimmed, lower-cased), so two
+            // names with one canonical spelling would be one variant there: a resume would skip
+            // the second as done, compare would pool them
+            let same = |w: &Variant| canonical_text(&w.name) == canonical_text(&v.name);
+            if let Some(w) = self.variants[..i].iter().find(|w| same(w)) {
                 return Err(Error::invalid(
                     format!("variants[{i}].name"),
-                    format!("'{}' names two variants", v.name),
+                    if w.name == v.name {
+                        format!("'{}' names two variants", v.name)
+                    } else {
+                        format!(
+                            "'{}' and '{}' differ only in case or spacing, which results.csv does not keep apart; rename one",
+                            w.name, v.name
+                        )
+                    },
                 ));
             }
         }
