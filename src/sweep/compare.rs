@@ -107,7 +107,10 @@ impl ValidationMetric {
 
     /// Whether `a` is a strictly better score than `b` (beyond 12 significant digits).
     pub fn better(self, a: f64, b: f64) -> bool {
-        let tie = a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+        let tie = a == b
+            || (a.is_finite()
+                && b.is_finite()
+                && (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0));
         !tie && match self {
             ValidationMetric::Accuracy => a > b,
             ValidationMetric::Mse => a < b,
