@@ -93,7 +93,14 @@ fn a_tuned_sweep_keeps_every_run_names_the_choice_and_resumes() {
     };
     for cell in ["rnn", "gru"] {
         let line = choice_line(cell);
-        let chosen = line.split_whitespace().last().unwrap();
+        // the chosen column follows the last candidate cell: `lr=0.01`, or `lr=0.001 (tie: …)`
+        let chosen = line
+            .rsplit("runs)")
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap();
         assert!(chosen == "lr=0.001" || chosen == "lr=0.01", "{line}");
         // the chosen value has the best mean validation accuracy of the cell's runs
         let mean = |lr: &str| {

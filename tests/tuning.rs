@@ -287,3 +287,20 @@ fn the_adding_task_is_tuned_by_the_lowest_validation_mse() {
         "{text}"
     );
 }
+
+#[test]
+fn candidates_with_different_numbers_of_runs_are_flagged() {
+    let exp = experiment(&[0.001, 0.01]);
+    // a sweep still running: rnn at lr=0.01 has only seed 0
+    let partial: Vec<Run> = runs()
+        .into_iter()
+        .filter(|r| !(r.0 == "rnn" && r.3 == "0.01" && r.2 > 0))
+        .collect();
+    let tc = &compare_table(&exp, &table(&exp, &partial)).unwrap()[0];
+    let scope = tc.tuning.as_ref().unwrap().scope_text();
+    assert!(
+        scope.contains("Warning: in rnn,") || scope.contains("Warning: in rnn "),
+        "{scope}"
+    );
+    assert!(!scope.contains("gru"), "{scope}");
+}

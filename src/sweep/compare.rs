@@ -924,9 +924,24 @@ impl Tuning {
         )
     }
 
-    /// What the tables below show.
+    /// What the tables below show, and a warning when a group's candidates have different numbers
+    /// of finished runs (their means are then over different lengths or seeds).
     pub fn scope_text(&self) -> String {
-        if self.all_values {
+        let uneven: Vec<&str> = self
+            .groups
+            .iter()
+            .filter(|g| g.candidates.windows(2).any(|w| w[0].runs != w[1].runs))
+            .map(|g| g.group.as_str())
+            .collect();
+        let warning = if uneven.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Warning: in {}, the candidates have different numbers of finished runs (a sweep still running?), so their means are over different runs.",
+                uneven.join(", ")
+            )
+        };
+        let scope = if self.all_values {
             format!(
                 "--all-values: the tables below show every value of {} (as part of the group), not only the chosen ones.",
                 self.options_text()
@@ -936,7 +951,8 @@ impl Tuning {
                 "The tables, L50 and verdicts below use each group's runs at its chosen value only; compare --all-values shows every value of {}.",
                 self.options_text()
             )
-        }
+        };
+        scope + &warning
     }
 
     /// Per group: every candidate's mean validation score and run count, and the choice.
@@ -964,7 +980,17 @@ impl Tuning {
                         None => "–".into(),
                     }));
                     row.push(if g.by_validation {
-                        g.chosen().label()
+                        let best = g.chosen().mean_score;
+                        let tied = g.candidates.iter().enumerate().any(|(i, c)| {
+                            i != g.chosen
+                                && matches!((c.mean_score, best), (Some(m), Some(b))
+                                    if !self.metric.better(m, b) && !self.metric.better(b, m))
+                        });
+                        if tied {
+                            format!("{} (tie: the smaller value)", g.chosen().label())
+                        } else {
+                            g.chosen().label()
+                        }
                     } else {
                         format!(
                             "{} (no validation scores: first with runs)",
