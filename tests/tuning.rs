@@ -188,10 +188,12 @@ fn ties_go_to_the_smaller_value_whatever_order_it_is_listed_in() {
 fn validation_and_evaluation_are_different_sequences_from_different_seeds() {
     for task in [TaskKind::Copy, TaskKind::Tanaka, TaskKind::Adding] {
         for seed in [0u64, 1, 7] {
-            let mut config = TrainConfig::default();
-            config.task = rnnlab::tasks::TaskSpec::new(task, 20);
-            config.seed = seed;
-            config.eval_size = 64;
+            let mut config = TrainConfig {
+                task: rnnlab::tasks::TaskSpec::new(task, 20),
+                seed,
+                eval_size: 64,
+                ..TrainConfig::default()
+            };
             let data = RunData::prepare(&mut config).unwrap();
             assert_ne!(
                 derived_seed(seed, STREAM_VAL),
