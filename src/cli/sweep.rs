@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rnnlab::outdir::{lock, marker_kind, DirKind, MARKER_FILE};
-use rnnlab::sweep::compare::{compare_dir, comparison_text, write_report};
+use rnnlab::sweep::compare::{compare_dir_with, comparison_text, write_report};
 use rnnlab::sweep::cost::{estimated_flops, flops_text};
 use rnnlab::sweep::experiment::{file_safe, MAX_NAME_BYTES};
 use rnnlab::sweep::merge::merge_sweeps;
@@ -69,6 +69,7 @@ impl Args for GridArgs {
   rnnlab sweep --cell rnn,lstm,gru --length 5,10,20,50,100 --seeds 3   # train's defaults, this grid
   rnnlab sweep --benchmark --cell rnn,gru               # the benchmark's recipe, another grid
   rnnlab sweep --cell rnn,lstm --length 10,20 --dry-run # list the runs and their cost, run nothing
+  rnnlab sweep --benchmark --tune lr=0.001,0.003,0.01  # the benchmark, each cell at its best learning rate (chosen on validation data)
   rnnlab sweep --config datasets/experiments/activation.ron --jobs 2
   rnnlab sweep --config X.ron --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT --out shared/X
 
@@ -79,6 +80,11 @@ pub struct SweepArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     grid: GridArgs,
+    /// Tune an option: OPTION=V1,V2,… (any train option but task, length and seed; repeatable).
+    /// Every value is run; compare reports each group at the value with the best mean validation
+    /// score over all its lengths and seeds.
+    #[arg(long, value_name = "OPTION=V1,V2,…", action = ArgAction::Append, allow_hyphen_values = true)]
+    tune: Vec<String>,
     /// Shorthand for --seed 0,1,…,N-1.
     #[arg(long, allow_negative_numbers = true)]
     seeds: Option<u64>,
@@ -124,6 +130,12 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         }
         axes.push(("seed".into(), (0..n).map(|s| s.to_string()).collect()));
     }
+    let tune = tune_flags(&args.tune)?;
+    for (k, _) in &tune {
+        if axes.iter().any(|(a, _)| a == k) {
+            return Err(UsageError(format!("--{k} and --tune {k}: give one or the other")).into());
+        }
+    }
     if args.config.is_some() && args.benchmark {
         return Err(UsageError("--config and --benchmark: give one or the other".into()).into());
     }
@@ -131,7 +143,7 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         Some(path) => Experiment::load(path)?,
         None => Experiment::tanaka_benchmark(),
     };
-    if args.config.is_none() && !axes.is_empty() {
+    if args.config.is_none() && (!axes.is_empty() || !tune.is_empty()) {
         if args.benchmark {
             // the benchmark's recipe; the flags replace the axes they name
             exp.grid
@@ -144,6 +156,10 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         let parts: Vec<String> = axes
             .iter()
             .map(|(k, v)| format!("{k}-{}", v.join("-")))
+            .chain(
+                tune.iter()
+                    .map(|(k, v)| format!("tune-{k}-{}", v.join("-"))),
+            )
             .collect();
         let prefix = if args.benchmark { "benchmark" } else { "sweep" };
         exp.name = format!(
@@ -155,9 +171,18 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
             if args.benchmark { "--benchmark " } else { "" },
             axes.iter()
                 .map(|(k, v)| format!("--{k} {}", v.join(",")))
+                .chain(
+                    tune.iter()
+                        .map(|(k, v)| format!("--tune {k}={}", v.join(","))),
+                )
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+    }
+    for (k, values) in tune {
+        // the file's own tuned values are replaced by the flag's
+        exp.tune
+            .insert(k, values.into_iter().map(GridValue::Text).collect());
     }
     for (k, values) in axes {
         if values.iter().any(|v| v.trim().is_empty()) {
@@ -175,6 +200,40 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
     rnnlab::resources::check_grid(&exp)?;
     exp.validate()?;
     Ok(exp)
+}
+
+/// `--tune lr=0.001,0.01 --tune clip=1,5` → [(lr, [0.001, 0.01]), (clip, [1, 5])].
+fn tune_flags(flags: &[String]) -> anyhow::Result<Vec<(String, Vec<String>)>> {
+    let mut tune: Vec<(String, Vec<String>)> = Vec::new();
+    for flag in flags {
+        let Some((name, values)) = flag.split_once('=') else {
+            return Err(UsageError(format!(
+                "--tune: '{flag}' is not OPTION=V1,V2,… (e.g. --tune lr=0.001,0.003,0.01)"
+            ))
+            .into());
+        };
+        let name = name.trim().trim_start_matches("--").to_string();
+        if !TRAIN_OPTIONS.iter().any(|o| o.name == name) {
+            return Err(UsageError(format!(
+                "--tune: '{name}' is not a training option (options: {})",
+                TRAIN_OPTIONS
+                    .iter()
+                    .map(|o| o.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .into());
+        }
+        let values: Vec<String> = values.split(',').map(str::to_string).collect();
+        if values.iter().any(|v| v.trim().is_empty()) {
+            return Err(UsageError(format!("--tune {name}: empty value in the list")).into());
+        }
+        if tune.iter().any(|(k, _)| *k == name) {
+            return Err(UsageError(format!("--tune {name}: given twice")).into());
+        }
+        tune.push((name, values));
+    }
+    Ok(tune)
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
@@ -205,7 +264,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         let mut line = String::from(" ");
         for option in TRAIN_OPTIONS
             .iter()
-            .filter(|o| !exp.grid.contains_key(o.name))
+            .filter(|o| !exp.grid.contains_key(o.name) && !exp.tune.contains_key(o.name))
         {
             let item = format!(" --{} {}", option.name, (option.get)(&exp.base));
             if line.len() + item.len() > 100 {
@@ -215,7 +274,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             line.push_str(&item);
         }
         eprintln!("{line}");
-        let grid: Vec<String> = exp.axes().iter().map(|a| a.to_string()).collect();
+        let grid: Vec<String> = exp
+            .axes()
+            .iter()
+            .map(|a| {
+                if exp.tune.contains_key(*a) {
+                    format!("{a} (tuned on validation data)")
+                } else {
+                    a.to_string()
+                }
+            })
+            .collect();
         eprintln!("grid: {}", grid.join(" × "));
     }
     let bars = Bars::new(args.quiet, !std::io::stderr().is_terminal(), runs.len());
@@ -229,7 +298,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         out.join("results.csv").display()
     );
     if shard.is_none() {
-        report(&out)?;
+        report(&out, false)?;
     } else {
         outln!(
             "shard done; combine the shards with: rnnlab merge OUT {} …",
@@ -239,7 +308,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(dir: &std::path::Path) -> anyhow::Result<()> {
+fn report(dir: &std::path::Path, all_values: bool) -> anyhow::Result<()> {
     if marker_kind(dir) != Some(DirKind::Sweep) {
         return Err(UsageError(format!(
             "{}: not an rnnlab sweep directory (no {MARKER_FILE} marker); compare writes its report only into one",
@@ -248,7 +317,7 @@ fn report(dir: &std::path::Path) -> anyhow::Result<()> {
         .into());
     }
     let _lock = lock(dir)?;
-    let (exp, comparisons) = compare_dir(dir)?;
+    let (exp, comparisons) = compare_dir_with(dir, all_values)?;
     write_report(dir, &exp, &comparisons)?;
     out!("{}", comparison_text(&comparisons));
     outln!("report: {}", dir.join("report.md").display());
@@ -489,16 +558,22 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<()> {
         args.dirs.len(),
         args.out.display()
     );
-    report(&args.out)
+    report(&args.out, false)
 }
 
 #[derive(Args)]
-#[command(after_help = "Example:\n  rnnlab compare runs/tanaka-benchmark")]
+#[command(
+    after_help = "Examples:\n  rnnlab compare runs/tanaka-benchmark\n  rnnlab compare runs/tuned --all-values   # every value of the tuned options, not only the chosen ones"
+)]
 pub struct CompareArgs {
     /// A sweep directory (with experiment.ron and results.csv).
     dir: PathBuf,
+    /// Show every value of the tuned options (as part of the group) instead of each group at its
+    /// chosen value; the choice is still reported.
+    #[arg(long)]
+    all_values: bool,
 }
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<()> {
-    report(&args.dir)
+    report(&args.dir, args.all_values)
 }

@@ -122,7 +122,16 @@ pub struct Experiment {
     /// one more axis, `variant`, crossed with the grid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variants: Vec<Variant>,
+    /// Tuned options: option name → the candidate values. Each is one more axis of the grid (every
+    /// run is kept), but `compare` reports each group at the value chosen on the validation set
+    /// ([`crate::sweep::compare::TUNING_RULE`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tune: BTreeMap<String, Vec<GridValue>>,
 }
+
+/// Options that cannot be tuned: the task and length are what a comparison spans, and the seed is
+/// what the validation score averages over.
+pub const UNTUNABLE: &[&str] = &["task", "length", "seed"];
 
 /// A named set of option values applied together (before the grid's values).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -236,6 +245,7 @@ impl Experiment {
                 ("seed".to_string(), ints(&[0, 1, 2])),
             ]),
             variants: Vec::new(),
+            tune: BTreeMap::new(),
         }
     }
 
@@ -261,6 +271,11 @@ impl Experiment {
                 *v = v.canonical();
             }
         }
+        for values in self.tune.values_mut() {
+            for v in values.iter_mut() {
+                *v = v.canonical();
+            }
+        }
     }
 
     pub fn to_ron(&self) -> String {
@@ -268,14 +283,35 @@ impl Experiment {
             .expect("an experiment always serialises")
     }
 
-    /// Varied options in run order: `variant` (if any), then the grid's in the order of
-    /// [`crate::train::options::TRAIN_OPTIONS`] (task first, seed last).
+    /// Varied options in run order: `variant` (if any), then the grid's and the tuned ones in the
+    /// order of [`crate::train::options::TRAIN_OPTIONS`] (task first, seed last).
     pub fn axes(&self) -> Vec<&str> {
         let variant = (!self.variants.is_empty()).then_some(VARIANT_AXIS);
         variant
             .into_iter()
-            .chain(option_names().filter(|n| self.grid.contains_key(*n)))
+            .chain(
+                option_names().filter(|n| self.grid.contains_key(*n) || self.tune.contains_key(*n)),
+            )
             .collect()
+    }
+
+    /// The tuned options, in [`crate::train::options::TRAIN_OPTIONS`] order.
+    pub fn tuned_axes(&self) -> Vec<&str> {
+        option_names()
+            .filter(|n| self.tune.contains_key(*n))
+            .collect()
+    }
+
+    /// The values of an axis of the grid or of `tune`, in their canonical spelling, as listed.
+    pub fn axis_values(&self, axis: &str) -> Vec<String> {
+        if axis == VARIANT_AXIS {
+            return self.variants.iter().map(|v| v.name.clone()).collect();
+        }
+        self.grid
+            .get(axis)
+            .or_else(|| self.tune.get(axis))
+            .map(|values| values.iter().map(|v| v.canonical().to_string()).collect())
+            .unwrap_or_default()
     }
 
     /// Checks names, empty lists, values that mean the same, and every run's config; errors
@@ -302,10 +338,40 @@ impl Experiment {
                 ));
             }
         }
-        for (name, values) in &self.grid {
+        for name in self.tune.keys() {
+            let field = format!("tune option '{name}'");
+            if UNTUNABLE.contains(&name.as_str()) {
+                return Err(Error::invalid(
+                    field,
+                    "cannot be tuned: task, length and seed are what a comparison spans and averages over",
+                ));
+            }
+            if self.grid.contains_key(name) {
+                return Err(Error::invalid(
+                    field,
+                    "is also in the grid; an option is either compared (grid) or tuned (tune)",
+                ));
+            }
+            if let Some(v) = self.variants.iter().find(|v| v.set.contains_key(name)) {
+                return Err(Error::invalid(
+                    field,
+                    format!("is also set by variant '{}'; a tuned option takes every value listed in tune", v.name),
+                ));
+            }
+        }
+        let lists = self
+            .grid
+            .iter()
+            .map(|(name, values)| ("grid", name, values))
+            .chain(
+                self.tune
+                    .iter()
+                    .map(|(name, values)| ("tune", name, values)),
+            );
+        for (kind, name, values) in lists {
             if find_option(name).is_none() {
                 return Err(Error::invalid(
-                    format!("grid option '{name}'"),
+                    format!("{kind} option '{name}'"),
                     format!(
                         "is not a training option (options: {})",
                         option_names().collect::<Vec<_>>().join(", ")
@@ -314,7 +380,7 @@ impl Experiment {
             }
             if values.is_empty() {
                 return Err(Error::invalid(
-                    format!("grid option '{name}'"),
+                    format!("{kind} option '{name}'"),
                     "has an empty list of values",
                 ));
             }
@@ -326,7 +392,7 @@ impl Experiment {
                 set_option(&mut config, name, &text)?;
                 if let Some((same, _)) = meanings.iter().find(|(_, c)| *c == config) {
                     return Err(Error::invalid(
-                        format!("grid option '{name}'"),
+                        format!("{kind} option '{name}'"),
                         if *same == text {
                             format!("lists {text} twice")
                         } else {
@@ -371,14 +437,7 @@ impl Experiment {
         let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
         for axis in &axes {
             let mut next = Vec::new();
-            let values: Vec<String> = if *axis == VARIANT_AXIS {
-                self.variants.iter().map(|v| v.name.clone()).collect()
-            } else {
-                self.grid[*axis]
-                    .iter()
-                    .map(|v| v.canonical().to_string())
-                    .collect()
-            };
+            let values = self.axis_values(axis);
             for combo in &combos {
                 for v in &values {
                     let mut c = combo.clone();

@@ -8,8 +8,28 @@ use crate::error::{Error, Result};
 use crate::train::run_dir::write_atomic;
 use crate::train::RunSummary;
 
-/// The measured columns, after the option columns.
+/// The measured columns, after the option columns. `accuracy` and `loss` are on the evaluation
+/// set (what is reported); `val_accuracy` and `val_loss` on the validation set (what tuned options
+/// are chosen by).
 pub const METRIC_COLUMNS: &[&str] = &[
+    "accuracy",
+    "loss",
+    "val_accuracy",
+    "val_loss",
+    "baseline",
+    "solved",
+    "solved_at_step",
+    "diverged",
+    "decay_init",
+    "decay_final",
+    "half_life_init",
+    "horizon_init",
+    "wall_seconds",
+];
+
+/// The measured columns of results files written before the validation set existed; such a file
+/// still reads, with empty validation cells.
+pub const LEGACY_METRIC_COLUMNS: &[&str] = &[
     "accuracy",
     "loss",
     "baseline",
@@ -47,6 +67,8 @@ impl ResultRow {
         let metrics = vec![
             format!("{}", s.final_eval_accuracy),
             format!("{}", s.final_eval_loss),
+            opt(s.final_val_accuracy),
+            opt(s.final_val_loss),
             format!("{baseline}"),
             s.solved.to_string(),
             s.solved_at_step.map(|v| v.to_string()).unwrap_or_default(),
@@ -164,10 +186,15 @@ impl ResultsTable {
             .ok_or_else(|| Error::bad_file(path, "is empty"))?
             .map_err(bad)?;
         let header: Vec<&str> = header.iter().collect();
-        let n_opts = header
-            .len()
-            .checked_sub(METRIC_COLUMNS.len())
-            .filter(|&n| header[n..] == *METRIC_COLUMNS)
+        let ends_with = |columns: &[&str]| {
+            header
+                .len()
+                .checked_sub(columns.len())
+                .filter(|&n| header[n..] == *columns)
+        };
+        let legacy = ends_with(METRIC_COLUMNS).is_none();
+        let n_opts = ends_with(METRIC_COLUMNS)
+            .or_else(|| ends_with(LEGACY_METRIC_COLUMNS))
             .ok_or_else(|| {
                 Error::bad_file(
                     path,
@@ -199,7 +226,20 @@ impl ResultsTable {
                     .cloned()
                     .zip(cells[..n_opts].iter().map(|s| s.to_string()))
                     .collect(),
-                metrics: cells[n_opts..].iter().map(|s| s.to_string()).collect(),
+                metrics: if legacy {
+                    // no validation set then: its cells stay empty
+                    METRIC_COLUMNS
+                        .iter()
+                        .map(|c| {
+                            LEGACY_METRIC_COLUMNS
+                                .iter()
+                                .position(|l| l == c)
+                                .map_or_else(String::new, |i| cells[n_opts + i].to_string())
+                        })
+                        .collect()
+                } else {
+                    cells[n_opts..].iter().map(|s| s.to_string()).collect()
+                },
             };
             if let Some((id, index)) = id_of(&row) {
                 table.rows.entry(id).or_insert((index, row));

@@ -92,6 +92,14 @@ pub struct RunSummary {
     pub rnnlab_version: String,
     pub final_eval_loss: f64,
     pub final_eval_accuracy: f64,
+    /// The final network's loss and accuracy on the validation set: held-out sequences from their
+    /// own seed stream, never the evaluation set's. Sweeps choose tuned options by these, so the
+    /// reported evaluation numbers play no part in the choice. `None` in summaries written before
+    /// validation existed.
+    #[serde(default)]
+    pub final_val_loss: Option<f64>,
+    #[serde(default)]
+    pub final_val_accuracy: Option<f64>,
     /// The memoryless predictor's loss and accuracy on this task.
     pub baseline_loss: f64,
     pub baseline_accuracy: f64,
@@ -151,6 +159,9 @@ pub struct RunData {
     /// Training sequences from a file; None: fresh batches generated every step.
     pub train: Option<Vec<Sequence>>,
     pub eval: Vec<Sequence>,
+    /// The validation set: `eval_size` sequences generated from the seed's own stream
+    /// ([`STREAM_VAL`]), so they are not the evaluation sequences.
+    pub val: Vec<Sequence>,
     pub probe: Vec<Sequence>,
 }
 
@@ -163,11 +174,13 @@ pub fn derived_seed(seed: u64, stream: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-const STREAM_BATCHES: u64 = 1;
+pub const STREAM_BATCHES: u64 = 1;
 /// The stream of a run's evaluation set (`rnnlab eval` draws from it too, so evaluating a
 /// model at its training length and seed measures the run's own evaluation set).
 pub const STREAM_EVAL: u64 = 2;
-const STREAM_PROBE: u64 = 3;
+pub const STREAM_PROBE: u64 = 3;
+/// The validation set's stream: a seed of its own, so validation and evaluation never share it.
+pub const STREAM_VAL: u64 = 4;
 
 impl RunData {
     /// The task and data of `config`: files when it names them, otherwise generated from its seed.
@@ -199,11 +212,13 @@ impl RunData {
             }
             None => task.generate(config.eval_size, derived_seed(config.seed, STREAM_EVAL)),
         };
+        let val = task.generate(config.eval_size, derived_seed(config.seed, STREAM_VAL));
         let probe = task.generate(config.probe_size, derived_seed(config.seed, STREAM_PROBE));
         Ok(RunData {
             task,
             train,
             eval,
+            val,
             probe,
         })
     }
@@ -368,6 +383,9 @@ where
     }
     let solved = solved_at_step.is_some() || (!diverged && solved_rule.is_met(eval_loss, eval_acc));
     let solved_at_step = solved_at_step.or(solved.then_some(step));
+    // validation only at the end: it never steers training, it only ranks tuned options
+    let val_batch: Batch<F> = task.collate(&data.val, LossWeighting::MeanOverSteps)?;
+    let (val_loss, val_acc) = evaluate(&net, task, &val_batch)?;
     let baseline = task.baseline();
     let accuracy_by_distance = accuracy_by_distance(&net, task, &data.eval)?;
     let summary = RunSummary {
@@ -375,6 +393,8 @@ where
         rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
         final_eval_loss: eval_loss,
         final_eval_accuracy: eval_acc,
+        final_val_loss: Some(val_loss),
+        final_val_accuracy: Some(val_acc),
         baseline_loss: baseline.loss,
         baseline_accuracy: baseline.accuracy,
         solved,
