@@ -261,6 +261,15 @@ fn a_diverging_run_is_a_result_not_a_crash() {
         summary.contains("diverged: true") && summary.contains("solved: false"),
         "{summary}"
     );
+    // the run keeps the last weights that were finite, never NaN or infinity
+    let net: rnnlab::Network<f64> = rnnlab::model_io::load_model(&tmp.path().join("boom")).unwrap();
+    for tensor in net.params.named() {
+        assert!(
+            tensor.data.iter().all(|x| x.is_finite()),
+            "{} holds a non-finite weight",
+            tensor.name
+        );
+    }
 }
 
 #[test]

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use rnnlab::model_io::load_model;
 use rnnlab::outdir::{prepare_fresh, DirKind};
 use rnnlab::tasks::{load_dataset, Task};
-use rnnlab::train::eval::{evaluate_model, EvalReport, EVAL_CSV_HEADER, PREDICTIONS_CSV_HEADER};
+use rnnlab::train::eval::{
+    csv_text, evaluate_model, EvalReport, EVAL_CSV_HEADER, PREDICTIONS_CSV_HEADER,
+};
 use rnnlab::train::run_dir::{write_atomic, write_json, CONFIG_FILE};
 use rnnlab::train::trainer::{derived_seed, STREAM_EVAL};
 use rnnlab::train::TrainConfig;
@@ -134,16 +136,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         PathBuf::from("runs").join(format!("eval-{name}"))
     });
     prepare_fresh(&out, DirKind::Eval, args.force)?;
-    let mut table = format!("{EVAL_CSV_HEADER}\n");
-    let mut predictions = format!("{PREDICTIONS_CSV_HEADER}\n");
-    for r in &reports {
-        table.push_str(&r.csv_row());
-        table.push('\n');
-        for row in r.prediction_rows() {
-            predictions.push_str(&row);
-            predictions.push('\n');
-        }
-    }
+    let table = csv_text(EVAL_CSV_HEADER, reports.iter().map(EvalReport::csv_record))?;
+    let predictions = csv_text(
+        PREDICTIONS_CSV_HEADER,
+        reports.iter().flat_map(EvalReport::prediction_records),
+    )?;
     write_atomic(&out.join("eval.csv"), table.as_bytes())?;
     write_atomic(&out.join("predictions.csv"), predictions.as_bytes())?;
     write_json(&out.join("eval.json"), &reports)?;

@@ -1248,20 +1248,20 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
 fn mean_gradient_profile(dir: &Path, runs: &[RunSpec], first: bool) -> Vec<(f64, f64)> {
     let mut sum: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
     for run in runs {
-        let Ok(text) = std::fs::read_to_string(run_dir(dir, run).join("gradients.csv")) else {
+        let Ok(mut reader) = csv::Reader::from_path(run_dir(dir, run).join("gradients.csv")) else {
             continue;
         };
-        let rows: Vec<Vec<&str>> = text
-            .lines()
-            .skip(1)
-            .map(|l| l.split(',').collect())
-            .filter(|r: &Vec<&str>| r.len() == 7 && r[1] == "0")
+        // step,layer,timestep,distance,grad_h,…: layer 0's rows
+        let rows: Vec<csv::StringRecord> = reader
+            .records()
+            .map_while(|r| r.ok())
+            .filter(|r| r.len() == 7 && &r[1] == "0")
             .collect();
-        let steps: Vec<&str> = rows.iter().map(|r| r[0]).collect();
+        let steps: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
         let Some(step) = (if first { steps.first() } else { steps.last() }).copied() else {
             continue;
         };
-        for r in rows.iter().filter(|r| r[0] == step) {
+        for r in rows.iter().filter(|r| &r[0] == step) {
             if let (Ok(d), Ok(g)) = (r[3].parse::<usize>(), r[4].parse::<f64>()) {
                 let e = sum.entry(d).or_insert((0.0, 0));
                 e.0 += g;

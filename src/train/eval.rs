@@ -54,45 +54,50 @@ pub struct PredictionRow {
 }
 
 impl EvalReport {
-    pub fn csv_row(&self) -> String {
-        format!(
-            "{},{},{},{},{},{},{},{},{}",
-            csv_field(&self.source),
-            self.task.task,
-            self.task.length,
-            self.sequences,
-            self.loss,
-            self.accuracy,
-            self.baseline_loss,
-            self.baseline_accuracy,
-            self.solved
-        )
+    /// The report's `eval.csv` cells, in [`EVAL_CSV_HEADER`] order.
+    pub fn csv_record(&self) -> Vec<String> {
+        vec![
+            self.source.clone(),
+            self.task.task.to_string(),
+            self.task.length.to_string(),
+            self.sequences.to_string(),
+            self.loss.to_string(),
+            self.accuracy.to_string(),
+            self.baseline_loss.to_string(),
+            self.baseline_accuracy.to_string(),
+            self.solved.to_string(),
+        ]
     }
 
-    pub fn prediction_rows(&self) -> impl Iterator<Item = String> + '_ {
+    /// The `predictions.csv` cells of every scored step, in [`PREDICTIONS_CSV_HEADER`] order.
+    pub fn prediction_records(&self) -> impl Iterator<Item = Vec<String>> + '_ {
         self.predictions.iter().map(|p| {
-            format!(
-                "{},{},{},{},{},{},{},{}",
-                csv_field(&self.source),
-                self.task.length,
-                p.sequence,
-                p.distance,
-                p.step,
-                csv_field(&p.target),
-                csv_field(&p.prediction),
-                p.correct
-            )
+            vec![
+                self.source.clone(),
+                self.task.length.to_string(),
+                p.sequence.to_string(),
+                p.distance.to_string(),
+                p.step.to_string(),
+                p.target.clone(),
+                p.prediction.clone(),
+                p.correct.to_string(),
+            ]
         })
     }
 }
 
-/// A CSV field, quoted when it holds a comma, quote or line break (RFC 4180).
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
+/// `header` and `records` as RFC 4180 CSV text (values quoted where they need it).
+pub fn csv_text(header: &str, records: impl IntoIterator<Item = Vec<String>>) -> Result<String> {
+    let fail = |e: csv::Error| Error::invalid("csv", e.to_string());
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header.split(',')).map_err(fail)?;
+    for r in records {
+        w.write_record(&r).map_err(fail)?;
     }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::invalid("csv", e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| Error::invalid("csv", e.to_string()))
 }
 
 /// Evaluates `net` on `sequences` of `task` in f64.
