@@ -5,21 +5,14 @@
 use ndarray::{Array1, Array2, NdFloat};
 
 use super::spec::ModelSpec;
+use crate::batch::cast;
+use crate::cells::{CellVisitor, Registered};
+use crate::error::Result;
+use crate::init::{bias, stacked_blocks, uniform, InitSpec};
+use ndarray_rand::rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
-/// One recurrent layer. G gates, H hidden, I input width of this layer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LayerParams<F> {
-    /// (G·H, I), gate blocks stacked in PyTorch order
-    pub weight_ih: Array2<F>,
-    /// (G·H, H)
-    pub weight_hh: Array2<F>,
-    /// (G·H)
-    pub bias_ih: Array1<F>,
-    /// (G·H)
-    pub bias_hh: Array1<F>,
-    /// Layer-norm gain γ and bias β, (H); vanilla RNN with layer norm only.
-    pub layer_norm: Option<(Array1<F>, Array1<F>)>,
-}
+pub use crate::cells::LayerParams;
 
 /// All parameters of a network: the recurrent layers, bottom first, and the linear readout.
 #[derive(Debug, Clone, PartialEq)]
@@ -192,4 +185,118 @@ fn contiguous<F, D: ndarray::Dimension>(a: &ndarray::Array<F, D>) -> &[F] {
 fn contiguous_mut<F, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mut [F] {
     a.as_slice_mut()
         .expect("parameter arrays are allocated in standard layout")
+}
+
+/// Draws all parameters of `spec` from `seed`: per layer the input weights, the recurrent weights
+/// and both biases per gate block, then the cell's own adjustments ([`Cell::init_layer`](crate::cells::Cell::init_layer), e.g.
+/// LSTM's forget bias). Readout: PyTorch's nn.Linear default U(±1/√H_top); layer norm: γ = 1,
+/// β = 0.
+pub fn init_params<F: NdFloat>(spec: &ModelSpec, init: &InitSpec, seed: u64) -> Result<Params<F>> {
+    spec.validate()?;
+    init.validate()?;
+    Ok(spec.cell.visit(
+        &spec.cell_config(),
+        InitParams {
+            spec,
+            init,
+            seed,
+            float: std::marker::PhantomData,
+        },
+    ))
+}
+
+struct InitParams<'a, F> {
+    spec: &'a ModelSpec,
+    init: &'a InitSpec,
+    seed: u64,
+    float: std::marker::PhantomData<F>,
+}
+
+impl<F: NdFloat> CellVisitor for InitParams<'_, F> {
+    type Output = Params<F>;
+    fn visit<C: Registered>(self, cell: C) -> Params<F> {
+        let InitParams {
+            spec, init, seed, ..
+        } = self;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut params = Params::<F>::zeros(spec);
+        let gates = cell.gates();
+        for (l, layer) in params.layers.iter_mut().enumerate() {
+            let h = spec.hidden[l];
+            let fan_in = spec.layer_input_width(l);
+            layer.weight_ih = stacked_blocks(gates, h, fan_in, init.input, &mut rng).mapv(cast);
+            layer.weight_hh = stacked_blocks(gates, h, h, init.recurrent, &mut rng).mapv(cast);
+            layer.bias_ih = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
+            layer.bias_hh = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
+            cell.init_layer(layer, init);
+            if let Some((gamma, _beta)) = &mut layer.layer_norm {
+                gamma.fill(F::one());
+            }
+        }
+        let top = spec.top_width();
+        let bound = 1.0 / (top as f64).sqrt();
+        params.readout_weight =
+            Array2::from_shape_fn(params.readout_weight.dim(), |_| uniform(&mut rng, bound))
+                .mapv(cast);
+        params.readout_bias =
+            Array1::from_shape_fn(params.readout_bias.dim(), |_| uniform(&mut rng, bound))
+                .mapv(cast);
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cells::CellKind;
+    use crate::init::{InitScheme, WeightInit};
+    use crate::network::{InputKind, OutputKind};
+
+    #[test]
+    fn lstm_forget_bias_lands_in_the_forget_block_only() {
+        let spec = ModelSpec::new(
+            CellKind::Lstm,
+            InputKind::Dense { width: 3 },
+            4,
+            1,
+            OutputKind::Values { width: 1 },
+        );
+        let mut init = InitSpec::uniform_scheme(InitScheme::Orthogonal, 1.0);
+        init.forget_bias = 2.5;
+        let p = init_params::<f64>(&spec, &init, 0).unwrap();
+        let b = &p.layers[0].bias_ih;
+        assert!(b.slice(ndarray::s![4..8]).iter().all(|&v| v == 2.5));
+        assert!(b.slice(ndarray::s![0..4]).iter().all(|&v| v == 0.0));
+        assert!(p.layers[0].bias_hh.iter().all(|&v| v == 0.0));
+        // each recurrent gate block is orthogonal on its own
+        let w = &p.layers[0].weight_hh;
+        for g in 0..4 {
+            let blk = w.slice(ndarray::s![g * 4..(g + 1) * 4, ..]);
+            let gram = blk.dot(&blk.t());
+            assert!((&gram - &Array2::<f64>::eye(4))
+                .iter()
+                .all(|v| v.abs() < 1e-12));
+        }
+    }
+
+    #[test]
+    fn identity_scale_and_seed_reproducibility() {
+        let spec = ModelSpec::new(
+            CellKind::Rnn,
+            InputKind::Tokens { vocab: 5 },
+            3,
+            1,
+            OutputKind::Classes { count: 2 },
+        );
+        let init = InitSpec {
+            recurrent: WeightInit::new(InitScheme::Identity, 1.2),
+            ..InitSpec::default()
+        };
+        let p = init_params::<f64>(&spec, &init, 9).unwrap();
+        assert_eq!(p.layers[0].weight_hh, Array2::<f64>::eye(3) * 1.2);
+        assert_eq!(p, init_params::<f64>(&spec, &init, 9).unwrap());
+        assert_ne!(p, init_params::<f64>(&spec, &init, 10).unwrap());
+        let bound = 1.0 / 3f64.sqrt();
+        assert!(p.layers[0].weight_ih.iter().all(|v| v.abs() <= bound));
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cells::{Activation, CellKind};
+use crate::cells::{Activation, CellConfig, CellKind};
 use crate::error::{Error, Result};
 
 /// What the network reads at each step.
@@ -87,6 +87,14 @@ impl ModelSpec {
         }
     }
 
+    /// The options the cell is built from.
+    pub fn cell_config(&self) -> CellConfig {
+        CellConfig {
+            activation: self.activation,
+            layer_norm: self.layer_norm,
+        }
+    }
+
     pub fn layers(&self) -> usize {
         self.hidden.len()
     }
@@ -149,7 +157,7 @@ impl ModelSpec {
                 }
             }
         }
-        if self.layer_norm && self.cell != CellKind::Rnn {
+        if self.layer_norm && !self.cell.supports_layer_norm() {
             return Err(Error::invalid(
                 "layer_norm",
                 format!("is available for the vanilla rnn only, not {}", self.cell),

@@ -1,0 +1,226 @@
+//! The registry: one line per cell maps its name to its type. From that list the `registry!`
+//! macro makes [`CellKind`] (the name in `model.ron` and on the command line), the enums that hold
+//! any cell's cache and adjoints ([`CellCache`], [`CellAdjoint`]), and the single dispatch point,
+//! [`CellKind::visit`], through which the network's time loops, the initialisation and the
+//! diagnostics run with the concrete cell type (static dispatch: every loop is monomorphised).
+
+use ndarray::{Array2, Array3, NdFloat};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use super::{gru, lstm, rnn, Cell, CellConfig};
+use crate::error::Error;
+
+/// Code to run with a concrete cell type: `CellKind::visit` calls `visit` with the cell.
+pub trait CellVisitor {
+    type Output;
+    fn visit<C: Registered>(self, cell: C) -> Self::Output;
+}
+
+/// A registered cell: how its cache and adjoints sit in [`CellCache`] and [`CellAdjoint`]
+/// (implemented by the `registry!` macro, never by hand).
+pub trait Registered: Cell {
+    const KIND: CellKind;
+    /// The cell's cache inside `slot`, replacing whatever another cell left there.
+    fn cache_mut<F: NdFloat>(slot: &mut CellCache<F>) -> &mut Self::Cache<F>;
+    /// The cell's cache, None when `slot` holds another cell's.
+    fn cache_ref<F: NdFloat>(slot: &CellCache<F>) -> Option<&Self::Cache<F>>;
+    fn adjoint_mut<F: NdFloat>(slot: &mut CellAdjoint<F>) -> &mut Self::Adjoint<F>;
+    fn adjoint_ref<F: NdFloat>(slot: &CellAdjoint<F>) -> Option<&Self::Adjoint<F>>;
+}
+
+macro_rules! registry {
+    ($($variant:ident = $name:literal => $ty:ty,)+) => {
+        /// Which recurrent cell a layer uses.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum CellKind {
+            $(#[serde(rename = $name)] $variant,)+
+        }
+
+        /// Number of registered cells.
+        pub const CELL_COUNT: usize = [$($name,)+].len();
+
+        impl CellKind {
+            pub const ALL: [CellKind; CELL_COUNT] = [$(CellKind::$variant,)+];
+
+            /// The cell's name, as in `model.ron` and on the command line.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(CellKind::$variant => $name,)+
+                }
+            }
+
+            /// Runs `visitor` with the concrete cell built from `config`.
+            pub fn visit<V: CellVisitor>(self, config: &CellConfig, visitor: V) -> V::Output {
+                match self {
+                    $(CellKind::$variant => visitor.visit(<$ty as Cell>::from_config(config)),)+
+                }
+            }
+        }
+
+        /// One layer's cell-specific forward cache.
+        #[derive(Debug, Clone, Default)]
+        pub enum CellCache<F: NdFloat> {
+            /// Nothing computed yet.
+            #[default]
+            Empty,
+            $($variant(<$ty as Cell>::Cache<F>),)+
+        }
+
+        /// One layer's cell-specific adjoints.
+        #[derive(Debug, Clone, Default)]
+        pub enum CellAdjoint<F: NdFloat> {
+            #[default]
+            Empty,
+            $($variant(<$ty as Cell>::Adjoint<F>),)+
+        }
+
+        impl<F: NdFloat> CellCache<F> {
+            /// The second state (LSTM's c) for every step, (T+1, B, H).
+            pub fn memory(&self) -> Option<&Array3<F>> {
+                match self {
+                    CellCache::Empty => None,
+                    $(CellCache::$variant(c) => <$ty as Cell>::memory(c),)+
+                }
+            }
+        }
+
+        impl<F: NdFloat> CellAdjoint<F> {
+            /// ∂ℓ/∂(second state) for every step, (T, B, H) (LSTM's dc).
+            pub fn memory(&self) -> Option<&Array3<F>> {
+                match self {
+                    CellAdjoint::Empty => None,
+                    $(CellAdjoint::$variant(a) => <$ty as Cell>::memory_adjoint(a),)+
+                }
+            }
+
+            /// ∂ℓ/∂(h_{t−1} W_hh^T + b_hh) when it differs from `d_pre` (GRU).
+            pub fn recurrent(&self) -> Option<&Array3<F>> {
+                match self {
+                    CellAdjoint::Empty => None,
+                    $(CellAdjoint::$variant(a) => <$ty as Cell>::recurrent_adjoint(a),)+
+                }
+            }
+
+            /// ∂ℓ/∂(initial second state), (B, H).
+            pub fn initial_memory(&self) -> Option<Array2<F>> {
+                match self {
+                    CellAdjoint::Empty => None,
+                    $(CellAdjoint::$variant(a) => <$ty as Cell>::initial_memory_adjoint(a),)+
+                }
+            }
+        }
+
+        $(
+            impl Registered for $ty {
+                const KIND: CellKind = CellKind::$variant;
+                fn cache_mut<F: NdFloat>(slot: &mut CellCache<F>) -> &mut Self::Cache<F> {
+                    if !matches!(slot, CellCache::$variant(_)) {
+                        *slot = CellCache::$variant(Default::default());
+                    }
+                    match slot {
+                        CellCache::$variant(c) => c,
+                        _ => unreachable!("set just above"),
+                    }
+                }
+                fn cache_ref<F: NdFloat>(slot: &CellCache<F>) -> Option<&Self::Cache<F>> {
+                    match slot {
+                        CellCache::$variant(c) => Some(c),
+                        _ => None,
+                    }
+                }
+                fn adjoint_mut<F: NdFloat>(slot: &mut CellAdjoint<F>) -> &mut Self::Adjoint<F> {
+                    if !matches!(slot, CellAdjoint::$variant(_)) {
+                        *slot = CellAdjoint::$variant(Default::default());
+                    }
+                    match slot {
+                        CellAdjoint::$variant(a) => a,
+                        _ => unreachable!("set just above"),
+                    }
+                }
+                fn adjoint_ref<F: NdFloat>(slot: &CellAdjoint<F>) -> Option<&Self::Adjoint<F>> {
+                    match slot {
+                        CellAdjoint::$variant(a) => Some(a),
+                        _ => None,
+                    }
+                }
+            }
+        )+
+
+        fn unknown_cell(other: &str) -> Error {
+            let names = [$($name,)+];
+            Error::invalid(
+                "cell",
+                format!("unknown cell '{other}' (expected {})", expected_list(&names)),
+            )
+        }
+
+        impl FromStr for CellKind {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    $($name => Ok(CellKind::$variant),)+
+                    other => Err(unknown_cell(other)),
+                }
+            }
+        }
+    };
+}
+
+// One line per cell: `Variant = "name" => type`.
+registry! {
+    Rnn = "rnn" => rnn::Rnn,
+    Lstm = "lstm" => lstm::Lstm,
+    Gru = "gru" => gru::Gru,
+}
+
+/// "a, b or c"
+fn expected_list(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+impl fmt::Display for CellKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a cell kind answers without a float type.
+struct Facts;
+
+impl CellVisitor for Facts {
+    type Output = (usize, bool, bool);
+    fn visit<C: Registered>(self, cell: C) -> Self::Output {
+        (cell.gates(), cell.has_memory(), C::SUPPORTS_LAYER_NORM)
+    }
+}
+
+impl CellKind {
+    fn facts(self) -> (usize, bool, bool) {
+        let config = CellConfig {
+            activation: super::Activation::Tanh,
+            layer_norm: false,
+        };
+        self.visit(&config, Facts)
+    }
+
+    /// Number of gate blocks stacked in `weight_ih` / `weight_hh`.
+    pub fn gates(self) -> usize {
+        self.facts().0
+    }
+
+    /// Whether the cell carries a second state besides h (LSTM's c).
+    pub fn has_memory(self) -> bool {
+        self.facts().1
+    }
+
+    /// Whether the cell takes `layer_norm`.
+    pub fn supports_layer_norm(self) -> bool {
+        self.facts().2
+    }
+}
