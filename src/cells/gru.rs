@@ -8,7 +8,7 @@ use ndarray::{
 };
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace};
-use super::matmul::{matmul_acc, PaddedMatrix};
+use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
 use super::{
     derivative_statistics, fit, mean_of, row, row_mut, Activation, Cell, CellConfig,
     GateStatistics, LayerParams,
@@ -204,7 +204,7 @@ fn forward_step<F: NdFloat>(
     let h = h_prev.ncols();
     let dim = hproj.raw_dim();
     hproj.assign(&b_hh.broadcast(dim).expect("b_hh has the width of hproj"));
-    matmul_acc(&h_prev, &w_hh_t, F::one(), &mut hproj);
+    matmul_acc(&h_prev, &w_hh_t, Accumulate::Add, &mut hproj);
     let hproj = hproj.view();
     for b in 0..gates.nrows() {
         let g = &mut row_mut(&mut gates, b)[..3 * h];
@@ -245,7 +245,6 @@ fn backward_step<F: NdFloat>(
     w_hh: ArrayView2<F>,
 ) {
     let h = dh.ncols();
-    let one = F::one();
     for b in 0..dh.nrows() {
         let g = row(&gates, b);
         let (gr, gz, gn) = (&g[..h], &g[h..2 * h], &g[2 * h..3 * h]);
@@ -267,7 +266,7 @@ fn backward_step<F: NdFloat>(
         dhp_rz[..h].copy_from_slice(dr);
         dhp_rz[h..].copy_from_slice(dz);
     }
-    matmul_acc(&d_hproj.view(), &w_hh, one, &mut dh_prev);
+    matmul_acc(&d_hproj.view(), &w_hh, Accumulate::Add, &mut dh_prev);
 }
 
 /// The element-wise part of [`backward_step`] for one row. A function of its own so that its

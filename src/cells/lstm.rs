@@ -5,7 +5,7 @@
 use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dim, NdFloat};
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace, tanh_into};
-use super::matmul::{matmul_acc, PaddedMatrix};
+use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
 use super::{
     derivative_statistics, fit, mean_of, row, row_mut, Activation, Cell, CellConfig,
     GateStatistics, LayerParams,
@@ -228,7 +228,7 @@ fn forward_step<F: NdFloat>(
     w_hh_t: ArrayView2<F>,
 ) {
     let h = h_prev.ncols();
-    matmul_acc(&h_prev, &w_hh_t, F::one(), &mut gates);
+    matmul_acc(&h_prev, &w_hh_t, Accumulate::Add, &mut gates);
     for b in 0..gates.nrows() {
         let g = row_mut(&mut gates, b);
         // σ over the contiguous (i, f) blocks, tanh over g, σ over o
@@ -282,7 +282,7 @@ fn backward_step<F: NdFloat>(
         let (dhv, cp, tc) = (row(&dh, b), row(&c_prev, b), row(&tanh_c, b));
         backward_row(di, df, dg, d_o, dcv, carry, dhv, gi, gf, gg, go, cp, tc);
     }
-    matmul_acc(&d_pre.view(), &w_hh, F::zero(), &mut dh_prev);
+    matmul_acc(&d_pre.view(), &w_hh, Accumulate::Overwrite, &mut dh_prev);
 }
 
 /// The element-wise part of [`backward_step`] for one row. A function of its own so that its

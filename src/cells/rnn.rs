@@ -8,7 +8,7 @@ use ndarray::{
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace};
 use super::layer_norm::{layer_norm_backward, layer_norm_forward};
-use super::matmul::{matmul_acc, PaddedMatrix};
+use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
 use super::{
     derivative_statistics, reuse, row, row_mut, Activation, Cell, CellConfig, GateStatistics,
     LayerParams,
@@ -237,7 +237,7 @@ fn forward_step<F: NdFloat>(
     activation: Activation,
     layer_norm: Option<LayerNormStep<'_, F>>,
 ) {
-    matmul_acc(&h_prev, &w_hh_t, F::one(), &mut pre);
+    matmul_acc(&h_prev, &w_hh_t, Accumulate::Add, &mut pre);
     if let Some(ln) = layer_norm {
         layer_norm_forward(pre.view_mut(), ln.xhat, ln.rstd, ln.gamma, ln.beta);
     }
@@ -296,5 +296,5 @@ fn backward_step<F: NdFloat>(
             ln.gamma,
         );
     }
-    matmul_acc(&d_pre.view(), &w_hh, F::zero(), &mut dh_prev);
+    matmul_acc(&d_pre.view(), &w_hh, Accumulate::Overwrite, &mut dh_prev);
 }
