@@ -5,43 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::cells::{Activation, CellConfig, CellKind};
 use crate::error::{Error, Result};
 
-/// What the network reads at each step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputKind {
-    /// Token ids, fed as one-hot rows over `vocab` symbols (implemented as a column gather).
-    Tokens { vocab: usize },
-    /// Real vectors of `width` values.
-    Dense { width: usize },
-}
-
-impl InputKind {
-    pub fn width(self) -> usize {
-        match self {
-            InputKind::Tokens { vocab } => vocab,
-            InputKind::Dense { width } => width,
-        }
-    }
-}
-
-/// What the linear readout produces and which loss it is trained with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputKind {
-    /// `count` classes, softmax cross-entropy.
-    Classes { count: usize },
-    /// `width` real values, squared error averaged over the width.
-    Values { width: usize },
-}
-
-impl OutputKind {
-    pub fn width(self) -> usize {
-        match self {
-            OutputKind::Classes { count } => count,
-            OutputKind::Values { width } => width,
-        }
-    }
-}
+pub use crate::batch::{InputKind, OutputKind};
 
 /// Architecture of a stacked recurrent network with a linear readout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
