@@ -56,6 +56,27 @@ impl<F: NdFloat> Params<F> {
         }
     }
 
+    /// All-zero tensors of the shapes of `self` (e.g. an optimiser's moments).
+    pub fn zeros_like(&self) -> Self {
+        let z1 = |a: &Array1<F>| Array1::zeros(a.raw_dim());
+        let z2 = |a: &Array2<F>| Array2::zeros(a.raw_dim());
+        Params {
+            layers: self
+                .layers
+                .iter()
+                .map(|p| LayerParams {
+                    weight_ih: z2(&p.weight_ih),
+                    weight_hh: z2(&p.weight_hh),
+                    bias_ih: z1(&p.bias_ih),
+                    bias_hh: z1(&p.bias_hh),
+                    layer_norm: p.layer_norm.as_ref().map(|(g, b)| (z1(g), z1(b))),
+                })
+                .collect(),
+            readout_weight: z2(&self.readout_weight),
+            readout_bias: z1(&self.readout_bias),
+        }
+    }
+
     /// Every tensor with its PyTorch-style name, in a fixed order.
     pub fn named(&self) -> Vec<NamedTensor<'_, F>> {
         let mut out = Vec::new();
