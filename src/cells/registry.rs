@@ -4,7 +4,7 @@
 //! [`CellKind::visit`], through which the network's time loops, the initialisation and the
 //! diagnostics run with the concrete cell type (static dispatch: every loop is monomorphised).
 
-use ndarray::{Array2, Array3, NdFloat};
+use ndarray::{Array3, NdFloat};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -26,8 +26,8 @@ pub trait Registered: Cell {
     fn cache_mut<F: NdFloat>(slot: &mut CellCache<F>) -> &mut Self::Cache<F>;
     /// The cell's cache, None when `slot` holds another cell's.
     fn cache_ref<F: NdFloat>(slot: &CellCache<F>) -> Option<&Self::Cache<F>>;
+    /// The cell's adjoints inside `slot`, replacing whatever another cell left there.
     fn adjoint_mut<F: NdFloat>(slot: &mut CellAdjoint<F>) -> &mut Self::Adjoint<F>;
-    fn adjoint_ref<F: NdFloat>(slot: &CellAdjoint<F>) -> Option<&Self::Adjoint<F>>;
 }
 
 macro_rules! registry {
@@ -102,14 +102,6 @@ macro_rules! registry {
                     $(CellAdjoint::$variant(a) => <$ty as Cell>::recurrent_adjoint(a),)+
                 }
             }
-
-            /// ∂ℓ/∂(initial second state), (B, H).
-            pub fn initial_memory(&self) -> Option<Array2<F>> {
-                match self {
-                    CellAdjoint::Empty => None,
-                    $(CellAdjoint::$variant(a) => <$ty as Cell>::initial_memory_adjoint(a),)+
-                }
-            }
         }
 
         $(
@@ -137,12 +129,6 @@ macro_rules! registry {
                     match slot {
                         CellAdjoint::$variant(a) => a,
                         _ => unreachable!("set just above"),
-                    }
-                }
-                fn adjoint_ref<F: NdFloat>(slot: &CellAdjoint<F>) -> Option<&Self::Adjoint<F>> {
-                    match slot {
-                        CellAdjoint::$variant(a) => Some(a),
-                        _ => None,
                     }
                 }
             }
