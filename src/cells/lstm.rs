@@ -7,11 +7,12 @@ use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Di
 use super::fast_math::{sigmoid_inplace, tanh_inplace, tanh_into};
 use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
 use super::{
-    derivative_statistics, fit, mean_of, row, row_mut, Activation, Cell, CellConfig,
-    GateStatistics, LayerParams,
+    derivative_statistics, draw_gate_blocks, fit, mean_of, row, row_mut, Activation, Cell,
+    CellConfig, GateStatistics, LayerParams,
 };
 use crate::batch::cast;
 use crate::init::InitSpec;
+use rand_chacha::ChaCha8Rng;
 
 /// The LSTM cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,9 +75,15 @@ impl Cell for Lstm {
         true
     }
 
-    /// The forget gate's total bias: `bias_ih` forget block = `init.forget_bias`, `bias_hh`
-    /// forget block = 0.
-    fn init_layer<F: NdFloat>(&self, layer: &mut LayerParams<F>, init: &InitSpec) {
+    /// The gate blocks as usual, then the forget gate's total bias: `bias_ih` forget block =
+    /// `init.forget_bias`, `bias_hh` forget block = 0.
+    fn init_layer<F: NdFloat>(
+        &self,
+        layer: &mut LayerParams<F>,
+        init: &InitSpec,
+        rng: &mut ChaCha8Rng,
+    ) {
+        draw_gate_blocks(self.gates(), layer, init, rng);
         let h = layer.weight_hh.ncols();
         layer
             .bias_ih

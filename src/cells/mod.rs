@@ -33,8 +33,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::batch::cast;
 use crate::error::Error;
-use crate::init::InitSpec;
+use crate::init::{bias, stacked_blocks, InitSpec};
+use rand_chacha::ChaCha8Rng;
 
 /// One recurrent layer's parameters, named and shaped as in PyTorch. G gates, H hidden, I input
 /// width of this layer; the cell declares G ([`Cell::gates`]) and whether it has a layer norm.
@@ -50,6 +52,30 @@ pub struct LayerParams<F> {
     pub bias_hh: Array1<F>,
     /// Layer-norm gain γ and bias β, (H); vanilla RNN with layer norm only.
     pub layer_norm: Option<(Array1<F>, Array1<F>)>,
+}
+
+/// The names under which a layer's tensors are exported, as `{name}_l{layer}`. The standard cells
+/// use PyTorch's ([`TensorNames::PYTORCH`]), so weights move to `torch.nn.RNN/LSTM/GRU` unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TensorNames {
+    pub weight_ih: &'static str,
+    pub weight_hh: &'static str,
+    pub bias_ih: &'static str,
+    pub bias_hh: &'static str,
+    pub layer_norm_weight: &'static str,
+    pub layer_norm_bias: &'static str,
+}
+
+impl TensorNames {
+    /// `weight_ih`, `weight_hh`, `bias_ih`, `bias_hh` (and `layer_norm_weight`, `layer_norm_bias`).
+    pub const PYTORCH: TensorNames = TensorNames {
+        weight_ih: "weight_ih",
+        weight_hh: "weight_hh",
+        bias_ih: "bias_ih",
+        bias_hh: "bias_hh",
+        layer_norm_weight: "layer_norm_weight",
+        layer_norm_bias: "layer_norm_bias",
+    };
 }
 
 /// What a cell is built from: the per-model options some cells read.
@@ -93,6 +119,9 @@ pub trait Cell: Copy + fmt::Debug {
     /// Whether `layer_norm` may be set for this cell.
     const SUPPORTS_LAYER_NORM: bool = false;
 
+    /// The export names of the layer's tensors.
+    const TENSOR_NAMES: TensorNames = TensorNames::PYTORCH;
+
     fn from_config(config: &CellConfig) -> Self;
 
     /// Number of gate blocks stacked in `weight_ih` / `weight_hh` / the biases.
@@ -103,8 +132,31 @@ pub trait Cell: Copy + fmt::Debug {
         false
     }
 
-    /// Adjusts the drawn parameters (e.g. LSTM's forget bias); the default changes nothing.
-    fn init_layer<F: NdFloat>(&self, _layer: &mut LayerParams<F>, _init: &InitSpec) {}
+    /// All-zero parameters of one layer with input width `input` and `hidden` units: the shapes
+    /// of every tensor. The default is PyTorch's layout, G gate blocks stacked: `weight_ih`
+    /// (G·H, I), `weight_hh` (G·H, H), biases (G·H), layer norm γ, β (H).
+    fn zero_layer<F: NdFloat>(&self, input: usize, hidden: usize) -> LayerParams<F> {
+        let gh = self.gates() * hidden;
+        LayerParams {
+            weight_ih: Array2::zeros((gh, input)),
+            weight_hh: Array2::zeros((gh, hidden)),
+            bias_ih: Array1::zeros(gh),
+            bias_hh: Array1::zeros(gh),
+            layer_norm: None,
+        }
+    }
+
+    /// Draws the layer's weights and biases (γ, β of a layer norm are set by the caller) from
+    /// `rng`. The default draws every gate block on its own ([`draw_gate_blocks`]); LSTM then sets
+    /// its forget bias.
+    fn init_layer<F: NdFloat>(
+        &self,
+        layer: &mut LayerParams<F>,
+        init: &InitSpec,
+        rng: &mut ChaCha8Rng,
+    ) {
+        draw_gate_blocks(self.gates(), layer, init, rng);
+    }
 
     /// The bias added to the input projection of every step (the part of the biases that does not
     /// multiply anything inside the cell).
@@ -204,6 +256,22 @@ pub trait Cell: Copy + fmt::Debug {
         hidden: ArrayView3<'_, f64>,
         hid: usize,
     ) -> GateStatistics;
+}
+
+/// PyTorch's layout drawn block by block: `weight_ih` then `weight_hh` as G blocks of (H, fan_in)
+/// each under its group's scheme and scale, then `bias_ih` and `bias_hh`.
+pub fn draw_gate_blocks<F: NdFloat>(
+    gates: usize,
+    layer: &mut LayerParams<F>,
+    init: &InitSpec,
+    rng: &mut ChaCha8Rng,
+) {
+    let h = layer.weight_hh.ncols();
+    let fan_in = layer.weight_ih.ncols();
+    layer.weight_ih = stacked_blocks(gates, h, fan_in, init.input, rng).mapv(cast);
+    layer.weight_hh = stacked_blocks(gates, h, h, init.recurrent, rng).mapv(cast);
+    layer.bias_ih = bias(gates * h, h, init.bias, rng).mapv(cast);
+    layer.bias_hh = bias(gates * h, h, init.bias, rng).mapv(cast);
 }
 
 /// (mean φ', fraction with φ' < 0.01 · `max_derivative`) over `values` = φ's outputs.

@@ -6,9 +6,11 @@ use ndarray::{Array1, Array2, NdFloat};
 
 use super::spec::ModelSpec;
 use crate::batch::cast;
-use crate::cells::{CellVisitor, Registered};
+#[cfg(doc)]
+use crate::cells::Cell;
+use crate::cells::{CellVisitor, Registered, TensorNames};
 use crate::error::Result;
-use crate::init::{bias, stacked_blocks, uniform, InitSpec};
+use crate::init::{uniform, InitSpec};
 use ndarray_rand::rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -18,6 +20,8 @@ pub use crate::cells::LayerParams;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Params<F> {
     pub layers: Vec<LayerParams<F>>,
+    /// The cell's export names of the layer tensors.
+    names: TensorNames,
     /// (O, H_top)
     pub readout_weight: Array2<F>,
     /// (O)
@@ -33,24 +37,18 @@ pub struct NamedTensor<'a, F> {
 
 impl<F: NdFloat> Params<F> {
     /// All-zero parameters of the right shapes (also the gradient accumulator). γ is 0 here too.
+    /// The shapes and names come from the cell ([`Cell::zero_layer`], [`Cell::TENSOR_NAMES`]).
     pub fn zeros(spec: &ModelSpec) -> Self {
-        let g = spec.cell.gates();
-        let layers = (0..spec.layers())
-            .map(|l| {
-                let h = spec.hidden[l];
-                LayerParams {
-                    weight_ih: Array2::zeros((g * h, spec.layer_input_width(l))),
-                    weight_hh: Array2::zeros((g * h, h)),
-                    bias_ih: Array1::zeros(g * h),
-                    bias_hh: Array1::zeros(g * h),
-                    layer_norm: spec
-                        .layer_norm
-                        .then(|| (Array1::zeros(h), Array1::zeros(h))),
-                }
-            })
-            .collect();
+        let (layers, names) = spec.cell.visit(
+            &spec.cell_config(),
+            ZeroLayers {
+                spec,
+                float: std::marker::PhantomData,
+            },
+        );
         Params {
             layers,
+            names,
             readout_weight: Array2::zeros((spec.output.width(), spec.top_width())),
             readout_bias: Array1::zeros(spec.output.width()),
         }
@@ -61,6 +59,7 @@ impl<F: NdFloat> Params<F> {
         let z1 = |a: &Array1<F>| Array1::zeros(a.raw_dim());
         let z2 = |a: &Array2<F>| Array2::zeros(a.raw_dim());
         Params {
+            names: self.names,
             layers: self
                 .layers
                 .iter()
@@ -79,36 +78,37 @@ impl<F: NdFloat> Params<F> {
 
     /// Every tensor with its PyTorch-style name, in a fixed order.
     pub fn named(&self) -> Vec<NamedTensor<'_, F>> {
+        let n = &self.names;
         let mut out = Vec::new();
         for (l, p) in self.layers.iter().enumerate() {
             out.push(named(
-                format!("weight_ih_l{l}"),
+                format!("{}_l{l}", n.weight_ih),
                 p.weight_ih.shape(),
                 contiguous(&p.weight_ih),
             ));
             out.push(named(
-                format!("weight_hh_l{l}"),
+                format!("{}_l{l}", n.weight_hh),
                 p.weight_hh.shape(),
                 contiguous(&p.weight_hh),
             ));
             out.push(named(
-                format!("bias_ih_l{l}"),
+                format!("{}_l{l}", n.bias_ih),
                 p.bias_ih.shape(),
                 contiguous(&p.bias_ih),
             ));
             out.push(named(
-                format!("bias_hh_l{l}"),
+                format!("{}_l{l}", n.bias_hh),
                 p.bias_hh.shape(),
                 contiguous(&p.bias_hh),
             ));
             if let Some((gamma, beta)) = &p.layer_norm {
                 out.push(named(
-                    format!("layer_norm_weight_l{l}"),
+                    format!("{}_l{l}", n.layer_norm_weight),
                     gamma.shape(),
                     contiguous(gamma),
                 ));
                 out.push(named(
-                    format!("layer_norm_bias_l{l}"),
+                    format!("{}_l{l}", n.layer_norm_bias),
                     beta.shape(),
                     contiguous(beta),
                 ));
@@ -171,6 +171,7 @@ impl<F: NdFloat> Params<F> {
     pub fn cast<G: NdFloat>(&self) -> Params<G> {
         let c = crate::batch::cast::<F, G>;
         Params {
+            names: self.names,
             layers: self
                 .layers
                 .iter()
@@ -208,10 +209,34 @@ fn contiguous_mut<F, D: ndarray::Dimension>(a: &mut ndarray::Array<F, D>) -> &mu
         .expect("parameter arrays are allocated in standard layout")
 }
 
-/// Draws all parameters of `spec` from `seed`: per layer the input weights, the recurrent weights
-/// and both biases per gate block, then the cell's own adjustments ([`Cell::init_layer`](crate::cells::Cell::init_layer), e.g.
-/// LSTM's forget bias). Readout: PyTorch's nn.Linear default U(±1/√H_top); layer norm: γ = 1,
-/// β = 0.
+/// Every layer's zero parameters and the export names, from the cell.
+struct ZeroLayers<'a, F> {
+    spec: &'a ModelSpec,
+    float: std::marker::PhantomData<F>,
+}
+
+impl<F: NdFloat> CellVisitor for ZeroLayers<'_, F> {
+    type Output = (Vec<LayerParams<F>>, TensorNames);
+    fn visit<C: Registered>(self, cell: C) -> Self::Output {
+        let spec = self.spec;
+        let layers = (0..spec.layers())
+            .map(|l| {
+                let h = spec.hidden[l];
+                let mut layer = cell.zero_layer(spec.layer_input_width(l), h);
+                if spec.layer_norm {
+                    layer.layer_norm = Some((Array1::zeros(h), Array1::zeros(h)));
+                }
+                layer
+            })
+            .collect();
+        (layers, C::TENSOR_NAMES)
+    }
+}
+
+/// Draws all parameters of `spec` from `seed`: per layer what the cell draws
+/// ([`Cell::init_layer`]: by default the input weights, the recurrent weights and both biases per
+/// gate block; LSTM then sets its forget bias). Readout: PyTorch's nn.Linear default
+/// U(±1/√H_top); layer norm: γ = 1, β = 0.
 pub fn init_params<F: NdFloat>(spec: &ModelSpec, init: &InitSpec, seed: u64) -> Result<Params<F>> {
     spec.validate()?;
     init.validate()?;
@@ -241,15 +266,8 @@ impl<F: NdFloat> CellVisitor for InitParams<'_, F> {
         } = self;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut params = Params::<F>::zeros(spec);
-        let gates = cell.gates();
-        for (l, layer) in params.layers.iter_mut().enumerate() {
-            let h = spec.hidden[l];
-            let fan_in = spec.layer_input_width(l);
-            layer.weight_ih = stacked_blocks(gates, h, fan_in, init.input, &mut rng).mapv(cast);
-            layer.weight_hh = stacked_blocks(gates, h, h, init.recurrent, &mut rng).mapv(cast);
-            layer.bias_ih = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
-            layer.bias_hh = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
-            cell.init_layer(layer, init);
+        for layer in params.layers.iter_mut() {
+            cell.init_layer(layer, init, &mut rng);
             if let Some((gamma, _beta)) = &mut layer.layer_norm {
                 gamma.fill(F::one());
             }
