@@ -16,8 +16,10 @@
 //!
 //! # Adding a cell
 //! One new file implementing [`Cell`], one line in the `registry!` invocation of [`registry`],
-//! and its tests (the gradient check picks it up from `CellKind::ALL`).
+//! and its tests: `gradcheck::standard_cases(&[CellKind::New], &Activation::ALL)` gives it the
+//! whole gradient-check grid (see `tests/exprnn.rs`).
 
+pub mod exprnn;
 pub mod fast_math;
 pub mod gru;
 pub mod layer_norm;
@@ -122,10 +124,32 @@ pub trait Cell: Copy + fmt::Debug {
     /// The export names of the layer's tensors.
     const TENSOR_NAMES: TensorNames = TensorNames::PYTORCH;
 
+    /// Whether `weight_hh` parameterises the recurrent matrix instead of being it: then the time
+    /// loop hands ∂ℓ/∂W to [`Cell::recurrent_weight_grad`].
+    const REPARAMETERISED: bool = false;
+
     fn from_config(config: &CellConfig) -> Self;
 
     /// Number of gate blocks stacked in `weight_ih` / `weight_hh` / the biases.
     fn gates(&self) -> usize;
+
+    /// Whether the cell reads `activation` (the vanilla RNN's φ).
+    fn uses_activation(&self) -> bool {
+        false
+    }
+
+    /// Whether `bias_hh` is part of the recurrent pre-activation (its gradient is then summed from
+    /// the recurrent adjoint by the time loop); a cell that uses it otherwise accumulates its
+    /// gradient itself ([`Cell::end_backward`]).
+    fn bias_hh_in_pre(&self) -> bool {
+        true
+    }
+
+    /// ∂ℓ/∂`weight_hh` from `d_w` = ∂ℓ/∂W, W the recurrent matrix the steps used; only called when
+    /// [`Cell::REPARAMETERISED`]. The default is the identity.
+    fn recurrent_weight_grad<F: NdFloat>(&self, _p: &LayerParams<F>, d_w: Array2<F>) -> Array2<F> {
+        d_w
+    }
 
     /// Whether the cell carries a second state besides h (LSTM's c), in `State::c`.
     fn has_memory(&self) -> bool {

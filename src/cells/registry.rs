@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-use super::{gru, lstm, rnn, Cell, CellConfig};
+use super::{exprnn, gru, lstm, rnn, Cell, CellConfig};
 use crate::error::Error;
 
 /// Code to run with a concrete cell type: `CellKind::visit` calls `visit` with the cell.
@@ -31,18 +31,29 @@ pub trait Registered: Cell {
 }
 
 macro_rules! registry {
-    ($($variant:ident = $name:literal => $ty:ty,)+) => {
+    (
+        standard { $($sv:ident = $sn:literal => $st:ty,)+ }
+        extra { $($xv:ident = $xn:literal => $xt:ty,)* }
+    ) => {
+        registry!(@gen [$($sv,)+] [$($sv = $sn => $st,)+ $($xv = $xn => $xt,)*]);
+    };
+    (@gen [$($standard:ident,)+] [$($variant:ident = $name:literal => $ty:ty,)+]) => {
         /// Which recurrent cell a layer uses.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum CellKind {
             $(#[serde(rename = $name)] $variant,)+
         }
 
-        /// Number of registered cells.
-        pub const CELL_COUNT: usize = [$($name,)+].len();
+        /// Number of standard cells.
+        pub const CELL_COUNT: usize = [$(CellKind::$standard,)+].len();
+        /// Number of registered cells, standard and extra.
+        pub const REGISTERED_COUNT: usize = [$($name,)+].len();
 
         impl CellKind {
-            pub const ALL: [CellKind; CELL_COUNT] = [$(CellKind::$variant,)+];
+            /// The standard cells, the peers of `torch.nn.RNN/LSTM/GRU`.
+            pub const ALL: [CellKind; CELL_COUNT] = [$(CellKind::$standard,)+];
+            /// Every registered cell: the standard ones and the extra ones (expRNN).
+            pub const REGISTERED: [CellKind; REGISTERED_COUNT] = [$(CellKind::$variant,)+];
 
             /// The cell's name, as in `model.ron` and on the command line.
             pub fn name(self) -> &'static str {
@@ -154,11 +165,17 @@ macro_rules! registry {
     };
 }
 
-// One line per cell: `Variant = "name" => type`.
+// One line per cell: `Variant = "name" => type`. Standard cells are in `CellKind::ALL` (the
+// peers of PyTorch's, whose grids the tests pin); extra cells only in `CellKind::REGISTERED`.
 registry! {
-    Rnn = "rnn" => rnn::Rnn,
-    Lstm = "lstm" => lstm::Lstm,
-    Gru = "gru" => gru::Gru,
+    standard {
+        Rnn = "rnn" => rnn::Rnn,
+        Lstm = "lstm" => lstm::Lstm,
+        Gru = "gru" => gru::Gru,
+    }
+    extra {
+        ExpRnn = "exprnn" => exprnn::ExpRnn,
+    }
 }
 
 /// "a, b or c"
@@ -180,14 +197,20 @@ impl fmt::Display for CellKind {
 struct Facts;
 
 impl CellVisitor for Facts {
-    type Output = (usize, bool, bool);
+    type Output = (usize, bool, bool, bool, bool);
     fn visit<C: Registered>(self, cell: C) -> Self::Output {
-        (cell.gates(), cell.has_memory(), C::SUPPORTS_LAYER_NORM)
+        (
+            cell.gates(),
+            cell.has_memory(),
+            C::SUPPORTS_LAYER_NORM,
+            cell.uses_activation(),
+            C::REPARAMETERISED,
+        )
     }
 }
 
 impl CellKind {
-    fn facts(self) -> (usize, bool, bool) {
+    fn facts(self) -> (usize, bool, bool, bool, bool) {
         let config = CellConfig {
             activation: super::Activation::Tanh,
             layer_norm: false,
@@ -208,5 +231,15 @@ impl CellKind {
     /// Whether the cell takes `layer_norm`.
     pub fn supports_layer_norm(self) -> bool {
         self.facts().2
+    }
+
+    /// Whether the cell reads `activation`.
+    pub fn uses_activation(self) -> bool {
+        self.facts().3
+    }
+
+    /// Whether `weight_hh` parameterises the recurrent matrix rather than being it (expRNN).
+    pub fn reparameterised(self) -> bool {
+        self.facts().4
     }
 }

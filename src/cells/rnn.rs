@@ -78,6 +78,10 @@ impl Cell for Rnn {
         1
     }
 
+    fn uses_activation(&self) -> bool {
+        true
+    }
+
     fn prepare_forward<F: NdFloat>(&self, p: &LayerParams<F>, _batch: usize) -> RnnForward<F> {
         RnnForward {
             w_hh_t: PaddedMatrix::new(p.weight_hh.t()),

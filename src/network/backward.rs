@@ -291,18 +291,26 @@ fn layer_backward<F: NdFloat, C: Registered>(
     let h_prev2 = h_prev
         .into_shape_with_order((steps * batch, hid))
         .expect("h is contiguous");
-    general_mat_mul(
-        F::one(),
-        &d_rec2.t(),
-        &h_prev2,
-        F::one(),
-        &mut grads.weight_hh,
-    );
+    if C::REPARAMETERISED {
+        // ∂ℓ/∂W of the recurrent matrix used, mapped to its parameter by the cell
+        let mut d_w = Array2::<F>::zeros(grads.weight_hh.raw_dim());
+        general_mat_mul(F::one(), &d_rec2.t(), &h_prev2, F::zero(), &mut d_w);
+        grads.weight_hh += &cell.recurrent_weight_grad(p, d_w);
+    } else {
+        general_mat_mul(
+            F::one(),
+            &d_rec2.t(),
+            &h_prev2,
+            F::one(),
+            &mut grads.weight_hh,
+        );
+    }
     let d_pre_sum = d_pre2.sum_axis(Axis(0));
-    match d_hproj {
-        Some(_) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
+    match (cell.bias_hh_in_pre(), d_hproj) {
+        (false, _) => {}
+        (true, Some(_)) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
         // the recurrent pre-activation adjoint is d_pre itself
-        None => grads.bias_hh += &d_pre_sum,
+        (true, None) => grads.bias_hh += &d_pre_sum,
     }
     grads.bias_ih += &d_pre_sum;
     match input {
