@@ -1,16 +1,13 @@
-//! The registry: one line per cell maps its name to its type. From that list the `registry!`
-//! macro makes [`CellKind`] (the name in `model.ron` and on the command line), the enums that hold
-//! any cell's cache and adjoints ([`CellCache`], [`CellAdjoint`]), and the single dispatch point,
-//! [`CellKind::visit`], through which the network's time loops, the initialisation and the
+//! The registry: one line per cell (in `cells/mod.rs`) maps its name to its module and type. From
+//! that list the `registry!` macro declares the cell's module and makes [`CellKind`] (the name in
+//! `model.ron` and on the command line), the enums that hold any cell's cache and adjoints
+//! ([`CellCache`], [`CellAdjoint`]), and the single dispatch point, [`CellKind::visit`], through which the network's time loops, the initialisation and the
 //! diagnostics run with the concrete cell type (static dispatch: every loop is monomorphised).
 
-use ndarray::{Array3, NdFloat};
-use serde::{Deserialize, Serialize};
+use ndarray::NdFloat;
 use std::fmt;
-use std::str::FromStr;
 
-use super::{exprnn, gru, lstm, rnn, Cell, CellConfig};
-use crate::error::Error;
+use super::{Cell, CellAdjoint, CellCache, CellConfig, CellKind};
 
 /// Code to run with a concrete cell type: `CellKind::visit` calls `visit` with the cell.
 pub trait CellVisitor {
@@ -32,14 +29,18 @@ pub trait Registered: Cell {
 
 macro_rules! registry {
     (
-        standard { $($sv:ident = $sn:literal => $st:ty,)+ }
-        extra { $($xv:ident = $xn:literal => $xt:ty,)* }
+        standard { $($sv:ident = $sn:literal => $sm:ident :: $st:ident,)+ }
+        extra { $($xv:ident = $xn:literal => $xm:ident :: $xt:ident,)* }
     ) => {
-        registry!(@gen [$($sv,)+] [$($sv = $sn => $st,)+ $($xv = $xn => $xt,)*]);
+        $crate::cells::registry::registry!(
+            @gen [$($sv,)+] [$($sv = $sn => $sm :: $st,)+ $($xv = $xn => $xm :: $xt,)*]
+        );
     };
-    (@gen [$($standard:ident,)+] [$($variant:ident = $name:literal => $ty:ty,)+]) => {
+    (@gen [$($standard:ident,)+] [$($variant:ident = $name:literal => $module:ident :: $cell:ident,)+]) => {
+        $(pub mod $module;)+
+
         /// Which recurrent cell a layer uses.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum CellKind {
             $(#[serde(rename = $name)] $variant,)+
         }
@@ -63,62 +64,62 @@ macro_rules! registry {
             }
 
             /// Runs `visitor` with the concrete cell built from `config`.
-            pub fn visit<V: CellVisitor>(self, config: &CellConfig, visitor: V) -> V::Output {
+            pub fn visit<V: $crate::cells::CellVisitor>(self, config: &$crate::cells::CellConfig, visitor: V) -> V::Output {
                 match self {
-                    $(CellKind::$variant => visitor.visit(<$ty as Cell>::from_config(config)),)+
+                    $(CellKind::$variant => visitor.visit(<$module::$cell as $crate::cells::Cell>::from_config(config)),)+
                 }
             }
         }
 
         /// One layer's cell-specific forward cache.
         #[derive(Debug, Clone, Default)]
-        pub enum CellCache<F: NdFloat> {
+        pub enum CellCache<F: ndarray::NdFloat> {
             /// Nothing computed yet.
             #[default]
             Empty,
-            $($variant(<$ty as Cell>::Cache<F>),)+
+            $($variant(<$module::$cell as $crate::cells::Cell>::Cache<F>),)+
         }
 
         /// One layer's cell-specific adjoints.
         #[derive(Debug, Clone, Default)]
-        pub enum CellAdjoint<F: NdFloat> {
+        pub enum CellAdjoint<F: ndarray::NdFloat> {
             #[default]
             Empty,
-            $($variant(<$ty as Cell>::Adjoint<F>),)+
+            $($variant(<$module::$cell as $crate::cells::Cell>::Adjoint<F>),)+
         }
 
-        impl<F: NdFloat> CellCache<F> {
+        impl<F: ndarray::NdFloat> CellCache<F> {
             /// The second state (LSTM's c) for every step, (T+1, B, H).
-            pub fn memory(&self) -> Option<&Array3<F>> {
+            pub fn memory(&self) -> Option<&ndarray::Array3<F>> {
                 match self {
                     CellCache::Empty => None,
-                    $(CellCache::$variant(c) => <$ty as Cell>::memory(c),)+
+                    $(CellCache::$variant(c) => <$module::$cell as $crate::cells::Cell>::memory(c),)+
                 }
             }
         }
 
-        impl<F: NdFloat> CellAdjoint<F> {
+        impl<F: ndarray::NdFloat> CellAdjoint<F> {
             /// ∂ℓ/∂(second state) for every step, (T, B, H) (LSTM's dc).
-            pub fn memory(&self) -> Option<&Array3<F>> {
+            pub fn memory(&self) -> Option<&ndarray::Array3<F>> {
                 match self {
                     CellAdjoint::Empty => None,
-                    $(CellAdjoint::$variant(a) => <$ty as Cell>::memory_adjoint(a),)+
+                    $(CellAdjoint::$variant(a) => <$module::$cell as $crate::cells::Cell>::memory_adjoint(a),)+
                 }
             }
 
             /// ∂ℓ/∂(h_{t−1} W_hh^T + b_hh) when it differs from `d_pre` (GRU).
-            pub fn recurrent(&self) -> Option<&Array3<F>> {
+            pub fn recurrent(&self) -> Option<&ndarray::Array3<F>> {
                 match self {
                     CellAdjoint::Empty => None,
-                    $(CellAdjoint::$variant(a) => <$ty as Cell>::recurrent_adjoint(a),)+
+                    $(CellAdjoint::$variant(a) => <$module::$cell as $crate::cells::Cell>::recurrent_adjoint(a),)+
                 }
             }
         }
 
         $(
-            impl Registered for $ty {
+            impl $crate::cells::Registered for $module::$cell {
                 const KIND: CellKind = CellKind::$variant;
-                fn cache_mut<F: NdFloat>(slot: &mut CellCache<F>) -> &mut Self::Cache<F> {
+                fn cache_mut<F: ndarray::NdFloat>(slot: &mut CellCache<F>) -> &mut Self::Cache<F> {
                     if !matches!(slot, CellCache::$variant(_)) {
                         *slot = CellCache::$variant(Default::default());
                     }
@@ -127,13 +128,13 @@ macro_rules! registry {
                         _ => unreachable!("set just above"),
                     }
                 }
-                fn cache_ref<F: NdFloat>(slot: &CellCache<F>) -> Option<&Self::Cache<F>> {
+                fn cache_ref<F: ndarray::NdFloat>(slot: &CellCache<F>) -> Option<&Self::Cache<F>> {
                     match slot {
                         CellCache::$variant(c) => Some(c),
                         _ => None,
                     }
                 }
-                fn adjoint_mut<F: NdFloat>(slot: &mut CellAdjoint<F>) -> &mut Self::Adjoint<F> {
+                fn adjoint_mut<F: ndarray::NdFloat>(slot: &mut CellAdjoint<F>) -> &mut Self::Adjoint<F> {
                     if !matches!(slot, CellAdjoint::$variant(_)) {
                         *slot = CellAdjoint::$variant(Default::default());
                     }
@@ -145,17 +146,17 @@ macro_rules! registry {
             }
         )+
 
-        fn unknown_cell(other: &str) -> Error {
+        fn unknown_cell(other: &str) -> $crate::error::Error {
             let names = [$($name,)+];
-            Error::invalid(
+            $crate::error::Error::invalid(
                 "cell",
-                format!("unknown cell '{other}' (expected {})", expected_list(&names)),
+                format!("unknown cell '{other}' (expected {})", $crate::cells::registry::expected_list(&names)),
             )
         }
 
-        impl FromStr for CellKind {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self, Error> {
+        impl std::str::FromStr for CellKind {
+            type Err = $crate::error::Error;
+            fn from_str(s: &str) -> Result<Self, $crate::error::Error> {
                 match s.trim().to_ascii_lowercase().as_str() {
                     $($name => Ok(CellKind::$variant),)+
                     other => Err(unknown_cell(other)),
@@ -165,21 +166,10 @@ macro_rules! registry {
     };
 }
 
-// One line per cell: `Variant = "name" => type`. Standard cells are in `CellKind::ALL` (the
-// peers of PyTorch's, whose grids the tests pin); extra cells only in `CellKind::REGISTERED`.
-registry! {
-    standard {
-        Rnn = "rnn" => rnn::Rnn,
-        Lstm = "lstm" => lstm::Lstm,
-        Gru = "gru" => gru::Gru,
-    }
-    extra {
-        ExpRnn = "exprnn" => exprnn::ExpRnn,
-    }
-}
+pub(crate) use registry;
 
 /// "a, b or c"
-fn expected_list(names: &[&str]) -> String {
+pub(crate) fn expected_list(names: &[&str]) -> String {
     match names {
         [] => String::new(),
         [one] => (*one).to_string(),
