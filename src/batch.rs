@@ -3,6 +3,50 @@
 //! Dimension letters: T time, B batch (one row per sequence), I input width, O output width.
 
 use ndarray::{Array2, Array3, NdFloat};
+use serde::{Deserialize, Serialize};
+
+/// What a model reads at each step, and what a task's sequences hold (the same type in `tasks`
+/// and in `network::ModelSpec`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// One token id per step, each `< vocab`, fed as one-hot rows over `vocab` symbols
+    /// (implemented as a column gather), so the input width is `vocab`.
+    Tokens { vocab: usize },
+    /// A real vector of `width` values per step.
+    Dense { width: usize },
+}
+
+impl InputKind {
+    /// I: the vocabulary size for tokens, the vector width for dense inputs.
+    pub fn width(self) -> usize {
+        match self {
+            InputKind::Tokens { vocab } => vocab,
+            InputKind::Dense { width } => width,
+        }
+    }
+}
+
+/// What the linear readout produces at the steps that carry a loss, and which loss it is trained
+/// with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputKind {
+    /// A class id `< count`, trained with softmax cross-entropy.
+    Classes { count: usize },
+    /// A real vector of `width` values, trained with squared error averaged over the width.
+    Values { width: usize },
+}
+
+impl OutputKind {
+    /// O: the number of classes, or the width of a real-valued target.
+    pub fn width(self) -> usize {
+        match self {
+            OutputKind::Classes { count } => count,
+            OutputKind::Values { width } => width,
+        }
+    }
+}
 
 /// What the network reads at each timestep.
 #[derive(Debug, Clone, PartialEq)]

@@ -76,11 +76,7 @@ impl BenchConfig {
                 return Err(Error::invalid(field, "must be at least 1"));
             }
         }
-        let gates: u128 = match self.cell {
-            CellKind::Rnn => 1,
-            CellKind::Lstm => 4,
-            CellKind::Gru => 3,
-        };
+        let gates = self.cell.gates() as u128;
         let (h, b, t, v) = (
             self.hidden as u128,
             self.batch as u128,

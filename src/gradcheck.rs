@@ -52,7 +52,7 @@ impl fmt::Display for GradcheckCase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.spec;
         write!(f, "{}", s.cell)?;
-        if s.cell == CellKind::Rnn {
+        if s.cell.uses_activation() {
             write!(f, "-{}", s.activation)?;
         }
         write!(f, " layers={}", s.layers())?;
@@ -118,13 +118,13 @@ impl GradcheckReport {
 pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<GradcheckCase> {
     let mut cases = Vec::new();
     for &cell in cells {
-        let acts: Vec<Activation> = if cell == CellKind::Rnn {
+        let acts: Vec<Activation> = if cell.uses_activation() {
             activations.to_vec()
         } else {
             vec![Activation::Tanh]
         };
         for act in acts {
-            let norms: &[bool] = if cell == CellKind::Rnn {
+            let norms: &[bool] = if cell.supports_layer_norm() {
                 &[false, true]
             } else {
                 &[false]

@@ -4,18 +4,15 @@
 //! All values are drawn in f64 from a ChaCha8 stream seeded by the caller and then cast, so an f32
 //! and an f64 network built from the same seed hold the same weights up to rounding.
 
-use ndarray::{Array1, Array2, NdFloat};
-use ndarray_rand::rand::{Rng, SeedableRng};
+use ndarray::{Array1, Array2};
+use ndarray_rand::rand::Rng;
 use ndarray_rand::rand_distr::StandardNormal;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-use crate::batch::cast;
-use crate::cells::CellKind;
 use crate::error::{Error, Result};
-use crate::network::{ModelSpec, Params};
 
 /// How one gate block (H × fan_in) is drawn. Every scheme is multiplied by the group's scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,46 +153,8 @@ impl InitSpec {
     }
 }
 
-/// Draws all parameters of `spec` from `seed`. Readout: PyTorch's nn.Linear default U(±1/√H_top);
-/// layer norm: γ = 1, β = 0.
-pub fn init_params<F: NdFloat>(spec: &ModelSpec, init: &InitSpec, seed: u64) -> Result<Params<F>> {
-    spec.validate()?;
-    init.validate()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut params = Params::<F>::zeros(spec);
-    let gates = spec.cell.gates();
-    for (l, layer) in params.layers.iter_mut().enumerate() {
-        let h = spec.hidden[l];
-        let fan_in = spec.layer_input_width(l);
-        layer.weight_ih = stacked_blocks(gates, h, fan_in, init.input, &mut rng).mapv(cast);
-        layer.weight_hh = stacked_blocks(gates, h, h, init.recurrent, &mut rng).mapv(cast);
-        layer.bias_ih = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
-        layer.bias_hh = bias(gates * h, h, init.bias, &mut rng).mapv(cast);
-        if spec.cell == CellKind::Lstm {
-            layer
-                .bias_ih
-                .slice_mut(ndarray::s![h..2 * h])
-                .fill(cast(init.forget_bias));
-            layer
-                .bias_hh
-                .slice_mut(ndarray::s![h..2 * h])
-                .fill(F::zero());
-        }
-        if let Some((gamma, _beta)) = &mut layer.layer_norm {
-            gamma.fill(F::one());
-        }
-    }
-    let top = spec.top_width();
-    let bound = 1.0 / (top as f64).sqrt();
-    params.readout_weight =
-        Array2::from_shape_fn(params.readout_weight.dim(), |_| uniform(&mut rng, bound)).mapv(cast);
-    params.readout_bias =
-        Array1::from_shape_fn(params.readout_bias.dim(), |_| uniform(&mut rng, bound)).mapv(cast);
-    Ok(params)
-}
-
 /// G blocks of (H, fan_in), each drawn on its own, stacked into (G·H, fan_in).
-fn stacked_blocks(
+pub(crate) fn stacked_blocks(
     gates: usize,
     h: usize,
     fan_in: usize,
@@ -239,7 +198,7 @@ pub fn weight_block(
     }
 }
 
-fn bias(len: usize, h: usize, w: WeightInit, rng: &mut ChaCha8Rng) -> Array1<f64> {
+pub(crate) fn bias(len: usize, h: usize, w: WeightInit, rng: &mut ChaCha8Rng) -> Array1<f64> {
     match w.scheme {
         InitScheme::Default => {
             let bound = 1.0 / (h as f64).sqrt();
@@ -249,7 +208,7 @@ fn bias(len: usize, h: usize, w: WeightInit, rng: &mut ChaCha8Rng) -> Array1<f64
     }
 }
 
-fn uniform(rng: &mut ChaCha8Rng, bound: f64) -> f64 {
+pub(crate) fn uniform(rng: &mut ChaCha8Rng, bound: f64) -> f64 {
     (rng.random::<f64>() * 2.0 - 1.0) * bound
 }
 
@@ -278,7 +237,7 @@ pub fn orthogonal(rows: usize, cols: usize, rng: &mut ChaCha8Rng) -> Array2<f64>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{InputKind, OutputKind};
+    use ndarray_rand::rand::SeedableRng;
 
     #[test]
     fn orthogonal_blocks_have_orthonormal_rows_or_columns() {
@@ -289,53 +248,5 @@ mod tests {
             let eye = Array2::<f64>::eye(r.min(c));
             assert!((&gram - &eye).iter().all(|v| v.abs() < 1e-12), "{r}x{c}");
         }
-    }
-
-    #[test]
-    fn lstm_forget_bias_lands_in_the_forget_block_only() {
-        let spec = ModelSpec::new(
-            CellKind::Lstm,
-            InputKind::Dense { width: 3 },
-            4,
-            1,
-            OutputKind::Values { width: 1 },
-        );
-        let mut init = InitSpec::uniform_scheme(InitScheme::Orthogonal, 1.0);
-        init.forget_bias = 2.5;
-        let p = init_params::<f64>(&spec, &init, 0).unwrap();
-        let b = &p.layers[0].bias_ih;
-        assert!(b.slice(ndarray::s![4..8]).iter().all(|&v| v == 2.5));
-        assert!(b.slice(ndarray::s![0..4]).iter().all(|&v| v == 0.0));
-        assert!(p.layers[0].bias_hh.iter().all(|&v| v == 0.0));
-        // each recurrent gate block is orthogonal on its own
-        let w = &p.layers[0].weight_hh;
-        for g in 0..4 {
-            let blk = w.slice(ndarray::s![g * 4..(g + 1) * 4, ..]);
-            let gram = blk.dot(&blk.t());
-            assert!((&gram - &Array2::<f64>::eye(4))
-                .iter()
-                .all(|v| v.abs() < 1e-12));
-        }
-    }
-
-    #[test]
-    fn identity_scale_and_seed_reproducibility() {
-        let spec = ModelSpec::new(
-            CellKind::Rnn,
-            InputKind::Tokens { vocab: 5 },
-            3,
-            1,
-            OutputKind::Classes { count: 2 },
-        );
-        let init = InitSpec {
-            recurrent: WeightInit::new(InitScheme::Identity, 1.2),
-            ..InitSpec::default()
-        };
-        let p = init_params::<f64>(&spec, &init, 9).unwrap();
-        assert_eq!(p.layers[0].weight_hh, Array2::<f64>::eye(3) * 1.2);
-        assert_eq!(p, init_params::<f64>(&spec, &init, 9).unwrap());
-        assert_ne!(p, init_params::<f64>(&spec, &init, 10).unwrap());
-        let bound = 1.0 / 3f64.sqrt();
-        assert!(p.layers[0].weight_ih.iter().all(|v| v.abs() <= bound));
     }
 }

@@ -97,11 +97,7 @@ const SMALL_MODEL_BYTES: u128 = 64 << 20;
 /// parameters (4 copies in f64) would be above the default memory limit. Counted in u128, so no size in the file can overflow it. The error
 /// names `model.ron` and the field `hidden`.
 fn check_model_size(spec: &ModelSpec, spec_path: &Path, weights_path: &Path) -> Result<()> {
-    let gates: u128 = match spec.cell {
-        crate::cells::CellKind::Rnn => 1,
-        crate::cells::CellKind::Lstm => 4,
-        crate::cells::CellKind::Gru => 3,
-    };
+    let gates = spec.cell.gates() as u128;
     let output = spec.output.width() as u128;
     let mut count = output
         .saturating_mul(spec.top_width() as u128)

@@ -184,11 +184,7 @@ fn widths_layers(widths: &[usize], input: u128) -> LayerGroups {
 }
 
 fn gates(cell: CellKind) -> u128 {
-    match cell {
-        CellKind::Rnn => 1,
-        CellKind::Lstm => 4,
-        CellKind::Gru => 3,
-    }
+    cell.gates() as u128
 }
 
 /// The architecture numbers the estimate needs.
@@ -235,11 +231,8 @@ impl Net {
     /// (F, A): forward-cache and adjoint floats per step and sequence.
     fn cache_floats(&self) -> (u128, u128) {
         let g = gates(self.cell);
-        let (extra_f, extra_b) = match self.cell {
-            CellKind::Rnn => (0, 0),
-            CellKind::Lstm => (2, 1),
-            CellKind::Gru => (1, 3),
-        };
+        let (extra_f, extra_b) = self.cell.extra_floats_per_unit();
+        let (extra_f, extra_b) = (extra_f as u128, extra_b as u128);
         let per_f = g + 1 + extra_f + u128::from(self.layer_norm) + u128::from(self.residual);
         let per_b = g + 1 + extra_b;
         let (mut f, mut a) = (0u128, self.top());
@@ -292,7 +285,7 @@ fn task_net(config: &TrainConfig, task: &Task) -> Net {
         InputKind::Dense { width } => (width as u128, true),
     };
     let (output, value_output) = match task.output_kind() {
-        OutputKind::Classes { classes } => (classes as u128, false),
+        OutputKind::Classes { count } => (count as u128, false),
         OutputKind::Values { width } => (width as u128, true),
     };
     Net {

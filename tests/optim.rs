@@ -115,3 +115,28 @@ fn bad_hyper_parameters_name_the_field() {
         .to_string()
         .contains("clip"));
 }
+
+#[test]
+fn optimiser_state_is_typed_like_the_parameters() {
+    let case = standard_cases(&[CellKind::Lstm], &[Activation::Tanh])[0].clone();
+    let (mut net, batch, state) = case_setup(&case, 3).unwrap();
+    let mut opt =
+        Optimizer::new(OptimizerSpec::new(OptimizerKind::Adam, 0.01), &net.params).unwrap();
+    let mut grads = net
+        .evaluate(&batch, Some(&state), Bptt::Full)
+        .unwrap()
+        .backward
+        .grads;
+    opt.step(&mut net.params, &mut grads, Clip::None).unwrap();
+    let (m, v) = opt.state();
+    for moment in [m, v] {
+        let (want, got) = (net.params.named(), moment.named());
+        assert_eq!(want.len(), got.len());
+        for (w, g) in want.iter().zip(&got) {
+            assert_eq!((&w.name, &w.shape), (&g.name, &g.shape));
+        }
+    }
+    // after one Adam step m = (1 − β₁) g, entry by entry in the parameters' layout
+    let g = grads.layers[0].weight_hh[[1, 2]];
+    assert!((m.layers[0].weight_hh[[1, 2]] - 0.1 * g).abs() <= 1e-15 * g.abs().max(1.0));
+}

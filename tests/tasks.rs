@@ -97,14 +97,14 @@ fn kinds_and_widths_are_what_the_engine_is_told() {
             vocab: 8 + vocab.fillers.len() + 1
         }
     );
-    assert_eq!(t.output_kind(), OutputKind::Classes { classes: 8 });
+    assert_eq!(t.output_kind(), OutputKind::Classes { count: 8 });
     assert_eq!(
         task(TaskKind::Copy, 3).input_kind(),
         InputKind::Tokens { vocab: 10 }
     );
     assert_eq!(
         task(TaskKind::Copy, 3).output_kind(),
-        OutputKind::Classes { classes: 9 }
+        OutputKind::Classes { count: 9 }
     );
     assert_eq!(
         task(TaskKind::Adding, 3).input_kind(),

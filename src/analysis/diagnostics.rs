@@ -7,6 +7,8 @@
 //!
 //! # `mean_activation_derivative` and `saturated_fraction`
 //!
+//! Each cell reports these and `mean_gate` itself ([`Cell::gate_statistics`]):
+//!
 //! * Vanilla RNN, `h_t = φ(a_t)` (a_t after layer norm when it is on): the mean of `φ'(a_t)` over
 //!   every (t, b, unit), T·B·H values, computed from the cached output with
 //!   [`Activation::derivative_from_output`]: tanh `1 − h²`, sigmoid `h(1 − h)`, relu `[h > 0]`.
@@ -23,21 +25,15 @@
 //! recurrence. Each norm is a power-iteration estimate on `J_tᵀ J_t`: `v₀ = 1/√H` (all ones,
 //! normalised; deterministic, no randomness), `v_{k+1} = J_tᵀ J_t v_k / ‖J_tᵀ J_t v_k‖`, and after
 //! `power_iterations` iterations `‖J_t‖₂ ≈ ‖J_t v_k‖`, a lower bound that converges to σ_max
-//! unless v₀ is orthogonal to the top right singular vector. The products `J v` (tangent-linear)
-//! and `Jᵀ u` (adjoint) are written out per cell in [`StepJacobian`], batched over the sampled
-//! sequences as (B', H) matrices whose rows are independent:
+//! unless v₀ is orthogonal to the top right singular vector.
 //!
-//! * RNN, `a = W_hh h + …`, `h' = φ(a)`: `J v = φ' ⊙ (W_hh v)`, `Jᵀ u = W_hhᵀ (φ' ⊙ u)`.
-//!   With layer norm, `h' = φ(γ ⊙ x̂ + β)`, `x̂ = (a − mean a) · rstd`, and with `δa = W_hh v`:
-//!   `J v = φ' ⊙ γ ⊙ rstd (δa − mean(δa) − x̂ mean(x̂ ⊙ δa))`; the centring-and-projection map is
-//!   symmetric, so `Jᵀ u = W_hhᵀ [rstd (d̂ − mean(d̂) − x̂ mean(x̂ ⊙ d̂))]` with `d̂ = γ ⊙ φ' ⊙ u`.
-//! * LSTM, with `c_{t−1}` held fixed (J is the h → h path of one step; the cell path
-//!   `∂c_t/∂c_{t−1} = f` is summarised by `mean_gate`): `δpre = W_hh v` (4H), `δi = i(1−i) δpre_i`,
-//!   `δf = f(1−f) δpre_f`, `δg = (1−g²) δpre_g`, `δo = o(1−o) δpre_o`,
-//!   `δc = c_{t−1} δf + g δi + i δg`, `J v = tanh(c_t) δo + o (1 − tanh² c_t) δc`.
-//! * GRU, `h' = (1−z) n + z h`, `r = σ(… + W_hr h + b_hr)`, `z = σ(… + W_hz h + b_hz)`,
-//!   `n = tanh(… + r ⊙ (W_hn h + b_hn))`: `δz = z(1−z) (W_hz v)`, `δr = r(1−r) (W_hr v)`,
-//!   `δn = (1−n²) (δr ⊙ (W_hn h + b_hn) + r ⊙ W_hn v)`, `J v = (1−z) δn + (h − n) δz + z v`.
+//! J_t is not written out per cell here: it comes from the cell's own backward step
+//! ([`Cell::backward_step`]), run once on H copies of each sampled sequence's step-t cache with
+//! the unit vectors e_1 … e_H as ∂ℓ/∂h_t and every carried adjoint zero (so c_{t−1} of an LSTM is
+//! held fixed: J is the h → h path of one step; the cell path `∂c_t/∂c_{t−1} = f` is summarised by
+//! `mean_gate`). Row k of the adjoint sent to h_{t−1} is `J_tᵀ e_k`, i.e. row k of J_t. The products
+//! `J v` and `Jᵀ u` of [`StepJacobian`] are then products with these (H, H) matrices, batched over
+//! the sampled sequences as (B', H) matrices whose rows are independent.
 //!
 //! # `mean_gate`
 //!
@@ -45,11 +41,12 @@
 //! its past (`∂c_t/∂c_{t−1} = diag f`). GRU: the mean update gate z, the weight of the identity
 //! path in `h' = (1−z) n + z h`. Vanilla RNN: none (empty in the CSV).
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayView3, Axis, Zip};
+use ndarray::{Array1, Array2, Array3, ArrayView2, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
-use crate::cells::{Activation, CellKind};
+#[cfg(doc)]
+use crate::cells::{Activation, Cell};
+use crate::cells::{CellVisitor, Registered};
 use crate::network::{ForwardCache, Network};
 
 /// Per layer of one probe.
@@ -108,21 +105,14 @@ pub fn diagnose(
     (0..net.spec.layers())
         .map(|l| {
             let cache = &forward.layers[l];
-            let hid = net.spec.hidden[l];
-            let (deriv, saturated) = activation_statistics(
-                net.spec.cell,
-                net.spec.activation,
-                cache.gates.view(),
-                cache.hidden(),
-                hid,
+            let stats = net.spec.cell.visit(
+                &net.spec.cell_config(),
+                GateStats {
+                    gates: cache.gates.view(),
+                    hidden: cache.hidden(),
+                    hid: net.spec.hidden[l],
+                },
             );
-            let mean_gate = match net.spec.cell {
-                CellKind::Rnn => None,
-                // LSTM (i, f, g, o): f; GRU (r, z, n): z. Both are the second block.
-                CellKind::Lstm | CellKind::Gru => {
-                    Some(mean(cache.gates.slice(s![.., .., hid..2 * hid]).iter()))
-                }
-            };
             let mut norm_sum = 0.0;
             for t in 0..forward.steps {
                 let jac = StepJacobian::new(net, forward, l, t, sequences);
@@ -130,302 +120,103 @@ pub fn diagnose(
             }
             LayerDiagnostics {
                 layer: l,
-                mean_activation_derivative: deriv,
-                saturated_fraction: saturated,
+                mean_activation_derivative: stats.mean_derivative,
+                saturated_fraction: stats.saturated_fraction,
                 mean_jacobian_spectral_norm: norm_sum / (forward.steps * sequences) as f64,
-                mean_gate,
+                mean_gate: stats.mean_gate,
             }
         })
         .collect()
 }
 
-/// (mean derivative, saturated fraction) over (T, B, H); see the module docs.
-fn activation_statistics(
-    cell: CellKind,
-    activation: Activation,
-    gates: ArrayView3<f64>,
-    hidden: ArrayView3<f64>,
+/// The cell's [`Cell::gate_statistics`] of one layer.
+struct GateStats<'a> {
+    gates: ndarray::ArrayView3<'a, f64>,
+    hidden: ndarray::ArrayView3<'a, f64>,
     hid: usize,
-) -> (f64, f64) {
-    // (the values φ is read from, φ, max φ')
-    let (values, act, max_derivative) = match cell {
-        CellKind::Rnn => {
-            let max = match activation {
-                Activation::Sigmoid => 0.25,
-                Activation::Tanh | Activation::Relu => 1.0,
-            };
-            (hidden, activation, max)
-        }
-        // the candidate tanh: LSTM g, GRU n, both the third block
-        CellKind::Lstm | CellKind::Gru => (
-            gates.slice_move(s![.., .., 2 * hid..3 * hid]),
-            Activation::Tanh,
-            1.0,
-        ),
-    };
-    let threshold = 0.01 * max_derivative;
-    let count = values.len() as f64;
-    let (sum, saturated) = values.iter().fold((0.0, 0usize), |(sum, sat), &y| {
-        let d = act.derivative_from_output(y);
-        (sum + d, sat + usize::from(d < threshold))
-    });
-    (sum / count, saturated as f64 / count)
 }
 
-fn mean<'a>(values: impl ExactSizeIterator<Item = &'a f64>) -> f64 {
-    let n = values.len() as f64;
-    values.sum::<f64>() / n
-}
-
-/// What one cell's step linearisation needs, for B' sequences: every array is (B', H).
-#[derive(Debug, Clone)]
-enum Linearisation {
-    Rnn {
-        /// φ'(a_t)
-        dphi: Array2<f64>,
-        /// γ (H), x̂ (B', H), rstd (B') when layer norm is on.
-        layer_norm: Option<(Array1<f64>, Array2<f64>, Array1<f64>)>,
-    },
-    Lstm {
-        i: Array2<f64>,
-        f: Array2<f64>,
-        g: Array2<f64>,
-        o: Array2<f64>,
-        c_prev: Array2<f64>,
-        tanh_c: Array2<f64>,
-    },
-    Gru {
-        r: Array2<f64>,
-        z: Array2<f64>,
-        n: Array2<f64>,
-        /// `W_hn h_{t−1} + b_hn`
-        hproj_n: Array2<f64>,
-        h_prev: Array2<f64>,
-    },
+impl CellVisitor for GateStats<'_> {
+    type Output = crate::cells::GateStatistics;
+    fn visit<C: Registered>(self, cell: C) -> Self::Output {
+        cell.gate_statistics(self.gates, self.hidden, self.hid)
+    }
 }
 
 /// The step Jacobian `J_t = ∂h_t/∂h_{t−1}` of one layer at one timestep, for the first B'
 /// sequences of a batch, as a linear map on (B', H) matrices whose row b is the vector of
 /// sequence b (each row has its own Jacobian). The layer's input x_t (and, for LSTM, c_{t−1}) is
-/// held fixed. Equations in the module docs.
+/// held fixed. Built from the cell's backward step (see the module docs).
 #[derive(Debug, Clone)]
-pub struct StepJacobian<'a> {
-    /// W_hh: (G·H, H)
-    w_hh: ArrayView2<'a, f64>,
-    hid: usize,
-    lin: Linearisation,
+pub struct StepJacobian {
+    /// (B', H, H): `jacobians[b]` is J_t of sequence b.
+    jacobians: Array3<f64>,
 }
 
-impl<'a> StepJacobian<'a> {
+impl StepJacobian {
     /// The Jacobian of layer `layer` at step `t` (0-based: J_t maps h_{t−1} = `h[t]` of the cache
     /// to h_t = `h[t+1]`) for the first `sequences` sequences (clamped to 1..=B).
     ///
     /// # Panics
     /// If `layer ≥ L`, `t ≥ T`, or `forward` does not fit `net`.
     pub fn new(
-        net: &'a Network<f64>,
+        net: &Network<f64>,
         forward: &ForwardCache<f64>,
         layer: usize,
         t: usize,
         sequences: usize,
     ) -> Self {
-        let bsz = sequences.clamp(1, forward.batch);
-        let cache = &forward.layers[layer];
-        let params = &net.params.layers[layer];
-        let hid = net.spec.hidden[layer];
-        let rows = |a: &ndarray::Array3<f64>, k: usize| -> Array2<f64> {
-            a.slice(s![k, 0..bsz, ..]).to_owned()
-        };
-        let block = |k: usize| -> Array2<f64> {
-            cache
-                .gates
-                .slice(s![t, 0..bsz, k * hid..(k + 1) * hid])
-                .to_owned()
-        };
-        let lin = match net.spec.cell {
-            CellKind::Rnn => {
-                let act = net.spec.activation;
-                let dphi = rows(&cache.h, t + 1).mapv(|y| act.derivative_from_output(y));
-                let layer_norm = match (&params.layer_norm, &cache.ln_xhat, &cache.ln_rstd) {
-                    (Some((gamma, _)), Some(xhat), Some(rstd)) => Some((
-                        gamma.clone(),
-                        rows(xhat, t),
-                        rstd.slice(s![t, 0..bsz]).to_owned(),
-                    )),
-                    _ => None,
-                };
-                Linearisation::Rnn { dphi, layer_norm }
-            }
-            CellKind::Lstm => {
-                let c = cache.c.as_ref().expect("an LSTM cache holds c");
-                let tanh_c = cache.tanh_c.as_ref().expect("an LSTM cache holds tanh(c)");
-                Linearisation::Lstm {
-                    i: block(0),
-                    f: block(1),
-                    g: block(2),
-                    o: block(3),
-                    c_prev: rows(c, t),
-                    tanh_c: rows(tanh_c, t),
-                }
-            }
-            CellKind::Gru => {
-                let hproj_n = cache.hproj_n.as_ref().expect("a GRU cache holds hproj_n");
-                Linearisation::Gru {
-                    r: block(0),
-                    z: block(1),
-                    n: block(2),
-                    hproj_n: rows(hproj_n, t),
-                    h_prev: rows(&cache.h, t),
-                }
-            }
-        };
-        StepJacobian {
-            w_hh: params.weight_hh.view(),
-            hid,
-            lin,
-        }
+        let jacobians = net.spec.cell.visit(
+            &net.spec.cell_config(),
+            JacobianRows {
+                net,
+                forward,
+                layer,
+                t,
+                sequences: sequences.clamp(1, forward.batch),
+            },
+        );
+        StepJacobian { jacobians }
     }
 
     /// Number of sequences B' (rows of the matrices `apply` takes).
     pub fn sequences(&self) -> usize {
-        match &self.lin {
-            Linearisation::Rnn { dphi, .. } => dphi.nrows(),
-            Linearisation::Lstm { i, .. } => i.nrows(),
-            Linearisation::Gru { r, .. } => r.nrows(),
-        }
-    }
-
-    /// `δpre = v W_hhᵀ`: (B', G·H), the change of the recurrent pre-activations.
-    fn recurrent(&self, v: ArrayView2<f64>) -> Array2<f64> {
-        let mut out = Array2::zeros((v.nrows(), self.w_hh.nrows()));
-        general_mat_mul(1.0, &v, &self.w_hh.t(), 0.0, &mut out);
-        out
-    }
-
-    /// `d_pre W_hh`: (B', H), the adjoint of [`Self::recurrent`].
-    fn recurrent_adjoint(&self, d_pre: &Array2<f64>) -> Array2<f64> {
-        let mut out = Array2::zeros((d_pre.nrows(), self.hid));
-        general_mat_mul(1.0, d_pre, &self.w_hh, 0.0, &mut out);
-        out
+        self.jacobians.dim().0
     }
 
     /// Tangent-linear map: row b of the result is `J_t^{(b)} v_b`. v: (B', H) → (B', H).
     pub fn apply(&self, v: ArrayView2<f64>) -> Array2<f64> {
-        let h = self.hid;
-        let pre = self.recurrent(v);
-        match &self.lin {
-            Linearisation::Rnn { dphi, layer_norm } => {
-                let mut out = pre;
-                if let Some((gamma, xhat, rstd)) = layer_norm {
-                    layer_norm_jacobian(&mut out, gamma, xhat, rstd, false);
-                }
-                out *= dphi;
-                out
-            }
-            Linearisation::Lstm {
-                i,
-                f,
-                g,
-                o,
-                c_prev,
-                tanh_c,
-            } => {
-                let mut out = Array2::zeros((v.nrows(), h));
-                for ((b, k), jv) in out.indexed_iter_mut() {
-                    let (i, f, g, o) = (i[[b, k]], f[[b, k]], g[[b, k]], o[[b, k]]);
-                    let tc = tanh_c[[b, k]];
-                    let di = i * (1.0 - i) * pre[[b, k]];
-                    let df = f * (1.0 - f) * pre[[b, h + k]];
-                    let dg = (1.0 - g * g) * pre[[b, 2 * h + k]];
-                    let d_o = o * (1.0 - o) * pre[[b, 3 * h + k]];
-                    let dc = c_prev[[b, k]] * df + g * di + i * dg;
-                    *jv = tc * d_o + o * (1.0 - tc * tc) * dc;
-                }
-                out
-            }
-            Linearisation::Gru {
-                r,
-                z,
-                n,
-                hproj_n,
-                h_prev,
-            } => {
-                let mut out = Array2::zeros((v.nrows(), h));
-                for ((b, k), jv) in out.indexed_iter_mut() {
-                    let (r, z, n) = (r[[b, k]], z[[b, k]], n[[b, k]]);
-                    let dr = r * (1.0 - r) * pre[[b, k]];
-                    let dz = z * (1.0 - z) * pre[[b, h + k]];
-                    let dn = (1.0 - n * n) * (dr * hproj_n[[b, k]] + r * pre[[b, 2 * h + k]]);
-                    *jv = (1.0 - z) * dn + (h_prev[[b, k]] - n) * dz + z * v[[b, k]];
-                }
-                out
-            }
+        let mut out = Array2::zeros(v.raw_dim());
+        for ((mut o, j), v) in out
+            .axis_iter_mut(Axis(0))
+            .zip(self.jacobians.axis_iter(Axis(0)))
+            .zip(v.axis_iter(Axis(0)))
+        {
+            o.assign(&j.dot(&v));
         }
+        out
     }
 
     /// Adjoint map: row b of the result is `J_t^{(b)ᵀ} u_b`. u: (B', H) → (B', H).
     pub fn apply_transpose(&self, u: ArrayView2<f64>) -> Array2<f64> {
-        let h = self.hid;
-        match &self.lin {
-            Linearisation::Rnn { dphi, layer_norm } => {
-                let mut d = &u * dphi;
-                if let Some((gamma, xhat, rstd)) = layer_norm {
-                    layer_norm_jacobian(&mut d, gamma, xhat, rstd, true);
-                }
-                self.recurrent_adjoint(&d)
-            }
-            Linearisation::Lstm {
-                i,
-                f,
-                g,
-                o,
-                c_prev,
-                tanh_c,
-            } => {
-                let mut d_pre = Array2::zeros((u.nrows(), 4 * h));
-                for ((b, k), &uv) in u.indexed_iter() {
-                    let (i, f, g, o) = (i[[b, k]], f[[b, k]], g[[b, k]], o[[b, k]]);
-                    let tc = tanh_c[[b, k]];
-                    let dc = uv * o * (1.0 - tc * tc);
-                    d_pre[[b, k]] = dc * g * i * (1.0 - i);
-                    d_pre[[b, h + k]] = dc * c_prev[[b, k]] * f * (1.0 - f);
-                    d_pre[[b, 2 * h + k]] = dc * i * (1.0 - g * g);
-                    d_pre[[b, 3 * h + k]] = uv * tc * o * (1.0 - o);
-                }
-                self.recurrent_adjoint(&d_pre)
-            }
-            Linearisation::Gru {
-                r,
-                z,
-                n,
-                hproj_n,
-                h_prev,
-            } => {
-                let mut d_pre = Array2::zeros((u.nrows(), 3 * h));
-                for ((b, k), &uv) in u.indexed_iter() {
-                    let (r, z, n) = (r[[b, k]], z[[b, k]], n[[b, k]]);
-                    // adjoint of n's pre-activation, then of W_hr h, W_hz h and W_hn h + b_hn
-                    let dn_pre = uv * (1.0 - z) * (1.0 - n * n);
-                    d_pre[[b, k]] = dn_pre * hproj_n[[b, k]] * r * (1.0 - r);
-                    d_pre[[b, h + k]] = uv * (h_prev[[b, k]] - n) * z * (1.0 - z);
-                    d_pre[[b, 2 * h + k]] = dn_pre * r;
-                }
-                let mut out = self.recurrent_adjoint(&d_pre);
-                Zip::from(&mut out)
-                    .and(&u)
-                    .and(z)
-                    .for_each(|o, &uv, &z| *o += z * uv);
-                out
-            }
+        let mut out = Array2::zeros(u.raw_dim());
+        for ((mut o, j), u) in out
+            .axis_iter_mut(Axis(0))
+            .zip(self.jacobians.axis_iter(Axis(0)))
+            .zip(u.axis_iter(Axis(0)))
+        {
+            o.assign(&j.t().dot(&u));
         }
+        out
     }
 
     /// Power-iteration estimates of `‖J_t^{(b)}‖₂`, one per sequence b (B'), after `iterations`
     /// iterations on `JᵀJ` from the normalised all-ones vector. A row whose iterate becomes 0
     /// (J v = 0 or JᵀJ v = 0) keeps that iterate and reports ‖J v‖ = 0 for it.
     pub fn spectral_norms(&self, iterations: usize) -> Array1<f64> {
-        let start = 1.0 / (self.hid as f64).sqrt();
-        let mut v = Array2::from_elem((self.sequences(), self.hid), start);
+        let hid = self.jacobians.dim().1;
+        let start = 1.0 / (hid as f64).sqrt();
+        let mut v = Array2::from_elem((self.sequences(), hid), start);
         for _ in 0..iterations {
             let w = self.apply_transpose(self.apply(v.view()).view());
             for (mut row, w_row) in v.axis_iter_mut(Axis(0)).zip(w.axis_iter(Axis(0))) {
@@ -446,32 +237,66 @@ impl<'a> StepJacobian<'a> {
     }
 }
 
-/// In place on each row of `d` (B', H): the layer-norm Jacobian `diag(γ) · M` (forward,
-/// `transpose = false`) or its transpose `M · diag(γ)`, with the symmetric
-/// `M δ = rstd (δ − mean(δ) − x̂ mean(x̂ ⊙ δ))`. gamma: (H); xhat: (B', H); rstd: (B').
-fn layer_norm_jacobian(
-    d: &mut Array2<f64>,
-    gamma: &Array1<f64>,
-    xhat: &Array2<f64>,
-    rstd: &Array1<f64>,
-    transpose: bool,
-) {
-    let width = d.ncols() as f64;
-    for ((mut row, xh), &rs) in d
-        .axis_iter_mut(Axis(0))
-        .zip(xhat.axis_iter(Axis(0)))
-        .zip(rstd.iter())
-    {
-        if transpose {
-            row *= gamma;
+/// The rows of J_t for the first `sequences` sequences of one layer: the cell's backward step on
+/// H copies of each sequence's step-t cache, with ∂ℓ/∂h_t = e_k on copy k and no carried adjoint.
+struct JacobianRows<'a> {
+    net: &'a Network<f64>,
+    forward: &'a ForwardCache<f64>,
+    layer: usize,
+    t: usize,
+    sequences: usize,
+}
+
+impl CellVisitor for JacobianRows<'_> {
+    /// (B', H, H)
+    type Output = Array3<f64>;
+    fn visit<C: Registered>(self, cell: C) -> Array3<f64> {
+        let JacobianRows {
+            net,
+            forward,
+            layer,
+            t,
+            sequences,
+        } = self;
+        let cache = &forward.layers[layer];
+        let hid = net.spec.hidden[layer];
+        let gh = cache.gates.dim().2;
+        // row b·H + k is sequence b with ∂ℓ/∂h_t = e_k
+        let rows: Vec<usize> = (0..sequences)
+            .flat_map(|b| std::iter::repeat_n(b, hid))
+            .collect();
+        let n = rows.len();
+        let own = C::cache_ref(&cache.cell).expect("the forward cache was made by this cell");
+        let step_cache = C::select_step(own, t, &rows);
+        let step = |a: &Array3<f64>, k: usize| a.index_axis(Axis(0), k).select(Axis(0), &rows);
+        let (gates, h_prev, h) = (
+            step(&cache.gates, t),
+            step(&cache.h, t),
+            step(&cache.h, t + 1),
+        );
+        let mut dh = Array2::<f64>::zeros((n, hid));
+        for (i, mut row) in dh.axis_iter_mut(Axis(0)).enumerate() {
+            row[i % hid] = 1.0;
         }
-        let mean_d = row.sum() / width;
-        let mean_dx = row.dot(&xh) / width;
-        Zip::from(&mut row)
-            .and(&xh)
-            .for_each(|v, &x| *v = rs * (*v - mean_d - x * mean_dx));
-        if !transpose {
-            row *= gamma;
-        }
+        let mut adj = C::Adjoint::<f64>::default();
+        cell.begin_backward(&mut adj, 1, n, hid);
+        let prep = cell.prepare_backward(&net.params.layers[layer]);
+        let mut d_pre = Array2::<f64>::zeros((n, gh));
+        let mut dh_prev = Array2::<f64>::zeros((n, hid));
+        cell.backward_step(
+            &prep,
+            &step_cache,
+            &mut adj,
+            0,
+            gates.view(),
+            h_prev.view(),
+            h.view(),
+            dh.view(),
+            d_pre.view_mut(),
+            dh_prev.view_mut(),
+        );
+        dh_prev
+            .into_shape_with_order((sequences, hid, hid))
+            .expect("a fresh array is contiguous")
     }
 }

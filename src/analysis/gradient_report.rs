@@ -103,8 +103,7 @@ pub fn probe_gradients(
         for t in (0..=probe_step).rev() {
             let grad_h = mean_row_norm(&adj.dh.index_axis(Axis(0), t).to_owned());
             let grad_c = adj
-                .dc
-                .as_ref()
+                .dc()
                 .map(|dc| mean_row_norm(&dc.index_axis(Axis(0), t).to_owned()));
             let d_t = d_rec.index_axis(Axis(0), t);
             let h_prev = h_all.index_axis(Axis(0), t);
@@ -147,22 +146,7 @@ fn mean_row_norm(a: &Array2<f64>) -> f64 {
         / a.nrows().max(1) as f64
 }
 
-/// ‖v‖₂ computed as `m · sqrt(Σ (v_i / m)²)` with m = max |v_i|, so the squares neither underflow
-/// (a 1e-170 entry squared is below f64's range) nor overflow; exact to rounding for any finite
-/// entries. NaN if any entry is NaN.
-pub fn l2_norm(values: impl Iterator<Item = f64> + Clone) -> f64 {
-    let m = values.clone().fold(0.0f64, |m, v| {
-        if v.is_nan() || m.is_nan() {
-            f64::NAN
-        } else {
-            m.max(v.abs())
-        }
-    });
-    if m == 0.0 || !m.is_finite() {
-        return m;
-    }
-    m * values.map(|v| (v / m) * (v / m)).sum::<f64>().sqrt()
-}
+pub use crate::network::l2_norm;
 
 /// The decay summary of `(distance, grad_h)` points (any order).
 pub fn decay_summary(layer: usize, profile: &[(usize, f64)]) -> DecaySummary {

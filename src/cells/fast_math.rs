@@ -11,7 +11,7 @@
 //! `1 / (1 + e^{−x})` and `tanh` from std: the dispatch is on the element type, resolved at
 //! compile time.
 
-use ndarray::{ArrayViewMut2, NdFloat};
+use ndarray::NdFloat;
 use std::any::TypeId;
 
 use super::sigmoid;
@@ -41,26 +41,6 @@ pub fn tanh_into<F: NdFloat>(out: &mut [F], xs: &[F]) {
     match (as_f32_mut(out), as_f32(xs)) {
         (Some(out), Some(xs)) => out.iter_mut().zip(xs).for_each(|(o, &x)| *o = tanh_f32(x)),
         _ => out.iter_mut().zip(xs).for_each(|(o, &x)| *o = x.tanh()),
-    }
-}
-
-/// σ applied to every element of a (B, K) view, row slice by row slice.
-pub fn sigmoid_rows<F: NdFloat>(mut a: ArrayViewMut2<F>) {
-    for mut row in a.rows_mut() {
-        match row.as_slice_mut() {
-            Some(s) => sigmoid_inplace(s),
-            None => row.mapv_inplace(sigmoid),
-        }
-    }
-}
-
-/// tanh applied to every element of a (B, K) view, row slice by row slice.
-pub fn tanh_rows<F: NdFloat>(mut a: ArrayViewMut2<F>) {
-    for mut row in a.rows_mut() {
-        match row.as_slice_mut() {
-            Some(s) => tanh_inplace(s),
-            None => row.mapv_inplace(F::tanh),
-        }
     }
 }
 

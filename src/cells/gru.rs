@@ -2,30 +2,202 @@
 //! `r = σ(W_ir x + b_ir + W_hr h + b_hr)`, `z = σ(W_iz x + b_iz + W_hz h + b_hz)`,
 //! `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`.
 
-use ndarray::{ArrayView1, ArrayView2, ArrayViewMut2, NdFloat};
+use ndarray::{
+    s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dim,
+    NdFloat,
+};
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace};
-use super::matmul::matmul_acc;
-use super::{row, row_mut};
+use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
+use super::{
+    derivative_statistics, fit, mean_of, row, row_mut, Activation, Cell, CellConfig,
+    GateStatistics, LayerParams,
+};
+
+/// The GRU cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gru;
+
+/// What the forward pass keeps beyond the activated gates (r, z, n) in `gates`.
+#[derive(Debug, Clone)]
+pub struct GruCache<F> {
+    /// (T, B, H) `W_hn h_{t−1} + b_hn`.
+    pub hproj_n: Array3<F>,
+}
+
+impl<F: NdFloat> Default for GruCache<F> {
+    fn default() -> Self {
+        GruCache {
+            hproj_n: Array3::zeros((0, 0, 0)),
+        }
+    }
+}
+
+/// The backward pass's recurrent-side adjoints.
+#[derive(Debug, Clone)]
+pub struct GruAdjoint<F> {
+    /// (T, B, 3H) ∂ℓ/∂(h_{t−1} W_hh^T + b_hh); differs from `d_pre` in the n block by the factor r.
+    pub d_hproj: Array3<F>,
+}
+
+impl<F: NdFloat> Default for GruAdjoint<F> {
+    fn default() -> Self {
+        GruAdjoint {
+            d_hproj: Array3::zeros((0, 0, 0)),
+        }
+    }
+}
+
+/// Per sequence, forward: W_hh^T (H, 3H) row-major, b_hh and a (B, 3H) scratch for
+/// `h_{t−1} W_hh^T + b_hh`.
+pub struct GruForward<F> {
+    w_hh_t: PaddedMatrix<F>,
+    b_hh: Array1<F>,
+    hproj: Array2<F>,
+}
+
+impl Cell for Gru {
+    type Cache<F: NdFloat> = GruCache<F>;
+    type Adjoint<F: NdFloat> = GruAdjoint<F>;
+    type Forward<F: NdFloat> = GruForward<F>;
+    /// W_hh (3H, H) row-major with a padded stride.
+    type Backward<F: NdFloat> = PaddedMatrix<F>;
+
+    fn from_config(_config: &CellConfig) -> Self {
+        Gru
+    }
+
+    fn gates(&self) -> usize {
+        3
+    }
+
+    /// the recurrent candidate projection; its adjoints.
+    fn extra_floats_per_unit(&self) -> (usize, usize) {
+        (1, 3)
+    }
+
+    /// b_hh stays inside the recurrent term (r multiplies `W_hn h + b_hn`).
+    fn input_bias<F: NdFloat>(&self, p: &LayerParams<F>) -> Array1<F> {
+        p.bias_ih.clone()
+    }
+
+    fn prepare_forward<F: NdFloat>(&self, p: &LayerParams<F>, batch: usize) -> GruForward<F> {
+        GruForward {
+            w_hh_t: PaddedMatrix::new(p.weight_hh.t()),
+            b_hh: p.bias_hh.clone(),
+            hproj: Array2::zeros((batch, p.bias_hh.len())),
+        }
+    }
+
+    fn begin_forward<F: NdFloat>(
+        &self,
+        cache: &mut GruCache<F>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+        _memory0: Option<ArrayView2<'_, F>>,
+    ) {
+        fit(&mut cache.hproj_n, Dim((steps, batch, hidden)));
+    }
+
+    fn forward_step<F: NdFloat>(
+        &self,
+        prep: &mut GruForward<F>,
+        cache: &mut GruCache<F>,
+        t: usize,
+        gates: ArrayViewMut2<'_, F>,
+        h_prev: ArrayView2<'_, F>,
+        h_out: ArrayViewMut2<'_, F>,
+    ) {
+        forward_step(
+            h_out,
+            gates,
+            cache.hproj_n.index_axis_mut(Axis(0), t),
+            prep.hproj.view_mut(),
+            h_prev,
+            prep.w_hh_t.view(),
+            prep.b_hh.view(),
+        );
+    }
+
+    fn select_step<F: NdFloat>(cache: &GruCache<F>, t: usize, rows: &[usize]) -> GruCache<F> {
+        GruCache {
+            hproj_n: cache
+                .hproj_n
+                .slice(s![t..t + 1, .., ..])
+                .select(Axis(1), rows),
+        }
+    }
+
+    fn prepare_backward<F: NdFloat>(&self, p: &LayerParams<F>) -> PaddedMatrix<F> {
+        PaddedMatrix::new(p.weight_hh.view())
+    }
+
+    fn begin_backward<F: NdFloat>(
+        &self,
+        adj: &mut GruAdjoint<F>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+    ) {
+        fit(&mut adj.d_hproj, Dim((steps, batch, 3 * hidden)));
+    }
+
+    fn backward_step<F: NdFloat>(
+        &self,
+        prep: &PaddedMatrix<F>,
+        cache: &GruCache<F>,
+        adj: &mut GruAdjoint<F>,
+        t: usize,
+        gates: ArrayView2<'_, F>,
+        h_prev: ArrayView2<'_, F>,
+        _h: ArrayView2<'_, F>,
+        dh: ArrayView2<'_, F>,
+        d_pre: ArrayViewMut2<'_, F>,
+        dh_prev: ArrayViewMut2<'_, F>,
+    ) {
+        backward_step(
+            d_pre,
+            adj.d_hproj.index_axis_mut(Axis(0), t),
+            dh_prev,
+            dh,
+            gates,
+            cache.hproj_n.index_axis(Axis(0), t),
+            h_prev,
+            prep.view(),
+        );
+    }
+
+    fn recurrent_adjoint<F: NdFloat>(adj: &GruAdjoint<F>) -> Option<&Array3<F>> {
+        Some(&adj.d_hproj)
+    }
+
+    /// The candidate tanh n (third block) and the update gate z (second block).
+    fn gate_statistics(
+        &self,
+        gates: ArrayView3<'_, f64>,
+        _hidden: ArrayView3<'_, f64>,
+        hid: usize,
+    ) -> GateStatistics {
+        let mean_gate = Some(mean_of(gates.slice(s![.., .., hid..2 * hid])));
+        let (mean_derivative, saturated_fraction) = derivative_statistics(
+            gates.slice_move(s![.., .., 2 * hid..3 * hid]),
+            Activation::Tanh,
+            1.0,
+        );
+        GateStatistics {
+            mean_derivative,
+            saturated_fraction,
+            mean_gate,
+        }
+    }
+}
 
 /// One step forward. `gates`: (B, 3H), holds `x_t W_ih^T + b_ih` on entry and the activated gates
 /// (r, z, n) on exit. `hproj`: (B, 3H) scratch for `h_{t−1} W_hh^T + b_hh`; its n block is kept in
-/// `hproj_n_out` (B, H) for the backward pass. h_prev, h_out: (B, H); w_hh: (3H, H); b_hh: (3H).
-pub fn gru_forward_step<F: NdFloat>(
-    h_out: ArrayViewMut2<F>,
-    gates: ArrayViewMut2<F>,
-    hproj_n_out: ArrayViewMut2<F>,
-    hproj: ArrayViewMut2<F>,
-    h_prev: ArrayView2<F>,
-    w_hh: ArrayView2<F>,
-    b_hh: ArrayView1<F>,
-) {
-    gru_forward_step_transposed(h_out, gates, hproj_n_out, hproj, h_prev, w_hh.t(), b_hh);
-}
-
-/// [`gru_forward_step`] given `w_hh_t` = W_hh^T (H, 3H) instead of W_hh. With a standard-layout
-/// W_hh^T (made once per sequence) the recurrent product runs without repacking W_hh every step.
-pub fn gru_forward_step_transposed<F: NdFloat>(
+/// `hproj_n_out` (B, H) for the backward pass. h_prev, h_out: (B, H); `w_hh_t` = W_hh^T (H, 3H),
+/// standard layout (made once per sequence); b_hh: (3H).
+fn forward_step<F: NdFloat>(
     mut h_out: ArrayViewMut2<F>,
     mut gates: ArrayViewMut2<F>,
     mut hproj_n_out: ArrayViewMut2<F>,
@@ -37,7 +209,7 @@ pub fn gru_forward_step_transposed<F: NdFloat>(
     let h = h_prev.ncols();
     let dim = hproj.raw_dim();
     hproj.assign(&b_hh.broadcast(dim).expect("b_hh has the width of hproj"));
-    matmul_acc(&h_prev, &w_hh_t, F::one(), &mut hproj);
+    matmul_acc(&h_prev, &w_hh_t, Accumulate::Add, &mut hproj);
     let hproj = hproj.view();
     for b in 0..gates.nrows() {
         let g = &mut row_mut(&mut gates, b)[..3 * h];
@@ -67,7 +239,7 @@ pub fn gru_forward_step_transposed<F: NdFloat>(
 /// (B, 3H), d_hproj = ∂ℓ/∂(h_{t−1} W_hh^T + b_hh) (B, 3H), which differ in the n block by the
 /// factor r, and dh_prev = dh ⊙ z + d_hproj W_hh (B, H).
 #[allow(clippy::too_many_arguments)]
-pub fn gru_backward_step<F: NdFloat>(
+fn backward_step<F: NdFloat>(
     mut d_pre: ArrayViewMut2<F>,
     mut d_hproj: ArrayViewMut2<F>,
     mut dh_prev: ArrayViewMut2<F>,
@@ -78,7 +250,6 @@ pub fn gru_backward_step<F: NdFloat>(
     w_hh: ArrayView2<F>,
 ) {
     let h = dh.ncols();
-    let one = F::one();
     for b in 0..dh.nrows() {
         let g = row(&gates, b);
         let (gr, gz, gn) = (&g[..h], &g[h..2 * h], &g[2 * h..3 * h]);
@@ -100,10 +271,10 @@ pub fn gru_backward_step<F: NdFloat>(
         dhp_rz[..h].copy_from_slice(dr);
         dhp_rz[h..].copy_from_slice(dz);
     }
-    matmul_acc(&d_hproj.view(), &w_hh, one, &mut dh_prev);
+    matmul_acc(&d_hproj.view(), &w_hh, Accumulate::Add, &mut dh_prev);
 }
 
-/// The element-wise part of [`gru_backward_step`] for one row. A function of its own so that its
+/// The element-wise part of [`backward_step`] for one row. A function of its own so that its
 /// slice arguments are known not to alias and the loop vectorises (inline, it stayed scalar).
 #[allow(clippy::too_many_arguments)]
 #[inline]

@@ -2,29 +2,235 @@
 //! `i = σ(·), f = σ(·), g = tanh(·), o = σ(·)` of `W_i* x_t + b_i* + W_h* h_{t−1} + b_h*`,
 //! `c_t = f ⊙ c_{t−1} + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`.
 
-use ndarray::{ArrayView2, ArrayViewMut2, NdFloat};
+use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dim, NdFloat};
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace, tanh_into};
-use super::matmul::matmul_acc;
-use super::{row, row_mut};
+use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
+use super::{
+    derivative_statistics, draw_gate_blocks, fit, mean_of, row, row_mut, Activation, Cell,
+    CellConfig, GateStatistics, LayerParams,
+};
+use crate::batch::cast;
+use crate::init::InitSpec;
+use rand_chacha::ChaCha8Rng;
 
-/// One step forward. `gates`: (B, 4H), holds `x_t W_ih^T + b_ih + b_hh` on entry and the activated
-/// gates (i, f, g, o) on exit; h_prev, c_prev, h_out, c_out, tanh_c_out: (B, H); w_hh: (4H, H).
-pub fn lstm_forward_step<F: NdFloat>(
-    h_out: ArrayViewMut2<F>,
-    c_out: ArrayViewMut2<F>,
-    tanh_c_out: ArrayViewMut2<F>,
-    gates: ArrayViewMut2<F>,
-    h_prev: ArrayView2<F>,
-    c_prev: ArrayView2<F>,
-    w_hh: ArrayView2<F>,
-) {
-    lstm_forward_step_transposed(h_out, c_out, tanh_c_out, gates, h_prev, c_prev, w_hh.t());
+/// The LSTM cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lstm;
+
+/// What the forward pass keeps beyond the activated gates (i, f, g, o) in `gates`.
+#[derive(Debug, Clone)]
+pub struct LstmCache<F> {
+    /// (T+1, B, H) cell states laid out like `h`: `c[0]` is the initial state.
+    pub c: Array3<F>,
+    /// (T, B, H) tanh(c_t).
+    pub tanh_c: Array3<F>,
 }
 
-/// [`lstm_forward_step`] given `w_hh_t` = W_hh^T (H, 4H) instead of W_hh. With a standard-layout
-/// W_hh^T (made once per sequence) the recurrent product runs without repacking W_hh every step.
-pub fn lstm_forward_step_transposed<F: NdFloat>(
+impl<F: NdFloat> Default for LstmCache<F> {
+    fn default() -> Self {
+        LstmCache {
+            c: Array3::zeros((0, 0, 0)),
+            tanh_c: Array3::zeros((0, 0, 0)),
+        }
+    }
+}
+
+/// The backward pass's cell-state adjoints.
+#[derive(Debug, Clone)]
+pub struct LstmAdjoint<F> {
+    /// (T, B, H) ∂ℓ/∂c_t.
+    pub dc: Array3<F>,
+    /// (B, H) the adjoint carried from c_t to c_{t−1} (`∂ℓ/∂c_t ⊙ f_t`); after the last step,
+    /// ∂ℓ/∂c_0.
+    pub carry: Array2<F>,
+}
+
+impl<F: NdFloat> Default for LstmAdjoint<F> {
+    fn default() -> Self {
+        LstmAdjoint {
+            dc: Array3::zeros((0, 0, 0)),
+            carry: Array2::zeros((0, 0)),
+        }
+    }
+}
+
+impl Cell for Lstm {
+    type Cache<F: NdFloat> = LstmCache<F>;
+    type Adjoint<F: NdFloat> = LstmAdjoint<F>;
+    /// W_hh^T (H, 4H) row-major, made once per sequence.
+    type Forward<F: NdFloat> = PaddedMatrix<F>;
+    /// W_hh (4H, H) row-major with a padded stride.
+    type Backward<F: NdFloat> = PaddedMatrix<F>;
+
+    fn from_config(_config: &CellConfig) -> Self {
+        Lstm
+    }
+
+    fn gates(&self) -> usize {
+        4
+    }
+
+    /// c and tanh c in the cache; dc in the adjoint.
+    fn extra_floats_per_unit(&self) -> (usize, usize) {
+        (2, 1)
+    }
+
+    fn has_memory(&self) -> bool {
+        true
+    }
+
+    /// The gate blocks as usual, then the forget gate's total bias: `bias_ih` forget block =
+    /// `init.forget_bias`, `bias_hh` forget block = 0.
+    fn init_layer<F: NdFloat>(
+        &self,
+        layer: &mut LayerParams<F>,
+        init: &InitSpec,
+        rng: &mut ChaCha8Rng,
+    ) {
+        draw_gate_blocks(self.gates(), layer, init, rng);
+        let h = layer.weight_hh.ncols();
+        layer
+            .bias_ih
+            .slice_mut(s![h..2 * h])
+            .fill(cast(init.forget_bias));
+        layer.bias_hh.slice_mut(s![h..2 * h]).fill(F::zero());
+    }
+
+    fn prepare_forward<F: NdFloat>(&self, p: &LayerParams<F>, _batch: usize) -> PaddedMatrix<F> {
+        PaddedMatrix::new(p.weight_hh.t())
+    }
+
+    fn begin_forward<F: NdFloat>(
+        &self,
+        cache: &mut LstmCache<F>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+        memory0: Option<ArrayView2<'_, F>>,
+    ) {
+        fit(&mut cache.c, Dim((steps + 1, batch, hidden)));
+        fit(&mut cache.tanh_c, Dim((steps, batch, hidden)));
+        match memory0 {
+            Some(c0) => cache.c.index_axis_mut(Axis(0), 0).assign(&c0),
+            None => cache.c.index_axis_mut(Axis(0), 0).fill(F::zero()),
+        }
+    }
+
+    fn forward_step<F: NdFloat>(
+        &self,
+        prep: &mut PaddedMatrix<F>,
+        cache: &mut LstmCache<F>,
+        t: usize,
+        gates: ArrayViewMut2<'_, F>,
+        h_prev: ArrayView2<'_, F>,
+        h_out: ArrayViewMut2<'_, F>,
+    ) {
+        let (c_before, mut c_after) = cache.c.view_mut().split_at(Axis(0), t + 1);
+        forward_step(
+            h_out,
+            c_after.index_axis_mut(Axis(0), 0),
+            cache.tanh_c.index_axis_mut(Axis(0), t),
+            gates,
+            h_prev,
+            c_before.index_axis(Axis(0), t),
+            prep.view(),
+        );
+    }
+
+    fn memory<F: NdFloat>(cache: &LstmCache<F>) -> Option<&Array3<F>> {
+        Some(&cache.c)
+    }
+
+    fn select_step<F: NdFloat>(cache: &LstmCache<F>, t: usize, rows: &[usize]) -> LstmCache<F> {
+        LstmCache {
+            c: cache.c.slice(s![t..t + 2, .., ..]).select(Axis(1), rows),
+            tanh_c: cache
+                .tanh_c
+                .slice(s![t..t + 1, .., ..])
+                .select(Axis(1), rows),
+        }
+    }
+
+    fn prepare_backward<F: NdFloat>(&self, p: &LayerParams<F>) -> PaddedMatrix<F> {
+        PaddedMatrix::new(p.weight_hh.view())
+    }
+
+    fn begin_backward<F: NdFloat>(
+        &self,
+        adj: &mut LstmAdjoint<F>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+    ) {
+        fit(&mut adj.dc, Dim((steps, batch, hidden)));
+        fit(&mut adj.carry, Dim((batch, hidden)));
+        adj.carry.fill(F::zero());
+    }
+
+    fn backward_step<F: NdFloat>(
+        &self,
+        prep: &PaddedMatrix<F>,
+        cache: &LstmCache<F>,
+        adj: &mut LstmAdjoint<F>,
+        t: usize,
+        gates: ArrayView2<'_, F>,
+        _h_prev: ArrayView2<'_, F>,
+        _h: ArrayView2<'_, F>,
+        dh: ArrayView2<'_, F>,
+        d_pre: ArrayViewMut2<'_, F>,
+        dh_prev: ArrayViewMut2<'_, F>,
+    ) {
+        backward_step(
+            d_pre,
+            adj.dc.index_axis_mut(Axis(0), t),
+            dh_prev,
+            adj.carry.view_mut(),
+            dh,
+            gates,
+            cache.c.index_axis(Axis(0), t),
+            cache.tanh_c.index_axis(Axis(0), t),
+            prep.view(),
+        );
+    }
+
+    fn cut<F: NdFloat>(adj: &mut LstmAdjoint<F>) {
+        adj.carry.fill(F::zero());
+    }
+
+    fn memory_adjoint<F: NdFloat>(adj: &LstmAdjoint<F>) -> Option<&Array3<F>> {
+        Some(&adj.dc)
+    }
+
+    fn initial_memory_adjoint<F: NdFloat>(adj: &LstmAdjoint<F>) -> Option<Array2<F>> {
+        Some(adj.carry.clone())
+    }
+
+    /// The candidate tanh g (third block) and the forget gate f (second block).
+    fn gate_statistics(
+        &self,
+        gates: ArrayView3<'_, f64>,
+        _hidden: ArrayView3<'_, f64>,
+        hid: usize,
+    ) -> GateStatistics {
+        let mean_gate = Some(mean_of(gates.slice(s![.., .., hid..2 * hid])));
+        let (mean_derivative, saturated_fraction) = derivative_statistics(
+            gates.slice_move(s![.., .., 2 * hid..3 * hid]),
+            Activation::Tanh,
+            1.0,
+        );
+        GateStatistics {
+            mean_derivative,
+            saturated_fraction,
+            mean_gate,
+        }
+    }
+}
+
+/// One step forward. `gates`: (B, 4H), holds `x_t W_ih^T + b_ih + b_hh` on entry and the activated
+/// gates (i, f, g, o) on exit; h_prev, c_prev, h_out, c_out, tanh_c_out: (B, H); `w_hh_t` =
+/// W_hh^T (H, 4H), standard layout (made once per sequence).
+fn forward_step<F: NdFloat>(
     mut h_out: ArrayViewMut2<F>,
     mut c_out: ArrayViewMut2<F>,
     mut tanh_c_out: ArrayViewMut2<F>,
@@ -34,7 +240,7 @@ pub fn lstm_forward_step_transposed<F: NdFloat>(
     w_hh_t: ArrayView2<F>,
 ) {
     let h = h_prev.ncols();
-    matmul_acc(&h_prev, &w_hh_t, F::one(), &mut gates);
+    matmul_acc(&h_prev, &w_hh_t, Accumulate::Add, &mut gates);
     for b in 0..gates.nrows() {
         let g = row_mut(&mut gates, b);
         // σ over the contiguous (i, f) blocks, tanh over g, σ over o
@@ -63,7 +269,7 @@ pub fn lstm_forward_step_transposed<F: NdFloat>(
 /// (`∂ℓ/∂c_t ⊙ f_t`). Writes dc = ∂ℓ/∂c_t (B, H), d_pre = ∂ℓ/∂(gate pre-activations) (B, 4H) and
 /// dh_prev = d_pre W_hh (B, H).
 #[allow(clippy::too_many_arguments)]
-pub fn lstm_backward_step<F: NdFloat>(
+fn backward_step<F: NdFloat>(
     mut d_pre: ArrayViewMut2<F>,
     mut dc: ArrayViewMut2<F>,
     mut dh_prev: ArrayViewMut2<F>,
@@ -88,10 +294,10 @@ pub fn lstm_backward_step<F: NdFloat>(
         let (dhv, cp, tc) = (row(&dh, b), row(&c_prev, b), row(&tanh_c, b));
         backward_row(di, df, dg, d_o, dcv, carry, dhv, gi, gf, gg, go, cp, tc);
     }
-    matmul_acc(&d_pre.view(), &w_hh, F::zero(), &mut dh_prev);
+    matmul_acc(&d_pre.view(), &w_hh, Accumulate::Overwrite, &mut dh_prev);
 }
 
-/// The element-wise part of [`lstm_backward_step`] for one row. A function of its own so that its
+/// The element-wise part of [`backward_step`] for one row. A function of its own so that its
 /// slice arguments are known not to alias and the loop vectorises (inline, it stayed scalar).
 #[allow(clippy::too_many_arguments)]
 #[inline]

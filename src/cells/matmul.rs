@@ -1,4 +1,5 @@
-//! The per-step recurrent products `C ← β C + A B` with a small A (B rows, one per sequence).
+//! The per-step recurrent products `C ← A B` or `C ← C + A B` with a small A (B rows, one per
+//! sequence).
 //!
 //! A general GEMM (matrixmultiply) packs both operands on every call: for the recurrent product
 //! that is a copy of the whole of W_hh (1 MiB for an LSTM of width 256) at every timestep, which
@@ -44,22 +45,33 @@ impl<F: NdFloat> PaddedMatrix<F> {
     }
 }
 
-/// `c ← beta · c + a · b` with a: (M, K), b: (K, N), c: (M, N); beta is 0 or 1.
+/// What [`matmul_acc`] does with the old contents of C.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Accumulate {
+    /// `C ← C + A B`
+    Add,
+    /// `C ← A B`; the old contents are ignored (NaN in C does not leak through).
+    Overwrite,
+}
+
+/// `c ← a · b` or `c ← c + a · b` (per `mode`) with a: (M, K), b: (K, N), c: (M, N), any strides
+/// (the fast f32 kernel needs unit column strides and non-negative row strides; other layouts
+/// take the general path).
 ///
-/// With beta 0 the old contents of c are ignored (NaN in c does not leak through).
-pub fn matmul_acc<F: NdFloat>(
+/// # Panics
+/// If the shapes do not agree.
+pub(crate) fn matmul_acc<F: NdFloat>(
     a: &ArrayView2<F>,
     b: &ArrayView2<F>,
-    beta: F,
+    mode: Accumulate,
     c: &mut ArrayViewMut2<F>,
 ) {
-    debug_assert!(beta == F::zero() || beta == F::one());
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    assert_eq!(k, k2, "matmul_acc: inner dimensions differ");
+    assert_eq!(c.dim(), (m, n), "matmul_acc: output shape");
     #[cfg(target_arch = "x86_64")]
     if TypeId::of::<F>() == TypeId::of::<f32>() && x86::available() {
-        let (m, k) = a.dim();
-        let (k2, n) = b.dim();
-        assert_eq!(k, k2, "matmul_acc: inner dimensions differ");
-        assert_eq!(c.dim(), (m, n), "matmul_acc: output shape");
         let unit_cols = |s: &[isize], cols: usize| s[1] == 1 || cols <= 1;
         if unit_cols(a.strides(), k)
             && unit_cols(b.strides(), n)
@@ -81,12 +93,16 @@ pub fn matmul_acc<F: NdFloat>(
                     b.strides()[0] as usize,
                     c.as_mut_ptr() as *mut f32,
                     c.strides()[0] as usize,
-                    beta == F::zero(),
+                    mode == Accumulate::Overwrite,
                 );
             }
             return;
         }
     }
+    let beta = match mode {
+        Accumulate::Add => F::one(),
+        Accumulate::Overwrite => F::zero(),
+    };
     general_mat_mul(F::one(), a, b, beta, c);
 }
 
@@ -262,6 +278,14 @@ mod tests {
         c0.mapv(|v| f64::from(beta * v)) + a.dot(&b)
     }
 
+    fn mode(beta: f32) -> Accumulate {
+        if beta == 0.0 {
+            Accumulate::Overwrite
+        } else {
+            Accumulate::Add
+        }
+    }
+
     #[test]
     fn f32_kernel_matches_f64_product_for_every_edge_shape() {
         let mut seed = 1u32;
@@ -287,7 +311,7 @@ mod tests {
                 if beta == 0.0 {
                     c.fill(f32::NAN); // beta 0 must ignore old contents
                 }
-                matmul_acc(&a.view(), &b.view(), beta, &mut c.view_mut());
+                matmul_acc(&a.view(), &b.view(), mode(beta), &mut c.view_mut());
                 let tol = 1e-5 * (k as f64 + 1.0);
                 for (g, w) in c.iter().zip(want.iter()) {
                     assert!(
@@ -305,7 +329,7 @@ mod tests {
         let w = Array2::from_shape_fn((48, 20), |(i, j)| ((i + 2 * j) % 7) as f32 - 3.0);
         // transposed B (not row-major) takes the general path; both agree with f64
         let mut c = Array2::<f32>::zeros((6, 48));
-        matmul_acc(&a.view(), &w.t(), 0.0, &mut c.view_mut());
+        matmul_acc(&a.view(), &w.t(), Accumulate::Overwrite, &mut c.view_mut());
         let want = a.mapv(f64::from).dot(&w.t().mapv(f64::from));
         for (g, w) in c.iter().zip(want.iter()) {
             assert!((f64::from(*g) - w).abs() < 1e-4);
@@ -316,7 +340,7 @@ mod tests {
         matmul_acc(
             &a.view(),
             &wt.view(),
-            1.0,
+            Accumulate::Add,
             &mut big.slice_mut(s![.., 24..72]),
         );
         for ((i, j), &v) in big.indexed_iter() {
@@ -326,6 +350,85 @@ mod tests {
                 1.0
             };
             assert!((f64::from(v) - expect).abs() < 1e-4, "({i},{j})");
+        }
+    }
+
+    /// `c0 (+ a b)` by the textbook triple loop, in f64.
+    fn naive(
+        a: ArrayView2<f64>,
+        b: ArrayView2<f64>,
+        c0: ArrayView2<f64>,
+        add: bool,
+    ) -> Array2<f64> {
+        Array2::from_shape_fn(c0.dim(), |(i, j)| {
+            let start = if add { c0[[i, j]] } else { 0.0 };
+            (0..a.ncols()).fold(start, |acc, k| acc + a[[i, k]] * b[[k, j]])
+        })
+    }
+
+    /// Views with odd row strides, non-unit and negative column strides, in f64 and f32, both
+    /// modes: every layout gives the product (the f32 kernel where it applies, else the general
+    /// path), and Overwrite ignores NaN in C.
+    #[test]
+    fn odd_strides_in_f64_and_f32_for_both_modes() {
+        let big_a = Array2::from_shape_fn((11, 23), |(i, j)| ((3 * i + 5 * j) % 13) as f64 - 6.0);
+        let big_b =
+            Array2::from_shape_fn((31, 19), |(i, j)| ((7 * i + 2 * j) % 11) as f64 * 0.5 - 2.5);
+        let big_c = Array2::from_shape_fn((13, 29), |(i, j)| ((i + 3 * j) % 5) as f64 - 2.0);
+        // (M, K) = (5, 7), (K, N) = (7, 6)
+        let a_views = [
+            big_a.slice(s![1..6, 3..10]), // odd row stride 23, unit columns
+            big_a.slice(s![..;2, ..;3]).slice_move(s![..5, ..7]), // stride 46 × 3
+            big_a.slice(s![5..10;-1, 2..9]), // negative row stride
+        ];
+        let b_views = [
+            big_b.slice(s![2..9, 1..7]), // odd row stride 19
+            big_b.slice(s![..;4, ..;-3]).slice_move(s![..7, ..6]), // negative column stride
+            big_b.t().slice_move(s![3..10, 4..10]), // column-major
+        ];
+        for a in &a_views {
+            for b in &b_views {
+                for add in [false, true] {
+                    let mode = if add {
+                        Accumulate::Add
+                    } else {
+                        Accumulate::Overwrite
+                    };
+                    let want = naive(a.view(), b.view(), big_c.slice(s![2..7, 5..11]), add);
+                    // f64 into an odd-stride block of a bigger C
+                    let mut c64 = big_c.clone();
+                    if !add {
+                        c64.slice_mut(s![2..7, 5..11]).fill(f64::NAN);
+                    }
+                    matmul_acc(a, b, mode, &mut c64.slice_mut(s![2..7, 5..11]));
+                    let got = c64.slice(s![2..7, 5..11]);
+                    assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-12));
+                    // outside the block nothing changed
+                    let mut outside = c64.clone();
+                    outside
+                        .slice_mut(s![2..7, 5..11])
+                        .assign(&big_c.slice(s![2..7, 5..11]));
+                    assert_eq!(outside, big_c);
+                    // f32, C with a column step
+                    let (a32, b32) = (a.mapv(|v| v as f32), b.mapv(|v| v as f32));
+                    let mut c32 = big_c.mapv(|v| v as f32);
+                    if !add {
+                        c32.slice_mut(s![2..7, 5..17;2]).fill(f32::NAN);
+                    }
+                    let start = naive(a.view(), b.view(), big_c.slice(s![2..7, 5..17;2]), add);
+                    matmul_acc(
+                        &a32.view(),
+                        &b32.view(),
+                        mode,
+                        &mut c32.slice_mut(s![2..7, 5..17;2]),
+                    );
+                    let got = c32.slice(s![2..7, 5..17;2]);
+                    assert!(got
+                        .iter()
+                        .zip(&start)
+                        .all(|(g, w)| (f64::from(*g) - w).abs() < 1e-4));
+                }
+            }
         }
     }
 }

@@ -9,12 +9,8 @@ use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
 use super::forward::{reuse, ForwardCache, LayerCache, LayerInput, State};
 use super::params::{LayerParams, Params};
 use super::spec::ModelSpec;
-use crate::batch::cast;
-use crate::cells::gru::gru_backward_step;
-use crate::cells::lstm::lstm_backward_step;
-use crate::cells::matmul::PaddedMatrix;
-use crate::cells::rnn::{rnn_backward_step, RnnLayerNormGrad};
-use crate::cells::CellKind;
+use crate::batch::{cast, Inputs};
+use crate::cells::{CellAdjoint, CellVisitor, Registered};
 use crate::error::{Error, Result};
 
 /// How far back the error signal travels.
@@ -48,27 +44,30 @@ impl Bptt {
 
 /// The adjoints of one layer, kept for the gradient reports.
 #[derive(Debug, Clone)]
-pub struct LayerAdjoints<F> {
+pub struct LayerAdjoints<F: NdFloat> {
     /// (T, B, H): ∂L/∂h_t along every path (from the loss at t, from later steps, from above).
     pub dh: Array3<F>,
-    /// LSTM: (T, B, H) ∂L/∂c_t.
-    pub dc: Option<Array3<F>>,
     /// (T, B, G·H): ∂L/∂(x_t W_ih^T + b_ih), the gate pre-activations seen from the input side.
     pub d_pre: Array3<F>,
-    /// GRU: (T, B, 3H) ∂L/∂(h_{t−1} W_hh^T + b_hh). For RNN and LSTM it equals `d_pre`.
-    pub d_hproj: Option<Array3<F>>,
+    /// The cell's own adjoints (LSTM ∂L/∂c_t, GRU ∂L/∂(h_{t−1} W_hh^T + b_hh)).
+    pub cell: CellAdjoint<F>,
 }
 
 impl<F: NdFloat> LayerAdjoints<F> {
     /// ∂L/∂(h_{t−1} W_hh^T + b_hh), (T, B, G·H).
     pub fn recurrent_pre(&self) -> &Array3<F> {
-        self.d_hproj.as_ref().unwrap_or(&self.d_pre)
+        self.cell.recurrent().unwrap_or(&self.d_pre)
+    }
+
+    /// ∂L/∂(second state) (LSTM's c_t), (T, B, H); None for cells without one.
+    pub fn dc(&self) -> Option<&Array3<F>> {
+        self.cell.memory()
     }
 }
 
 /// Everything one backward pass produces.
 #[derive(Debug, Clone)]
-pub struct Backward<F> {
+pub struct Backward<F: NdFloat> {
     /// ∂L/∂θ for every parameter.
     pub grads: Params<F>,
     /// Per layer, bottom first.
@@ -94,7 +93,7 @@ impl<F: NdFloat> Backward<F> {
         (0..forward.steps)
             .map(|t| {
                 let g = self.whh_step_grad(forward, layer, t);
-                crate::analysis::gradient_report::l2_norm(g.iter().map(|&v| cast::<F, f64>(v)))
+                super::l2_norm(g.iter().map(|&v| cast::<F, f64>(v)))
             })
             .collect()
     }
@@ -105,7 +104,7 @@ impl<F: NdFloat> Backward<F> {
 pub fn network_backward<F: NdFloat>(
     spec: &ModelSpec,
     params: &Params<F>,
-    inputs: &crate::batch::Inputs<F>,
+    inputs: &Inputs<F>,
     forward: &ForwardCache<F>,
     d_top: Array3<F>,
     grads: Params<F>,
@@ -129,7 +128,7 @@ pub fn network_backward<F: NdFloat>(
 pub fn network_backward_into<F: NdFloat>(
     spec: &ModelSpec,
     params: &Params<F>,
-    inputs: &crate::batch::Inputs<F>,
+    inputs: &Inputs<F>,
     forward: &ForwardCache<F>,
     d_top: ArrayView3<'_, F>,
     bptt: Bptt,
@@ -141,65 +140,101 @@ pub fn network_backward_into<F: NdFloat>(
     while out.layers.len() < n {
         out.layers.push(LayerAdjoints {
             dh: Array3::zeros((0, 0, 0)),
-            dc: None,
             d_pre: Array3::zeros((0, 0, 0)),
-            d_hproj: None,
+            cell: CellAdjoint::Empty,
         });
     }
-    let mut d_h0 = vec![None; n];
-    let mut d_c0 = vec![None; n];
-    // ∂L/∂(output of layer l) for l below the top, produced by the layer above
-    let mut d_below: Option<Array3<F>> = None;
-    out.d_inputs = None;
-    for l in (0..n).rev() {
-        let below = (l > 0).then(|| forward.layers[l - 1].output());
-        let input = LayerInput::new(inputs, below);
-        let need_dx = l > 0 || matches!(inputs, crate::batch::Inputs::Dense(_));
-        let d_out_owned = d_below.take();
-        let d_out = d_out_owned.as_ref().map_or(d_top, |d| d.view());
-        let (dx, dh0, dc0) = layer_backward(
-            spec.cell,
-            spec.activation,
-            &params.layers[l],
-            &forward.layers[l],
-            input,
-            d_out,
-            &mut out.grads.layers[l],
+    spec.cell.visit(
+        &spec.cell_config(),
+        NetworkBackward {
+            spec,
+            params,
+            inputs,
+            forward,
+            d_top,
             bptt,
-            need_dx,
-            &mut out.layers[l],
-        );
-        let mut dx = dx;
-        if spec.residual && l > 0 {
-            // y = h + x: the output's adjoint also reaches the layer below directly
-            if let Some(dx) = dx.as_mut() {
-                *dx += &d_out;
+            out,
+        },
+    );
+    Ok(())
+}
+
+/// The layer loop of [`network_backward_into`] with the concrete cell.
+struct NetworkBackward<'a, F: NdFloat> {
+    spec: &'a ModelSpec,
+    params: &'a Params<F>,
+    inputs: &'a Inputs<F>,
+    forward: &'a ForwardCache<F>,
+    d_top: ArrayView3<'a, F>,
+    bptt: Bptt,
+    out: &'a mut Backward<F>,
+}
+
+impl<F: NdFloat> CellVisitor for NetworkBackward<'_, F> {
+    type Output = ();
+    fn visit<C: Registered>(self, cell: C) {
+        let NetworkBackward {
+            spec,
+            params,
+            inputs,
+            forward,
+            d_top,
+            bptt,
+            out,
+        } = self;
+        let n = spec.layers();
+        let mut d_h0 = vec![None; n];
+        let mut d_c0 = vec![None; n];
+        // ∂L/∂(output of layer l) for l below the top, produced by the layer above
+        let mut d_below: Option<Array3<F>> = None;
+        out.d_inputs = None;
+        for l in (0..n).rev() {
+            let below = (l > 0).then(|| forward.layers[l - 1].output());
+            let input = LayerInput::new(inputs, below);
+            let need_dx = l > 0 || matches!(inputs, Inputs::Dense(_));
+            let d_out_owned = d_below.take();
+            let d_out = d_out_owned.as_ref().map_or(d_top, |d| d.view());
+            let (dx, dh0, dc0) = layer_backward(
+                cell,
+                &params.layers[l],
+                &forward.layers[l],
+                input,
+                d_out,
+                &mut out.grads.layers[l],
+                bptt,
+                need_dx,
+                &mut out.layers[l],
+            );
+            let mut dx = dx;
+            if spec.residual && l > 0 {
+                // y = h + x: the output's adjoint also reaches the layer below directly
+                if let Some(dx) = dx.as_mut() {
+                    *dx += &d_out;
+                }
+            }
+            d_h0[l] = Some(dh0);
+            d_c0[l] = dc0;
+            match dx {
+                Some(dx) if l > 0 => d_below = Some(dx),
+                dx => out.d_inputs = dx,
             }
         }
-        d_h0[l] = Some(dh0);
-        d_c0[l] = dc0;
-        match dx {
-            Some(dx) if l > 0 => d_below = Some(dx),
-            dx => out.d_inputs = dx,
-        }
+        out.d_state = State {
+            h: d_h0
+                .into_iter()
+                .map(|h| h.expect("every layer ran backward"))
+                .collect(),
+            c: d_c0,
+        };
     }
-    out.d_state = State {
-        h: d_h0
-            .into_iter()
-            .map(|h| h.expect("every layer ran backward"))
-            .collect(),
-        c: d_c0,
-    };
-    Ok(())
 }
 
 /// One layer backward. `dy`: (T, B, H) = ∂L/∂h_t arriving from above (readout or next layer).
 /// Writes the layer's adjoints into `adj` (arrays reused when their shapes fit) and returns
-/// ∂L/∂input (T, B, I) when asked, ∂L/∂h_0 and ∂L/∂c_0.
+/// ∂L/∂input (T, B, I) when asked, ∂L/∂h_0 and the cell's ∂L/∂(initial second state).
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-fn layer_backward<F: NdFloat>(
-    cell: CellKind,
-    activation: crate::cells::Activation,
+fn layer_backward<F: NdFloat, C: Registered>(
+    cell: C,
     p: &LayerParams<F>,
     cache: &LayerCache<F>,
     input: LayerInput<'_, F>,
@@ -210,10 +245,8 @@ fn layer_backward<F: NdFloat>(
     adj: &mut LayerAdjoints<F>,
 ) -> (Option<Array3<F>>, Array2<F>, Option<Array2<F>>) {
     let (steps, batch, gh) = cache.gates.dim();
-    let hid = p.weight_hh.ncols();
-    let fit = |slot: Option<Array3<F>>, keep: bool, dim: (usize, usize, usize)| {
-        keep.then(|| reuse(slot, ndarray::Dim(dim)))
-    };
+    let hid = cache.h.dim().2;
+    let own_cache = C::cache_ref(&cache.cell).expect("the forward cache was made by this cell");
     let mut dh = reuse(
         Some(std::mem::replace(&mut adj.dh, Array3::zeros((0, 0, 0)))),
         ndarray::Dim((steps, batch, hid)),
@@ -222,109 +255,62 @@ fn layer_backward<F: NdFloat>(
         Some(std::mem::replace(&mut adj.d_pre, Array3::zeros((0, 0, 0)))),
         ndarray::Dim((steps, batch, gh)),
     );
-    let mut dc_all = fit(adj.dc.take(), cell == CellKind::Lstm, (steps, batch, hid));
-    let mut d_hproj = fit(
-        adj.d_hproj.take(),
-        cell == CellKind::Gru,
-        (steps, batch, gh),
-    );
-    // adjoint carried from step t to step t − 1 through h (and through c for LSTM)
+    let own = C::adjoint_mut(&mut adj.cell);
+    cell.begin_backward(own, steps, batch, hid);
+    // adjoint carried from step t to step t − 1 through h (the cell carries its own)
     let mut dh_next = Array2::<F>::zeros((batch, hid));
-    let mut dc_carry = Array2::<F>::zeros((batch, hid));
-    // W_hh row-major with a padded stride, once per sequence (see `PaddedMatrix`)
-    let w_hh = PaddedMatrix::new(p.weight_hh.view());
-    let w_hh = w_hh.view();
+    let prep = cell.prepare_backward(p);
     for t in (0..steps).rev() {
         Zip::from(dh.index_axis_mut(Axis(0), t))
             .and(dy.index_axis(Axis(0), t))
             .and(&dh_next)
             .for_each(|a, &above, &later| *a = above + later);
-        let dh_t = dh.index_axis(Axis(0), t);
-        match cell {
-            CellKind::Rnn => {
-                let ln = match (
-                    &p.layer_norm,
-                    &mut grads.layer_norm,
-                    &cache.ln_xhat,
-                    &cache.ln_rstd,
-                ) {
-                    (Some((gamma, _)), Some((dgamma, dbeta)), Some(xhat), Some(rstd)) => {
-                        Some(RnnLayerNormGrad {
-                            gamma: gamma.view(),
-                            xhat: xhat.index_axis(Axis(0), t),
-                            rstd: rstd.index_axis(Axis(0), t),
-                            dgamma: dgamma.view_mut(),
-                            dbeta: dbeta.view_mut(),
-                        })
-                    }
-                    _ => None,
-                };
-                rnn_backward_step(
-                    d_pre.index_axis_mut(Axis(0), t),
-                    dh_next.view_mut(),
-                    dh_t,
-                    cache.h.index_axis(Axis(0), t + 1),
-                    w_hh,
-                    activation,
-                    ln,
-                );
-            }
-            CellKind::Lstm => {
-                let c = cache.c.as_ref().expect("LSTM caches c");
-                let tanh_c = cache.tanh_c.as_ref().expect("LSTM caches tanh(c)");
-                let dc = dc_all.as_mut().expect("LSTM keeps dc");
-                lstm_backward_step(
-                    d_pre.index_axis_mut(Axis(0), t),
-                    dc.index_axis_mut(Axis(0), t),
-                    dh_next.view_mut(),
-                    dc_carry.view_mut(),
-                    dh_t,
-                    cache.gates.index_axis(Axis(0), t),
-                    c.index_axis(Axis(0), t),
-                    tanh_c.index_axis(Axis(0), t),
-                    w_hh,
-                );
-            }
-            CellKind::Gru => {
-                let hproj_n = cache.hproj_n.as_ref().expect("GRU caches W_hn h + b_hn");
-                let d_hp = d_hproj.as_mut().expect("GRU keeps d_hproj");
-                gru_backward_step(
-                    d_pre.index_axis_mut(Axis(0), t),
-                    d_hp.index_axis_mut(Axis(0), t),
-                    dh_next.view_mut(),
-                    dh_t,
-                    cache.gates.index_axis(Axis(0), t),
-                    hproj_n.index_axis(Axis(0), t),
-                    cache.h.index_axis(Axis(0), t),
-                    w_hh,
-                );
-            }
-        }
+        cell.backward_step(
+            &prep,
+            own_cache,
+            own,
+            t,
+            cache.gates.index_axis(Axis(0), t),
+            cache.h.index_axis(Axis(0), t),
+            cache.h.index_axis(Axis(0), t + 1),
+            dh.index_axis(Axis(0), t),
+            d_pre.index_axis_mut(Axis(0), t),
+            dh_next.view_mut(),
+        );
         if bptt.cuts_before(t) {
             dh_next.fill(F::zero());
-            dc_carry.fill(F::zero());
+            C::cut(own);
         }
     }
 
     // weight gradients: one product over all timesteps
+    let d_hproj = C::recurrent_adjoint(own);
     let d_pre2 = as_matrix(&d_pre);
-    let d_rec2 = as_matrix(d_hproj.as_ref().unwrap_or(&d_pre));
+    let d_rec2 = as_matrix(d_hproj.unwrap_or(&d_pre));
     let h_prev = cache.h.slice(s![0..steps, .., ..]);
     let h_prev2 = h_prev
         .into_shape_with_order((steps * batch, hid))
         .expect("h is contiguous");
-    general_mat_mul(
-        F::one(),
-        &d_rec2.t(),
-        &h_prev2,
-        F::one(),
-        &mut grads.weight_hh,
-    );
+    if C::REPARAMETERISED {
+        // ∂ℓ/∂W of the recurrent matrix used, mapped to its parameter by the cell
+        let mut d_w = Array2::<F>::zeros(grads.weight_hh.raw_dim());
+        general_mat_mul(F::one(), &d_rec2.t(), &h_prev2, F::zero(), &mut d_w);
+        grads.weight_hh += &cell.recurrent_weight_grad(p, d_w);
+    } else {
+        general_mat_mul(
+            F::one(),
+            &d_rec2.t(),
+            &h_prev2,
+            F::one(),
+            &mut grads.weight_hh,
+        );
+    }
     let d_pre_sum = d_pre2.sum_axis(Axis(0));
-    match &d_hproj {
-        Some(_) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
-        // RNN and LSTM: the recurrent pre-activation adjoint is d_pre itself
-        None => grads.bias_hh += &d_pre_sum,
+    match (cell.bias_hh_in_pre(), d_hproj) {
+        (false, _) => {}
+        (true, Some(_)) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
+        // the recurrent pre-activation adjoint is d_pre itself
+        (true, None) => grads.bias_hh += &d_pre_sum,
     }
     grads.bias_ih += &d_pre_sum;
     match input {
@@ -348,18 +334,15 @@ fn layer_backward<F: NdFloat>(
             grads.weight_ih += &d_w_t.t();
         }
     }
+    cell.end_backward(own, grads);
     let dx = need_dx.then(|| {
         let dx2 = d_pre2.dot(&p.weight_ih);
         dx2.into_shape_with_order((steps, batch, p.weight_ih.ncols()))
             .expect("fresh product is contiguous")
     });
-    *adj = LayerAdjoints {
-        dh,
-        dc: dc_all,
-        d_pre,
-        d_hproj,
-    };
-    let dc0 = (cell == CellKind::Lstm).then_some(dc_carry);
+    let dc0 = C::initial_memory_adjoint(own);
+    adj.dh = dh;
+    adj.d_pre = d_pre;
     (dx, dh_next, dc0)
 }
 

@@ -3,16 +3,12 @@
 //! before the time loop.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
+use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
 
 use super::params::LayerParams;
 use super::spec::{InputKind, ModelSpec};
 use crate::batch::Inputs;
-use crate::cells::gru::gru_forward_step_transposed;
-use crate::cells::lstm::lstm_forward_step_transposed;
-use crate::cells::matmul::PaddedMatrix;
-use crate::cells::rnn::{rnn_forward_step_transposed, RnnLayerNormStep};
-use crate::cells::CellKind;
+use crate::cells::{CellCache, CellVisitor, Registered};
 use crate::error::{Error, Result};
 
 /// The recurrent state between calls: per layer h (B, H) and, for LSTM, c (B, H).
@@ -34,7 +30,7 @@ impl<F: NdFloat> State<F> {
             c: spec
                 .hidden
                 .iter()
-                .map(|&h| (spec.cell == CellKind::Lstm).then(|| Array2::zeros((batch, h))))
+                .map(|&h| spec.cell.has_memory().then(|| Array2::zeros((batch, h))))
                 .collect(),
         }
     }
@@ -42,20 +38,14 @@ impl<F: NdFloat> State<F> {
 
 /// Everything one layer's forward pass leaves for the backward pass.
 #[derive(Debug, Clone)]
-pub struct LayerCache<F> {
-    /// (T, B, G·H): activated gates (LSTM i,f,g,o; GRU r,z,n); for the RNN the (normalised)
-    /// pre-activation.
+pub struct LayerCache<F: NdFloat> {
+    /// (T, B, G·H): what the cell leaves in its gate buffer (LSTM i,f,g,o; GRU r,z,n activated;
+    /// the RNN's (normalised) pre-activation).
     pub gates: Array3<F>,
     /// (T+1, B, H): `h[0]` is the initial state, `h[t+1]` is h_t.
     pub h: Array3<F>,
-    /// LSTM: (T+1, B, H) cell states laid out like `h`, and (T, B, H) tanh(c_t).
-    pub c: Option<Array3<F>>,
-    pub tanh_c: Option<Array3<F>>,
-    /// GRU: (T, B, H) `W_hn h_{t−1} + b_hn`.
-    pub hproj_n: Option<Array3<F>>,
-    /// Layer norm: (T, B, H) x̂ and (T, B) rstd.
-    pub ln_xhat: Option<Array3<F>>,
-    pub ln_rstd: Option<Array2<F>>,
+    /// The cell's own buffers (LSTM c and tanh c, GRU `W_hn h + b_hn`, layer norm x̂ and rstd).
+    pub cell: CellCache<F>,
     /// Residual layers: (T, B, H) `h_t + input_t`, the layer's output. None: the output is h_t.
     pub residual_out: Option<Array3<F>>,
 }
@@ -66,11 +56,7 @@ impl<F: NdFloat> LayerCache<F> {
         LayerCache {
             gates: Array3::zeros((0, 0, 0)),
             h: Array3::zeros((0, 0, 0)),
-            c: None,
-            tanh_c: None,
-            hproj_n: None,
-            ln_xhat: None,
-            ln_rstd: None,
+            cell: CellCache::Empty,
             residual_out: None,
         }
     }
@@ -91,7 +77,7 @@ impl<F: NdFloat> LayerCache<F> {
 
 /// The forward pass of a whole network over one batch.
 #[derive(Debug, Clone)]
-pub struct ForwardCache<F> {
+pub struct ForwardCache<F: NdFloat> {
     pub layers: Vec<LayerCache<F>>,
     /// (T, B)
     pub steps: usize,
@@ -124,7 +110,11 @@ impl<F: NdFloat> ForwardCache<F> {
             c: self
                 .layers
                 .iter()
-                .map(|l| l.c.as_ref().map(|c| c.index_axis(Axis(0), last).to_owned()))
+                .map(|l| {
+                    l.cell
+                        .memory()
+                        .map(|c| c.index_axis(Axis(0), last).to_owned())
+                })
                 .collect(),
         }
     }
@@ -208,46 +198,69 @@ pub fn network_forward_into<F: NdFloat>(
     while cache.layers.len() < layers.len() {
         cache.layers.push(LayerCache::empty());
     }
-    for (l, p) in layers.iter().enumerate() {
-        let h0 = state.map(|s| s.h[l].view());
-        let c0 = state.and_then(|s| s.c[l].as_ref().map(|c| c.view()));
-        let (done, rest) = cache.layers.split_at_mut(l);
-        let below = done.last().map(|c| c.output());
-        let layer = &mut rest[0];
-        layer_forward(
+    spec.cell.visit(
+        &spec.cell_config(),
+        NetworkForward {
             spec,
-            p,
-            steps,
-            batch,
-            LayerInput::new(inputs, below),
-            h0,
-            c0,
-            layer,
-        );
-        layer.residual_out = match (spec.residual && l > 0, layer.residual_out.take()) {
-            (true, slot) => {
-                let below = below.expect("layer l > 0 has a layer below");
-                let mut y = reuse(slot, below.raw_dim());
-                y.assign(&layer.hidden());
-                y += &below;
-                Some(y)
-            }
-            (false, _) => None,
-        };
-    }
+            layers,
+            inputs,
+            state,
+            cache,
+        },
+    );
     Ok(())
 }
 
-/// `slot` when it has shape `dim`, else a new array (its contents are left to the caller).
-pub(crate) fn reuse<F: NdFloat, D: ndarray::Dimension>(
-    slot: Option<Array<F, D>>,
-    dim: D,
-) -> Array<F, D> {
-    match slot {
-        Some(a) if a.raw_dim() == dim && a.is_standard_layout() => a,
-        _ => Array::zeros(dim),
+/// The layer loop of [`network_forward_into`] with the concrete cell.
+struct NetworkForward<'a, F: NdFloat> {
+    spec: &'a ModelSpec,
+    layers: &'a [LayerParams<F>],
+    inputs: &'a Inputs<F>,
+    state: Option<&'a State<F>>,
+    cache: &'a mut ForwardCache<F>,
+}
+
+impl<F: NdFloat> CellVisitor for NetworkForward<'_, F> {
+    type Output = ();
+    fn visit<C: Registered>(self, cell: C) {
+        let NetworkForward {
+            spec,
+            layers,
+            inputs,
+            state,
+            cache,
+        } = self;
+        let (steps, batch) = (cache.steps, cache.batch);
+        for (l, p) in layers.iter().enumerate() {
+            let h0 = state.map(|s| s.h[l].view());
+            let c0 = state.and_then(|s| s.c[l].as_ref().map(|c| c.view()));
+            let (done, rest) = cache.layers.split_at_mut(l);
+            let below = done.last().map(|c| c.output());
+            let layer = &mut rest[0];
+            layer_forward(
+                cell,
+                p,
+                (steps, batch, spec.hidden[l]),
+                LayerInput::new(inputs, below),
+                h0,
+                c0,
+                layer,
+            );
+            layer.residual_out = match (spec.residual && l > 0, layer.residual_out.take()) {
+                (true, slot) => {
+                    let below = below.expect("layer l > 0 has a layer below");
+                    let mut y = reuse(slot, below.raw_dim());
+                    y.assign(&layer.hidden());
+                    y += &below;
+                    Some(y)
+                }
+                (false, _) => None,
+            };
+        }
     }
 }
+
+pub(crate) use crate::cells::{fit, reuse};
 
 /// What a layer reads: the network's inputs (layer 0) or the output of the layer below.
 #[derive(Clone, Copy)]
@@ -304,127 +317,44 @@ pub fn input_projection<F: NdFloat>(
     }
 }
 
-/// One layer over the whole sequence, into `cache` (arrays reused when their shapes fit).
-#[allow(clippy::too_many_arguments)]
-fn layer_forward<F: NdFloat>(
-    spec: &ModelSpec,
+/// One layer over the whole sequence, into `cache` (arrays reused when their shapes fit):
+/// the input projection of every step at once, then the cell's steps.
+fn layer_forward<F: NdFloat, C: Registered>(
+    cell: C,
     p: &LayerParams<F>,
-    steps: usize,
-    batch: usize,
+    (steps, batch, hid): (usize, usize, usize),
     input: LayerInput<'_, F>,
     h0: Option<ArrayView2<'_, F>>,
     c0: Option<ArrayView2<'_, F>>,
     cache: &mut LayerCache<F>,
 ) {
-    let cell = spec.cell;
-    let gh = p.weight_hh.nrows();
-    let hid = p.weight_hh.ncols();
-    let reuse3 = |a: &mut Array3<F>, dim: (usize, usize, usize)| {
-        if a.dim() != dim || !a.is_standard_layout() {
-            *a = Array3::zeros(dim);
-        }
-    };
-    reuse3(&mut cache.gates, (steps, batch, gh));
-    // GRU keeps b_hh inside the recurrent term (r multiplies W_hn h + b_hn); the others fold it in.
-    if cell == CellKind::Gru {
-        input_projection(&mut cache.gates, input, &p.weight_ih, &p.bias_ih);
-    } else {
-        input_projection(
-            &mut cache.gates,
-            input,
-            &p.weight_ih,
-            &(&p.bias_ih + &p.bias_hh),
-        );
-    }
-    // W_hh^T row-major, once per sequence: the step products stream it row by row
-    let w_hh_t = PaddedMatrix::new(p.weight_hh.t());
-
-    reuse3(&mut cache.h, (steps + 1, batch, hid));
-    match h0 {
-        Some(h0) => cache.h.index_axis_mut(Axis(0), 0).assign(&h0),
-        None => cache.h.index_axis_mut(Axis(0), 0).fill(F::zero()),
-    }
-    let lstm = cell == CellKind::Lstm;
-    let gru = cell == CellKind::Gru;
-    let ln = cell == CellKind::Rnn && p.layer_norm.is_some();
-    let opt3 = |slot: &mut Option<Array3<F>>, keep: bool, dim: (usize, usize, usize)| {
-        *slot = keep.then(|| reuse(slot.take(), ndarray::Dim(dim)));
-    };
-    opt3(&mut cache.c, lstm, (steps + 1, batch, hid));
-    opt3(&mut cache.tanh_c, lstm, (steps, batch, hid));
-    opt3(&mut cache.hproj_n, gru, (steps, batch, hid));
-    opt3(&mut cache.ln_xhat, ln, (steps, batch, hid));
-    cache.ln_rstd = ln.then(|| reuse(cache.ln_rstd.take(), ndarray::Dim((steps, batch))));
     let LayerCache {
         gates,
         h,
-        c,
-        tanh_c,
-        hproj_n,
-        ln_xhat,
-        ln_rstd,
+        cell: slot,
         ..
     } = cache;
-    match cell {
-        CellKind::Rnn => {
-            let mut ln = match (&p.layer_norm, ln_xhat, ln_rstd) {
-                (Some((g, b)), Some(xhat), Some(rstd)) => Some((g.view(), b.view(), xhat, rstd)),
-                _ => None,
-            };
-            for t in 0..steps {
-                let (before, mut after) = h.view_mut().split_at(Axis(0), t + 1);
-                let ln_step = ln.as_mut().map(|(g, b, xhat, rstd)| RnnLayerNormStep {
-                    gamma: *g,
-                    beta: *b,
-                    xhat: xhat.index_axis_mut(Axis(0), t),
-                    rstd: rstd.index_axis_mut(Axis(0), t),
-                });
-                rnn_forward_step_transposed(
-                    after.index_axis_mut(Axis(0), 0),
-                    gates.index_axis_mut(Axis(0), t),
-                    before.index_axis(Axis(0), t),
-                    w_hh_t.view(),
-                    spec.activation,
-                    ln_step,
-                );
-            }
-        }
-        CellKind::Lstm => {
-            let c = c.as_mut().expect("LSTM layers cache c");
-            let tanh_c = tanh_c.as_mut().expect("LSTM layers cache tanh(c)");
-            match c0 {
-                Some(c0) => c.index_axis_mut(Axis(0), 0).assign(&c0),
-                None => c.index_axis_mut(Axis(0), 0).fill(F::zero()),
-            }
-            for t in 0..steps {
-                let (h_before, mut h_after) = h.view_mut().split_at(Axis(0), t + 1);
-                let (c_before, mut c_after) = c.view_mut().split_at(Axis(0), t + 1);
-                lstm_forward_step_transposed(
-                    h_after.index_axis_mut(Axis(0), 0),
-                    c_after.index_axis_mut(Axis(0), 0),
-                    tanh_c.index_axis_mut(Axis(0), t),
-                    gates.index_axis_mut(Axis(0), t),
-                    h_before.index_axis(Axis(0), t),
-                    c_before.index_axis(Axis(0), t),
-                    w_hh_t.view(),
-                );
-            }
-        }
-        CellKind::Gru => {
-            let hproj_n = hproj_n.as_mut().expect("GRU layers cache W_hn h + b_hn");
-            let mut hproj = Array2::<F>::zeros((batch, gh));
-            for t in 0..steps {
-                let (before, mut after) = h.view_mut().split_at(Axis(0), t + 1);
-                gru_forward_step_transposed(
-                    after.index_axis_mut(Axis(0), 0),
-                    gates.index_axis_mut(Axis(0), t),
-                    hproj_n.index_axis_mut(Axis(0), t),
-                    hproj.view_mut(),
-                    before.index_axis(Axis(0), t),
-                    w_hh_t.view(),
-                    p.bias_hh.view(),
-                );
-            }
-        }
+    let gh = cell.gates() * hid;
+    fit(gates, ndarray::Dim((steps, batch, gh)));
+    input_projection(gates, input, &p.weight_ih, &cell.input_bias(p));
+    let mut prep = cell.prepare_forward(p, batch);
+
+    fit(h, ndarray::Dim((steps + 1, batch, hid)));
+    match h0 {
+        Some(h0) => h.index_axis_mut(Axis(0), 0).assign(&h0),
+        None => h.index_axis_mut(Axis(0), 0).fill(F::zero()),
+    }
+    let own = C::cache_mut(slot);
+    cell.begin_forward(own, steps, batch, hid, c0);
+    for t in 0..steps {
+        let (before, mut after) = h.view_mut().split_at(Axis(0), t + 1);
+        cell.forward_step(
+            &mut prep,
+            own,
+            t,
+            gates.index_axis_mut(Axis(0), t),
+            before.index_axis(Axis(0), t),
+            after.index_axis_mut(Axis(0), 0),
+        );
     }
 }

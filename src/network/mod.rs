@@ -8,7 +8,7 @@ pub mod spec;
 
 pub use backward::{Backward, Bptt, LayerAdjoints};
 pub use forward::{ForwardCache, LayerCache, State};
-pub use params::{LayerParams, NamedTensor, Params};
+pub use params::{init_params, LayerParams, NamedTensor, Params};
 pub use readout::ReadoutCache;
 pub use spec::{InputKind, ModelSpec, OutputKind};
 
@@ -16,7 +16,24 @@ use ndarray::{s, Array2, Array3, NdFloat};
 
 use crate::batch::{Batch, Inputs, Targets};
 use crate::error::{Error, Result};
-use crate::init::{init_params, InitSpec};
+use crate::init::InitSpec;
+
+/// ‖v‖₂ computed as `m · sqrt(Σ (v_i / m)²)` with m = max |v_i|, so the squares neither underflow
+/// (a 1e-170 entry squared is below f64's range) nor overflow; exact to rounding for any finite
+/// entries. NaN if any entry is NaN.
+pub fn l2_norm(values: impl Iterator<Item = f64> + Clone) -> f64 {
+    let m = values.clone().fold(0.0f64, |m, v| {
+        if v.is_nan() || m.is_nan() {
+            f64::NAN
+        } else {
+            m.max(v.abs())
+        }
+    });
+    if m == 0.0 || !m.is_finite() {
+        return m;
+    }
+    m * values.map(|v| (v / m) * (v / m)).sum::<f64>().sqrt()
+}
 
 /// A network: its architecture and its parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,7 +44,7 @@ pub struct Network<F> {
 
 /// One forward and backward pass over a batch.
 #[derive(Debug, Clone)]
-pub struct Evaluation<F> {
+pub struct Evaluation<F: NdFloat> {
     /// `Σ w ℓ`, in f64.
     pub loss: f64,
     pub forward: ForwardCache<F>,
@@ -38,7 +55,7 @@ pub struct Evaluation<F> {
 /// Buffers kept from one batch to the next by [`Network::evaluate_with`], so a training loop
 /// allocates (and page-faults in) its forward caches and adjoint arrays once instead of per batch.
 #[derive(Debug, Clone)]
-pub struct Workspace<F> {
+pub struct Workspace<F: NdFloat> {
     evaluation: Option<Evaluation<F>>,
     d_top: Option<Array3<F>>,
 }
@@ -312,8 +329,8 @@ mod tests {
         for (x, y) in a.backward.layers.iter().zip(&b.backward.layers) {
             assert_eq!(x.dh, y.dh, "{what}: dh");
             assert_eq!(x.d_pre, y.d_pre, "{what}: d_pre");
-            assert_eq!(x.dc, y.dc, "{what}: dc");
-            assert_eq!(x.d_hproj, y.d_hproj, "{what}: d_hproj");
+            assert_eq!(x.dc(), y.dc(), "{what}: dc");
+            assert_eq!(x.cell.recurrent(), y.cell.recurrent(), "{what}: d_hproj");
         }
         for (x, y) in a.forward.layers.iter().zip(&b.forward.layers) {
             assert_eq!(x.h, y.h, "{what}: h");

@@ -2,46 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cells::{Activation, CellKind};
+use crate::cells::{Activation, CellConfig, CellKind};
 use crate::error::{Error, Result};
 
-/// What the network reads at each step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputKind {
-    /// Token ids, fed as one-hot rows over `vocab` symbols (implemented as a column gather).
-    Tokens { vocab: usize },
-    /// Real vectors of `width` values.
-    Dense { width: usize },
-}
-
-impl InputKind {
-    pub fn width(self) -> usize {
-        match self {
-            InputKind::Tokens { vocab } => vocab,
-            InputKind::Dense { width } => width,
-        }
-    }
-}
-
-/// What the linear readout produces and which loss it is trained with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OutputKind {
-    /// `count` classes, softmax cross-entropy.
-    Classes { count: usize },
-    /// `width` real values, squared error averaged over the width.
-    Values { width: usize },
-}
-
-impl OutputKind {
-    pub fn width(self) -> usize {
-        match self {
-            OutputKind::Classes { count } => count,
-            OutputKind::Values { width } => width,
-        }
-    }
-}
+pub use crate::batch::{InputKind, OutputKind};
 
 /// Architecture of a stacked recurrent network with a linear readout.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +48,14 @@ impl ModelSpec {
             output,
             residual: false,
             layer_norm: false,
+        }
+    }
+
+    /// The options the cell is built from.
+    pub fn cell_config(&self) -> CellConfig {
+        CellConfig {
+            activation: self.activation,
+            layer_norm: self.layer_norm,
         }
     }
 
@@ -149,7 +121,7 @@ impl ModelSpec {
                 }
             }
         }
-        if self.layer_norm && self.cell != CellKind::Rnn {
+        if self.layer_norm && !self.cell.supports_layer_norm() {
             return Err(Error::invalid(
                 "layer_norm",
                 format!("is available for the vanilla rnn only, not {}", self.cell),

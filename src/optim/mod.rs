@@ -142,30 +142,34 @@ pub struct StepReport {
     pub clipped: bool,
 }
 
-/// An optimiser with its per-parameter state (moments, velocities), one buffer per tensor in the
-/// order of [`Params::named`].
+/// An optimiser with its per-parameter state, typed like the parameters: every moment is a
+/// [`Params`] of the same shapes (and names) as the weights it belongs to.
 #[derive(Debug, Clone)]
 pub struct Optimizer<F> {
     pub spec: OptimizerSpec,
-    first: Vec<Vec<F>>,
-    second: Vec<Vec<F>>,
+    /// SGD velocity, Adam's first moment m.
+    first: Params<F>,
+    /// RMSprop's square average, Adam's second moment v.
+    second: Params<F>,
     steps: u64,
 }
 
 impl<F: NdFloat> Optimizer<F> {
     pub fn new(spec: OptimizerSpec, params: &Params<F>) -> Result<Self> {
         spec.validate()?;
-        let zeros: Vec<Vec<F>> = params
-            .named()
-            .iter()
-            .map(|t| vec![F::zero(); t.data.len()])
-            .collect();
+        let zeros = params.zeros_like();
         Ok(Optimizer {
             spec,
             first: zeros.clone(),
             second: zeros,
             steps: 0,
         })
+    }
+
+    /// The state: (SGD velocity or Adam's m, RMSprop's square average or Adam's v), each shaped
+    /// like the parameters.
+    pub fn state(&self) -> (&Params<F>, &Params<F>) {
+        (&self.first, &self.second)
     }
 
     /// Steps taken so far.
@@ -191,8 +195,8 @@ impl<F: NdFloat> Optimizer<F> {
             .slices_mut()
             .into_iter()
             .zip(grads)
-            .zip(&mut self.first)
-            .zip(&mut self.second)
+            .zip(self.first.slices_mut())
+            .zip(self.second.slices_mut())
         {
             match s.kind {
                 OptimizerKind::Sgd => sgd::sgd_update(p, g, first, lr, cast(s.momentum), t == 1),

@@ -65,7 +65,7 @@ impl TaskDef for Copy {
     }
 
     fn output_kind(&self) -> OutputKind {
-        OutputKind::Classes { classes: CLASSES }
+        OutputKind::Classes { count: CLASSES }
     }
 
     fn loss_steps(&self) -> Vec<usize> {

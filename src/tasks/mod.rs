@@ -35,23 +35,7 @@ use std::sync::Arc;
 /// naming `length` (the memory estimate of `crate::resources` then bounds the rest).
 pub const MAX_LENGTH: usize = 1_000_000;
 
-/// What the network reads at each step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputKind {
-    /// One token id per step, each `< vocab` (fed one-hot, so the input width is `vocab`).
-    Tokens { vocab: usize },
-    /// A real vector of `width` values per step.
-    Dense { width: usize },
-}
-
-/// What the readout produces at the steps that carry a loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputKind {
-    /// A class id `< classes`, trained with softmax cross-entropy.
-    Classes { classes: usize },
-    /// A real vector of `width` values, trained with squared error averaged over the width.
-    Values { width: usize },
-}
+pub use crate::batch::{InputKind, OutputKind};
 
 /// A target and the input step its evidence comes from; `distance = target_step - evidence_step`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,18 +182,12 @@ impl Task {
 
     /// I: the vocabulary size for token inputs, the vector width for dense inputs.
     pub fn input_width(&self) -> usize {
-        match self.input_kind() {
-            InputKind::Tokens { vocab } => vocab,
-            InputKind::Dense { width } => width,
-        }
+        self.input_kind().width()
     }
 
     /// O: the number of classes, or the width of a real-valued target.
     pub fn output_width(&self) -> usize {
-        match self.output_kind() {
-            OutputKind::Classes { classes } => classes,
-            OutputKind::Values { width } => width,
-        }
+        self.output_kind().width()
     }
 
     /// The steps that carry a loss, ascending (the same for every sequence of the task).

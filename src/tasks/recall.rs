@@ -73,7 +73,7 @@ impl TaskDef for Recall {
     }
 
     fn output_kind(&self) -> OutputKind {
-        OutputKind::Classes { classes: DIGITS }
+        OutputKind::Classes { count: DIGITS }
     }
 
     fn loss_steps(&self) -> Vec<usize> {

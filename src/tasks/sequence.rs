@@ -126,7 +126,7 @@ pub(crate) fn check_shape(task: &Task, seq: &Sequence) -> Result<(), String> {
         }
     }
     match (&seq.targets, task.output_kind()) {
-        (SequenceTargets::Classes(ids), OutputKind::Classes { classes }) => {
+        (SequenceTargets::Classes(ids), OutputKind::Classes { count: classes }) => {
             if let Some((t, id)) = ids
                 .iter()
                 .enumerate()

@@ -209,9 +209,7 @@ impl TaskDef for Tanaka {
     }
 
     fn output_kind(&self) -> OutputKind {
-        OutputKind::Classes {
-            classes: self.names,
-        }
+        OutputKind::Classes { count: self.names }
     }
 
     fn loss_steps(&self) -> Vec<usize> {

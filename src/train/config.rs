@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use crate::cells::{Activation, CellKind};
 use crate::error::{Error, Result};
 use crate::init::InitSpec;
-use crate::network::{Bptt, InputKind, ModelSpec, OutputKind};
+use crate::network::{Bptt, ModelSpec};
 use crate::optim::{Clip, OptimizerKind, OptimizerSpec};
-use crate::tasks::{self, Task, TaskKind, TaskSpec};
+use crate::tasks::{Task, TaskKind, TaskSpec};
 
 /// Float type of the training arithmetic. Gradient reports always run in f64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -196,14 +196,7 @@ impl TrainConfig {
 
     /// The network architecture this config trains on `task`.
     pub fn model_spec(&self, task: &Task) -> Result<ModelSpec> {
-        let input = match task.input_kind() {
-            tasks::InputKind::Tokens { vocab } => InputKind::Tokens { vocab },
-            tasks::InputKind::Dense { width } => InputKind::Dense { width },
-        };
-        let output = match task.output_kind() {
-            tasks::OutputKind::Classes { classes } => OutputKind::Classes { count: classes },
-            tasks::OutputKind::Values { width } => OutputKind::Values { width },
-        };
+        let (input, output) = (task.input_kind(), task.output_kind());
         let m = &self.model;
         let spec = ModelSpec {
             cell: m.cell,

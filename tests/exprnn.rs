@@ -1,0 +1,98 @@
+//! expRNN, the cell added through the Cell trait: the recurrent matrix exp(S − Sᵀ) is orthogonal,
+//! every gradient (through the matrix exponential) matches central differences, and the model
+//! trains, saves and reloads like the standard cells.
+
+use ndarray::Array2;
+use rnnlab::cells::exprnn::ExpRnn;
+use rnnlab::gradcheck::{case_setup, check_case, standard_cases, truncated_cases, TOLERANCE};
+use rnnlab::network::{InputKind, OutputKind};
+use rnnlab::{Activation, Bptt, CellKind, InitSpec, ModelSpec, Network};
+
+#[test]
+fn exprnn_is_registered_by_name_but_not_among_the_standard_cells() {
+    assert_eq!("exprnn".parse::<CellKind>().unwrap(), CellKind::ExpRnn);
+    assert_eq!(CellKind::ExpRnn.to_string(), "exprnn");
+    assert!(CellKind::REGISTERED.contains(&CellKind::ExpRnn));
+    assert!(!CellKind::ALL.contains(&CellKind::ExpRnn));
+    assert!(CellKind::ExpRnn.reparameterised() && CellKind::ExpRnn.uses_activation());
+}
+
+#[test]
+fn every_exprnn_gradient_matches_finite_differences() {
+    // modReLU (relu), tanh, sigmoid × depths × masks × losses, token inputs, truncated BPTT
+    let mut cases = standard_cases(&[CellKind::ExpRnn], &Activation::ALL);
+    cases.extend(truncated_cases(&[CellKind::ExpRnn], &Activation::ALL));
+    assert!(cases.len() >= 27);
+    for case in &cases {
+        let report = check_case(case, 11).unwrap();
+        for t in &report.tensors {
+            assert!(
+                t.max_rel_error < TOLERANCE,
+                "{case}: {} relative error {:.3e}",
+                t.name,
+                t.max_rel_error
+            );
+            assert!(t.max_abs_grad > 1e-9, "{case}: {} has no gradient", t.name);
+        }
+    }
+}
+
+#[test]
+fn the_recurrent_matrix_stays_orthogonal_and_is_exported_as_its_skew_parameter() {
+    let spec = ModelSpec::new(
+        CellKind::ExpRnn,
+        InputKind::Dense { width: 3 },
+        6,
+        2,
+        OutputKind::Classes { count: 2 },
+    );
+    let net = Network::<f64>::init(spec, &InitSpec::default(), 4).unwrap();
+    for layer in &net.params.layers {
+        let w = ExpRnn::recurrent_matrix(layer);
+        let gram = w.t().dot(&w);
+        assert!((&gram - &Array2::<f64>::eye(6))
+            .iter()
+            .all(|v| v.abs() < 1e-12));
+    }
+    let names: Vec<String> = net.params.named().into_iter().map(|t| t.name).collect();
+    assert!(names.contains(&"skew_hh_l0".to_string()), "{names:?}");
+    assert!(names.contains(&"weight_ih_l1".to_string()), "{names:?}");
+}
+
+#[test]
+fn a_training_step_runs_in_f32_and_the_loss_is_finite() {
+    let case = &standard_cases(&[CellKind::ExpRnn], &[Activation::Relu])[0];
+    let (net, batch, state) = case_setup(case, 2).unwrap();
+    let (net, batch) = (net.cast::<f32>(), batch.cast::<f32>());
+    let state = rnnlab::State {
+        h: state.h.iter().map(|h| h.mapv(|v| v as f32)).collect(),
+        c: state.c.iter().map(|_| None).collect(),
+    };
+    let eval = net.evaluate(&batch, Some(&state), Bptt::Full).unwrap();
+    assert!(eval.loss.is_finite());
+    assert!(eval.backward.grads.global_norm().is_finite());
+}
+
+#[test]
+fn the_step_jacobian_from_the_backward_step_matches_finite_differences() {
+    use rnnlab::analysis::StepJacobian;
+    for act in [Activation::Relu, Activation::Tanh] {
+        let case = &standard_cases(&[CellKind::ExpRnn], &[act])[0];
+        let (net, batch, state) = case_setup(case, 6).unwrap();
+        let forward = net.forward(&batch.inputs, Some(&state)).unwrap();
+        let (b, h) = (forward.batch, net.spec.hidden[0]);
+        let v = Array2::from_shape_fn((b, h), |(i, j)| ((i * 7 + j * 3) % 5) as f64 * 0.2 - 0.4);
+        for t in [0, forward.steps - 1] {
+            let jv = StepJacobian::new(&net, &forward, 0, t, b).apply(v.view());
+            let run = |sign: f64| {
+                let mut s = forward.state_at(t);
+                s.h[0].scaled_add(sign * 1e-6, &v);
+                net.step(&mut s, &batch.inputs, t).unwrap();
+                s.h[0].clone()
+            };
+            let fd = (run(1.0) - run(-1.0)) / 2e-6;
+            let err = (&jv - &fd).iter().fold(0.0f64, |m, e| m.max(e.abs()));
+            assert!(err < 1e-7, "{act} t {t}: {err:e}");
+        }
+    }
+}
