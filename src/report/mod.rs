@@ -5,6 +5,7 @@
 //! log coordinates handle well (1e-300..1e10) stay exact; tick labels read `5`, `0.05` near 1 and
 //! `1e-300` far from it.
 
+pub mod html;
 mod plot;
 pub mod run_plots;
 mod text_chart;

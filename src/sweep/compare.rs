@@ -19,6 +19,7 @@ use crate::analysis::stats::{
     wilson_95, BootstrapInterval, Interval, LengthAtHalf, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
 };
 use crate::error::{Error, Result};
+use crate::report::html::write_html_report;
 use crate::tasks::{Solved, Task};
 use crate::train::run_dir::write_atomic;
 
@@ -1114,7 +1115,8 @@ fn protocol_text() -> String {
     )
 }
 
-/// Writes `dir/plots/*.svg` and `dir/report.md`.
+/// Writes `dir/plots/*.svg`, `dir/report.md` and `dir/report.html` (the same report as one
+/// self-contained page, with the files and the experiment).
 pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]) -> Result<()> {
     let plots = dir.join("plots");
     let mut md = String::new();
@@ -1241,7 +1243,15 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
     if !exp.tune.is_empty() {
         let _ = writeln!(md, "- **Tuned options**: {TUNING_RULE}");
     }
-    write_atomic(&dir.join("report.md"), md.as_bytes())
+    write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    // the page: the same report, with the files and the experiment as run
+    let mut page = md;
+    let _ = writeln!(
+        page,
+        "\n## Files\n\n- [results.csv](results.csv): one row per finished run\n- [experiment.ron](experiment.ron): the experiment as run\n- [report.md](report.md): this report as Markdown\n- `runs/`: every run's own directory (config, metrics, gradients, diagnostics, summary, model, plots)\n\n## The experiment\n\n```\n{}\n```",
+        exp.to_ron()
+    );
+    write_html_report(dir, &format!("rnnlab: {}", exp.name), &page)
 }
 
 /// Mean over `runs` of layer 0's grad_h by distance, at each run's first (or last) probe.

@@ -5,6 +5,7 @@ pub mod eval;
 pub mod metadata;
 pub mod options;
 pub mod run_dir;
+pub mod run_report;
 pub mod trainer;
 
 pub use config::{ModelOptions, Precision, TrainConfig};

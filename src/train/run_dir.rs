@@ -11,6 +11,7 @@
 //! DIR/summary.ron         final numbers, decay summaries at initialisation and at the end
 //! DIR/model.safetensors   weights (PyTorch names) + DIR/model.ron (architecture)
 //! DIR/plots/*.svg         gradient norm against distance, loss and accuracy curves
+//! DIR/report.{md,html}    the run's report (see `run_report`)
 //! ```
 
 use std::fs::File;
@@ -38,6 +39,8 @@ pub const DIAGNOSTICS_FILE: &str = "diagnostics.csv";
 /// An open run directory receiving a run's files.
 pub struct RunDir {
     pub path: PathBuf,
+    /// The run's resolved configuration (for the report).
+    config: TrainConfig,
     metrics: BufWriter<File>,
     gradients: BufWriter<File>,
     diagnostics: BufWriter<File>,
@@ -68,6 +71,7 @@ impl RunDir {
             .map_err(|e| io(path.join(DIAGNOSTICS_FILE), e))?;
         Ok(RunDir {
             path: path.to_path_buf(),
+            config: config.clone(),
             metrics,
             gradients,
             diagnostics,
@@ -87,7 +91,8 @@ impl RunDir {
             TrainedNetwork::F64(n) => save_model(n, &self.path)?,
         }
         write_summary(&self.path.join(SUMMARY_FILE), &outcome.summary)?;
-        write_run_plots(&self.path, outcome)
+        write_run_plots(&self.path, outcome)?;
+        super::run_report::write_run_report(&self.path, &self.config, outcome)
     }
 }
 

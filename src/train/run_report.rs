@@ -1,0 +1,165 @@
+//! A training run's report: `report.md` and the same as one self-contained page, `report.html`
+//! (the summary, the gradient report, every plot, the definitions, the configuration and links
+//! to the run's files).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::run_dir::write_atomic;
+use super::trainer::TrainOutcome;
+use super::TrainConfig;
+use crate::error::Result;
+use crate::report::html::write_html_report;
+use crate::report::run_plots::config_caption;
+
+fn number(v: Option<f64>) -> String {
+    match v {
+        Some(x) if x.is_finite() => format!("{x:.4}"),
+        Some(x) => format!("{x}"),
+        None => "–".to_string(),
+    }
+}
+
+/// The run's report as Markdown (image paths relative to the run directory).
+pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> String {
+    let s = &outcome.summary;
+    let caption = config_caption(config, &[]);
+    let mut md = String::new();
+    let _ = writeln!(md, "# {caption}: training run\n");
+    let verdict = if s.diverged {
+        format!(
+            "**Diverged** at step {}; the saved weights are the last finite ones.",
+            s.steps
+        )
+    } else if let Some(at) = s.solved_at_step {
+        format!("**Solved** at step {at}.")
+    } else {
+        format!("**Not solved** in {} steps.", s.steps)
+    };
+    let _ = writeln!(md, "{verdict}\n");
+    let _ = writeln!(
+        md,
+        "| measure | this run | memoryless baseline |\n|---|---|---|"
+    );
+    let _ = writeln!(
+        md,
+        "| eval accuracy | {:.4} | {:.4} |",
+        s.final_eval_accuracy, s.baseline_accuracy
+    );
+    let _ = writeln!(
+        md,
+        "| eval loss | {:.4} | {:.4} |",
+        s.final_eval_loss, s.baseline_loss
+    );
+    let _ = writeln!(md, "| steps | {} | |", s.steps);
+    let _ = writeln!(md, "| clipped steps | {:.1}% | |", 100.0 * s.clip_rate);
+    let _ = writeln!(md, "| wall time | {:.1} s | |\n", s.wall_seconds);
+
+    let _ = writeln!(md, "## The gradient report\n");
+    let _ = writeln!(md, "How much error signal reaches each step back from the loss: ρ is the decay per step of a log-linear fit of ‖∂ℓ/∂h_t‖ against distance, the half-life ln 2/(−ln ρ), the horizon the first distance where the signal falls below 1e-3 of the loss step's (definitions below).\n");
+    let _ = writeln!(
+        md,
+        "| when | layer | ρ per step | half-life | horizon | ratio at farthest | mean φ′ | saturated | ‖J‖₂ | mean gate |\n|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for (when, decays, diags) in [
+        ("initialisation", &s.gradients_init, &s.diagnostics_init),
+        ("end", &s.gradients_final, &s.diagnostics_final),
+    ] {
+        for (d, g) in decays.iter().zip(diags.iter()) {
+            let _ = writeln!(
+                md,
+                "| {when} | {} | {} | {} | {} | {:.3e} (distance {}) | {:.4} | {:.1}% | {:.4} | {} |",
+                d.layer,
+                number(d.decay_per_step),
+                number(d.half_life),
+                d.horizon.map_or("none".to_string(), |h| h.to_string()),
+                d.ratio_at_farthest,
+                d.farthest_distance,
+                g.mean_activation_derivative,
+                100.0 * g.saturated_fraction,
+                g.mean_jacobian_spectral_norm,
+                number(g.mean_gate)
+            );
+        }
+    }
+    let _ = writeln!(md);
+    let layers = s.gradients_init.len();
+    for layer in 0..layers {
+        let file = if layer == 0 {
+            "gradients.svg".to_string()
+        } else {
+            format!("gradients_l{layer}.svg")
+        };
+        let _ = writeln!(
+            md,
+            "![gradient norm against distance from the loss, layer {layer}](plots/{file})\n"
+        );
+    }
+    let _ = writeln!(md, "## Training\n");
+    let _ = writeln!(md, "![loss against training step](plots/loss.svg)\n");
+    let _ = writeln!(
+        md,
+        "![eval accuracy against training step](plots/accuracy.svg)\n"
+    );
+    if !s.accuracy_by_distance.is_empty() {
+        let _ = writeln!(
+            md,
+            "| distance | sequences | eval accuracy |\n|---|---|---|"
+        );
+        for b in &s.accuracy_by_distance {
+            let _ = writeln!(
+                md,
+                "| {}–{} | {} | {:.3} |",
+                b.low, b.high, b.sequences, b.accuracy
+            );
+        }
+        let _ = writeln!(md);
+    }
+    let _ = writeln!(md, "## Definitions\n");
+    let _ = writeln!(md, "- **grad_h** at distance d = p − t: the mean over the probe sequences of ‖∂ℓ_b/∂h_t‖₂, with ℓ_b each sequence's own loss at the task's probe step p, computed in f64.");
+    let _ = writeln!(md, "- **ρ per step**: exp of the least-squares slope of ln grad_h against distance (distances ≥ 1); **half-life** ln 2/(−ln ρ) steps; **horizon** the first distance where grad_h/grad_h(0) < 1e-3.");
+    let _ = writeln!(md, "- **mean φ′**: the activation's mean derivative (LSTM/GRU: of the candidate tanh); **saturated**: the share of units whose derivative is below 1% of its maximum; **‖J‖₂**: the mean spectral norm of the step Jacobian ∂h_t/∂h_{{t−1}}; **mean gate**: LSTM forget gate, GRU update gate.");
+    let _ = writeln!(md, "- **memoryless baseline**: the best a predictor that sees the step index but nothing it has read can score.\n");
+    let _ = writeln!(md, "## Files\n");
+    for (file, what) in [
+        (
+            "config.ron",
+            "the resolved configuration (`rnnlab train --config` repeats the run)",
+        ),
+        ("config.json", "the same as JSON"),
+        ("metrics.csv", "one row per step"),
+        (
+            "gradients.csv",
+            "grad_h, grad_c, grad_w per probe, layer and timestep",
+        ),
+        ("diagnostics.csv", "the diagnostics per probe and layer"),
+        ("summary.ron", "the summary"),
+        ("summary.json", "the same as JSON"),
+        ("model.safetensors", "the weights (PyTorch names)"),
+        ("model.ron", "the architecture"),
+    ] {
+        let _ = writeln!(md, "- [{file}]({file}): {what}");
+    }
+    let m = &s.metadata;
+    let _ = writeln!(
+        md,
+        "\n## Configuration\n\nMade by `{}` on {} at {} (rnnlab {}, build {}, {} thread{}).\n\n```\n{}\n```",
+        m.command.join(" "),
+        m.host,
+        m.started_utc,
+        m.rnnlab_version,
+        m.git_commit,
+        m.threads,
+        if m.threads == 1 { "" } else { "s" },
+        config.to_ron()
+    );
+    md
+}
+
+/// Writes `dir/report.md` and `dir/report.html` of a finished run.
+pub fn write_run_report(dir: &Path, config: &TrainConfig, outcome: &TrainOutcome) -> Result<()> {
+    let md = run_report_markdown(config, outcome);
+    write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    let title = format!("rnnlab: {}", config_caption(config, &[]));
+    write_html_report(dir, &title, &md)
+}

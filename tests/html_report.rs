@@ -1,0 +1,181 @@
+//! report.html opened in a real browser (headless Chromium): the page renders, its title is
+//! there, no script error or console message occurs, and every plot has a non-zero size (the
+//! page measures its figures on load and records the result in a meta element that
+//! `--dump-dom` shows). CI installs Debian's `chromium` (`.ci/run`); where no browser is
+//! installed and CI is not set, the test says so loudly and checks only the file.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("RNNLAB_CHROMIUM").map(PathBuf::from),
+        Some(PathBuf::from("/usr/bin/chromium")),
+        Some(PathBuf::from("/usr/bin/chromium-browser")),
+        Some(PathBuf::from("/usr/bin/google-chrome")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.is_file())
+}
+
+/// Runs headless Chromium on `page` with `extra` arguments; returns (stdout, stderr).
+fn browse(browser: &Path, profile: &Path, page: &Path, extra: &[&str]) -> (String, String) {
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs");
+    (
+        text(&out.stdout),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check_page(browser: Option<&Path>, page: &Path, min_plots: usize, title: &str) {
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(
+        html.contains(&format!("<title>{title}")),
+        "{}",
+        page.display()
+    );
+    for remote in ["src=\"http", "href=\"http", "url(http", "@import"] {
+        assert!(
+            !html.contains(remote),
+            "the page loads nothing from the network ({remote})"
+        );
+    }
+    let Some(browser) = browser else { return };
+    let profile = tempfile::tempdir().unwrap();
+    let (dom, log) = browse(browser, profile.path(), page, &["--dump-dom"]);
+    let check = dom
+        .split("name=\"rnnlab-render-check\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no render check in the DOM of {}:\n{log}", page.display()));
+    let numbers: Vec<usize> = check
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 3, "{check}");
+    assert!(
+        numbers[0] >= min_plots,
+        "{check}: expected at least {min_plots} plots"
+    );
+    assert_eq!(numbers[1], 0, "{check}: a plot has no size");
+    assert_eq!(numbers[2], 0, "{check}: script errors");
+    assert!(
+        dom.contains(&format!("<title>{title}")),
+        "the rendered page has its title"
+    );
+    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE(")).collect();
+    assert!(console.is_empty(), "console messages: {console:?}");
+    let shot = profile.path().join("page.png");
+    let arg = format!("--screenshot={}", shot.display());
+    browse(
+        browser,
+        profile.path(),
+        page,
+        &[&arg, "--window-size=1200,2000"],
+    );
+    let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        size > 10_000,
+        "the screenshot of {} is {size} bytes",
+        page.display()
+    );
+}
+
+#[test]
+fn run_and_sweep_reports_render_in_a_browser() {
+    let browser = chromium();
+    if browser.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (.ci/run does) to test report.html in a browser"
+        );
+        eprintln!("\n*** SKIPPING THE BROWSER CHECK: no chromium installed (apt-get install chromium); only the HTML file is checked ***\n");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    ok(
+        tmp.path(),
+        &[
+            "train",
+            "--steps",
+            "20",
+            "--hidden",
+            "8",
+            "--length",
+            "5",
+            "--eval-size",
+            "16",
+            "--probe-size",
+            "4",
+            "--probe-every",
+            "10",
+            "--out",
+            "run",
+            "--quiet",
+        ],
+    );
+    let run_page = tmp.path().join("run/report.html");
+    check_page(
+        browser.as_deref(),
+        &run_page,
+        3,
+        "rnnlab: tanaka T=5, lstm, hidden 8",
+    );
+    let html = std::fs::read_to_string(&run_page).unwrap();
+    for link in ["metrics.csv", "gradients.csv", "config.ron", "summary.json"] {
+        assert!(
+            html.contains(&format!("href=\"{link}\"")),
+            "no link to {link}"
+        );
+    }
+    assert!(
+        html.contains("Definitions") && html.contains("task: ("),
+        "definitions and configuration"
+    );
+
+    ok(
+        tmp.path(),
+        &[
+            "sweep",
+            "--cell",
+            "rnn,gru",
+            "--length",
+            "3,5",
+            "--seeds",
+            "2",
+            "--steps",
+            "5",
+            "--hidden",
+            "4",
+            "--eval-size",
+            "8",
+            "--probe-size",
+            "2",
+            "--out",
+            "sw",
+            "--quiet",
+        ],
+    );
+    let sweep_page = tmp.path().join("sw/report.html");
+    check_page(browser.as_deref(), &sweep_page, 5, "rnnlab: sweep-");
+    let html = std::fs::read_to_string(&sweep_page).unwrap();
+    assert!(html.contains("href=\"results.csv\"") && html.contains("Protocol and definitions"));
+}
