@@ -27,6 +27,69 @@ pub struct ModelDescription {
     /// Element type of the weights file: "f32" or "f64".
     pub dtype: String,
     pub model: ModelSpec,
+    /// Whether the recurrent layers are exactly a `torch.nn` module, and which.
+    #[serde(default)]
+    pub torch: TorchEquivalent,
+}
+
+/// What PyTorch module computes the same function as a model's recurrent layers (the readout is
+/// always the extra `readout.weight`/`readout.bias`, a `torch.nn.Linear` on the top layer's h).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TorchEquivalent {
+    /// True when `module` with these weights computes exactly what rnnlab computes.
+    pub exact: bool,
+    /// The constructor, e.g. `torch.nn.LSTM(input_size=16, hidden_size=64, num_layers=1)`.
+    pub module: Option<String>,
+    /// Why the model is not exactly a `torch.nn` module, when it is not.
+    pub reason: Option<String>,
+}
+
+impl TorchEquivalent {
+    /// The equivalent of `spec`: `torch.nn.RNN` (tanh or relu), `torch.nn.LSTM` or `torch.nn.GRU`
+    /// with equal widths, no residual connections and no layer norm; anything else is not exact.
+    pub fn of(spec: &ModelSpec) -> TorchEquivalent {
+        use crate::cells::{Activation, CellKind};
+        let not = |reason: String| TorchEquivalent {
+            exact: false,
+            module: None,
+            reason: Some(reason),
+        };
+        let class = match (spec.cell, spec.activation) {
+            (CellKind::Lstm, _) => "LSTM",
+            (CellKind::Gru, _) => "GRU",
+            (CellKind::Rnn, Activation::Tanh | Activation::Relu) => "RNN",
+            (CellKind::Rnn, a) => {
+                return not(format!(
+                    "torch.nn.RNN has no {a} nonlinearity (tanh and relu only)"
+                ))
+            }
+            (other, _) => return not(format!("torch.nn has no {other} cell")),
+        };
+        if spec.layer_norm {
+            return not("torch.nn.RNN has no layer normalisation".into());
+        }
+        if spec.residual {
+            return not("torch.nn recurrent modules have no residual connections".into());
+        }
+        let first = spec.hidden.first().copied().unwrap_or(0);
+        if spec.hidden.iter().any(|&h| h != first) {
+            return not("torch.nn recurrent modules have one hidden size for all layers".into());
+        }
+        let nonlinearity = match (spec.cell, spec.activation) {
+            (CellKind::Rnn, Activation::Relu) => ", nonlinearity='relu'",
+            _ => "",
+        };
+        TorchEquivalent {
+            exact: true,
+            module: Some(format!(
+                "torch.nn.{class}(input_size={}, hidden_size={first}, num_layers={}{nonlinearity})",
+                spec.input.width(),
+                spec.hidden.len()
+            )),
+            reason: None,
+        }
+    }
 }
 
 /// Writes `dir/model.safetensors` and `dir/model.ron`, creating `dir` if needed.
@@ -35,11 +98,16 @@ pub fn save_model<F: NdFloat>(net: &Network<F>, dir: &Path) -> Result<()> {
         path: dir.to_path_buf(),
         source,
     })?;
-    save_weights(&net.params, &dir.join(WEIGHTS_FILE))?;
+    save_weights_with(
+        &net.params,
+        &dir.join(WEIGHTS_FILE),
+        &TorchEquivalent::of(&net.spec),
+    )?;
     let description = ModelDescription {
         rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
         dtype: dtype_name::<F>().to_string(),
         model: net.spec.clone(),
+        torch: TorchEquivalent::of(&net.spec),
     };
     let text = ron::ser::to_string_pretty(&description, ron::ser::PrettyConfig::default())
         .map_err(|e| Error::bad_file(dir.join(SPEC_FILE), e.to_string()))?;
@@ -140,6 +208,16 @@ fn check_model_size(spec: &ModelSpec, spec_path: &Path, weights_path: &Path) -> 
 
 /// Writes every tensor of `params` under its PyTorch name, in `F`'s dtype.
 pub fn save_weights<F: NdFloat>(params: &Params<F>, path: &Path) -> Result<()> {
+    save_weights_with(params, path, &TorchEquivalent::default())
+}
+
+/// [`save_weights`], with the file's metadata saying whether the weights are exactly a
+/// `torch.nn` module (`torch_exact`, `torch_module` or `torch_not_exact_because`).
+fn save_weights_with<F: NdFloat>(
+    params: &Params<F>,
+    path: &Path,
+    torch: &TorchEquivalent,
+) -> Result<()> {
     let named = params.named();
     let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = named
         .iter()
@@ -158,7 +236,16 @@ pub fn save_weights<F: NdFloat>(params: &Params<F>, path: &Path) -> Result<()> {
                 .map_err(|e| Error::bad_file(path, format!("tensor {name}: {e}")))
         })
         .collect::<Result<_>>()?;
-    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    let mut metadata = HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("torch_exact".to_string(), torch.exact.to_string()),
+    ]);
+    if let Some(module) = &torch.module {
+        metadata.insert("torch_module".to_string(), module.clone());
+    }
+    if let Some(reason) = &torch.reason {
+        metadata.insert("torch_not_exact_because".to_string(), reason.clone());
+    }
     let out = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::bad_file(path, e.to_string()))?;
     write_file(path, &out)
