@@ -121,3 +121,80 @@ fn eval_refuses_what_does_not_fit_the_model() {
         "nothing written for refused input"
     );
 }
+
+#[test]
+fn eval_lengths_agree_with_rnnlab_eval_and_reach_compare() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(
+        tmp.path(),
+        &[
+            "train",
+            "--steps",
+            "20",
+            "--hidden",
+            "8",
+            "--length",
+            "5",
+            "--eval-size",
+            "16",
+            "--probe-size",
+            "2",
+            "--precision",
+            "f64",
+            "--eval-lengths",
+            "10:20",
+            "--out",
+            "run",
+            "--quiet",
+        ],
+    );
+    let summary = json(&tmp.path().join("run/summary.json"));
+    let at = summary["length_generalisation"].as_array().unwrap();
+    assert_eq!(at.len(), 2);
+    ok(
+        tmp.path(),
+        &["eval", "--model", "run", "--length", "10,20", "--out", "ev"],
+    );
+    let reports = json(&tmp.path().join("ev/eval.json"));
+    for (g, r) in at.iter().zip(reports.as_array().unwrap()) {
+        assert_eq!(g["length"], r["task"]["length"]);
+        assert_eq!(
+            g["loss"], r["loss"],
+            "the same sequences and weights give the same loss"
+        );
+        assert_eq!(g["accuracy"], r["accuracy"]);
+    }
+    let err = usage_error(tmp.path(), &["train", "--eval-lengths", "0:5"]);
+    assert!(err.contains("eval-lengths"), "{err}");
+
+    let stdout = ok(
+        tmp.path(),
+        &[
+            "sweep",
+            "--cell",
+            "rnn,gru",
+            "--length",
+            "3,5",
+            "--steps",
+            "3",
+            "--hidden",
+            "4",
+            "--eval-size",
+            "8",
+            "--probe-size",
+            "2",
+            "--eval-lengths",
+            "10:20",
+            "--out",
+            "sw",
+            "--quiet",
+        ],
+    );
+    assert!(stdout.contains("length generalisation"), "{stdout}");
+    assert!(stdout.contains("tested at 20"), "{stdout}");
+    let results = std::fs::read_to_string(tmp.path().join("sw/results.csv")).unwrap();
+    assert!(
+        results.lines().nth(1).unwrap().contains(";20="),
+        "{results}"
+    );
+}

@@ -15,8 +15,20 @@ fn model_files_say_which_torch_module_they_are() {
     let tmp = tempfile::tempdir().unwrap();
     let tiny = |extra: &[&str], out: &str| {
         let mut args = vec![
-            "train", "--steps", "1", "--hidden", "4", "--length", "5", "--eval-size", "4",
-            "--probe-size", "2", "--quiet", "--out", out,
+            "train",
+            "--steps",
+            "1",
+            "--hidden",
+            "4",
+            "--length",
+            "5",
+            "--eval-size",
+            "4",
+            "--probe-size",
+            "2",
+            "--quiet",
+            "--out",
+            out,
         ];
         args.extend_from_slice(extra);
         ok(tmp.path(), &args);
@@ -36,17 +48,39 @@ fn model_files_say_which_torch_module_they_are() {
         format!("torch.nn.LSTM(input_size={vocab}, hidden_size=4, num_layers=2)")
     );
     let relu = metadata(&tiny(&["--cell", "rnn", "--activation", "relu"], "relu"));
-    assert!(relu["torch_module"].ends_with("nonlinearity='relu')"), "{relu:?}");
+    assert!(
+        relu["torch_module"].ends_with("nonlinearity='relu')"),
+        "{relu:?}"
+    );
 
     for (extra, out, why) in [
-        (&["--cell", "rnn", "--activation", "sigmoid"][..], "sigmoid", "sigmoid"),
-        (&["--cell", "rnn", "--layer-norm"][..], "ln", "layer normalisation"),
-        (&["--cell", "gru", "--layers", "2", "--residual"][..], "res", "residual"),
-        (&["--cell", "gru", "--widths", "4:3"][..], "widths", "one hidden size"),
+        (
+            &["--cell", "rnn", "--activation", "sigmoid"][..],
+            "sigmoid",
+            "sigmoid",
+        ),
+        (
+            &["--cell", "rnn", "--layer-norm"][..],
+            "ln",
+            "layer normalisation",
+        ),
+        (
+            &["--cell", "gru", "--layers", "2", "--residual"][..],
+            "res",
+            "residual",
+        ),
+        (
+            &["--cell", "gru", "--widths", "4:3"][..],
+            "widths",
+            "one hidden size",
+        ),
     ] {
         let meta = metadata(&tiny(extra, out));
         assert_eq!(meta["torch_exact"], "false", "{out}");
         assert!(!meta.contains_key("torch_module"), "{out}");
-        assert!(meta["torch_not_exact_because"].contains(why), "{out}: {meta:?}");
+        assert!(
+            meta["torch_not_exact_because"].contains(why),
+            "{out}: {meta:?}"
+        );
     }
 }

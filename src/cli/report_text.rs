@@ -97,6 +97,15 @@ pub fn print_run_summary(
             super::report_text::text_chart(&grad_h_points(last, 0))
         );
     }
+    for g in &s.length_generalisation {
+        outln!(
+            "  at length {:>5}: eval accuracy {:.4}, loss {:.4}{}",
+            g.length,
+            g.accuracy,
+            g.loss,
+            if g.solved { " (solved)" } else { "" }
+        );
+    }
     for b in &s.accuracy_by_distance {
         outln!(
             "  distance {:>4}–{:<4} {:>5} sequences  accuracy {:.3}",

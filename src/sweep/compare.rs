@@ -1095,8 +1095,70 @@ pub fn comparison_text(comparisons: &[TaskComparison]) -> String {
                 let _ = writeln!(out, "  {note}");
             }
         }
+        if let Some(table) = tc.generalisation_table() {
+            let _ = writeln!(
+                out,
+                "task {}: length generalisation, mean over seeds of the solved metric (runs)",
+                tc.task
+            );
+            out.push_str(&table.aligned());
+        }
     }
     out
+}
+
+impl TaskComparison {
+    /// Length generalisation (runs with `eval-lengths`): per group and training length, the mean
+    /// over seeds of the task's solved metric (accuracy, or MSE for adding) at each test length,
+    /// with the number of runs; None when no run evaluated other lengths.
+    fn generalisation_table(&self) -> Option<Table> {
+        // (group, train length) → test length → (sum, runs)
+        let mut cells: BTreeMap<(String, usize), BTreeMap<usize, (f64, usize)>> = BTreeMap::new();
+        for row in &self.rows {
+            let Some(text) = row.metric("generalisation").filter(|t| !t.is_empty()) else {
+                continue;
+            };
+            let Some(train) = row.option("length").and_then(|l| l.parse().ok()) else {
+                continue;
+            };
+            let entry = cells
+                .entry((group_label(row, &self.group_columns), train))
+                .or_default();
+            for pair in text.split(';') {
+                let Some((l, v)) = pair.split_once('=') else {
+                    continue;
+                };
+                if let (Ok(l), Ok(v)) = (l.parse::<usize>(), v.parse::<f64>()) {
+                    let e = entry.entry(l).or_insert((0.0, 0));
+                    e.0 += if v.is_finite() { v } else { 0.0 };
+                    e.1 += 1;
+                }
+            }
+        }
+        if cells.is_empty() {
+            return None;
+        }
+        let mut tests: Vec<usize> = cells.values().flat_map(|m| m.keys().copied()).collect();
+        tests.sort_unstable();
+        tests.dedup();
+        let mut header = vec!["group".to_string(), "trained at".to_string()];
+        header.extend(tests.iter().map(|t| format!("tested at {t}")));
+        let mut keys: Vec<&(String, usize)> = cells.keys().collect();
+        keys.sort_by_key(|(g, l)| (self.groups.iter().position(|x| x == g), *l));
+        let rows = keys
+            .into_iter()
+            .map(|key| {
+                let mut row = vec![key.0.clone(), key.1.to_string()];
+                for t in &tests {
+                    row.push(cells[key].get(t).map_or("–".to_string(), |(sum, n)| {
+                        format!("{:.3} ({n})", sum / *n as f64)
+                    }));
+                }
+                row
+            })
+            .collect();
+        Some(Table { header, rows })
+    }
 }
 
 /// The rules behind every number in the report, for its last section.
@@ -1215,6 +1277,12 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
                     .collect(),
             };
             md.push_str(&tests.markdown());
+            let _ = writeln!(md);
+        }
+
+        if let Some(table) = tc.generalisation_table() {
+            let _ = writeln!(md, "### Length generalisation\n\nEach run trained at one length and evaluated after training at others (`eval-lengths`), on held-out sequences of the evaluation stream: the mean over seeds of the task's solved metric (accuracy, or MSE for adding), with the number of runs.\n");
+            md.push_str(&table.markdown());
             let _ = writeln!(md);
         }
 

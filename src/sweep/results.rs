@@ -24,11 +24,13 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "decay_final",
     "half_life_init",
     "horizon_init",
+    "generalisation",
     "wall_seconds",
 ];
 
 /// The measured columns of results files written before the validation set existed; such a file
-/// still reads, with empty validation cells.
+/// still reads, with empty validation cells. (Measured columns are read by name: any earlier
+/// layout whose names are all here or in [`METRIC_COLUMNS`] reads.)
 pub const LEGACY_METRIC_COLUMNS: &[&str] = &[
     "accuracy",
     "loss",
@@ -79,6 +81,11 @@ impl ResultRow {
             init.and_then(|g| g.horizon)
                 .map(|h| h.to_string())
                 .unwrap_or_default(),
+            s.length_generalisation
+                .iter()
+                .map(|g| format!("{}={}", g.length, g.metric))
+                .collect::<Vec<_>>()
+                .join(";"),
             format!("{:.3}", s.wall_seconds),
         ];
         ResultRow { options, metrics }
@@ -186,15 +193,19 @@ impl ResultsTable {
             .ok_or_else(|| Error::bad_file(path, "is empty"))?
             .map_err(bad)?;
         let header: Vec<&str> = header.iter().collect();
-        let ends_with = |columns: &[&str]| {
-            header
-                .len()
-                .checked_sub(columns.len())
-                .filter(|&n| header[n..] == *columns)
-        };
-        let legacy = ends_with(METRIC_COLUMNS).is_none();
-        let n_opts = ends_with(METRIC_COLUMNS)
-            .or_else(|| ends_with(LEGACY_METRIC_COLUMNS))
+        // the option columns come first; the measured ones are found by name, so a file from an
+        // earlier rnnlab (fewer measured columns, e.g. no validation set) still reads, with
+        // empty cells for what it did not measure
+        let n_opts = header
+            .iter()
+            .position(|c| METRIC_COLUMNS.contains(c) || LEGACY_METRIC_COLUMNS.contains(c))
+            .filter(|&n| {
+                header[n..]
+                    .iter()
+                    .all(|c| METRIC_COLUMNS.contains(c) || LEGACY_METRIC_COLUMNS.contains(c))
+                    && header[n..].contains(&"accuracy")
+                    && header.last() == Some(&"wall_seconds")
+            })
             .ok_or_else(|| {
                 Error::bad_file(
                     path,
@@ -204,6 +215,10 @@ impl ResultsTable {
                     ),
                 )
             })?;
+        let measured: Vec<Option<usize>> = METRIC_COLUMNS
+            .iter()
+            .map(|c| header[n_opts..].iter().position(|h| h == c))
+            .collect();
         let option_columns: Vec<String> = header[..n_opts].iter().map(|s| s.to_string()).collect();
         let mut table = ResultsTable::new(option_columns.clone());
         for record in records {
@@ -226,20 +241,10 @@ impl ResultsTable {
                     .cloned()
                     .zip(cells[..n_opts].iter().map(|s| s.to_string()))
                     .collect(),
-                metrics: if legacy {
-                    // no validation set then: its cells stay empty
-                    METRIC_COLUMNS
-                        .iter()
-                        .map(|c| {
-                            LEGACY_METRIC_COLUMNS
-                                .iter()
-                                .position(|l| l == c)
-                                .map_or_else(String::new, |i| cells[n_opts + i].to_string())
-                        })
-                        .collect()
-                } else {
-                    cells[n_opts..].iter().map(|s| s.to_string()).collect()
-                },
+                metrics: measured
+                    .iter()
+                    .map(|i| i.map_or_else(String::new, |i| cells[n_opts + i].to_string()))
+                    .collect(),
             };
             if let Some((id, index)) = id_of(&row) {
                 table.rows.entry(id).or_insert((index, row));

@@ -116,6 +116,10 @@ pub struct TrainConfig {
     /// Stop as soon as an evaluation counts as solved.
     pub stop_when_solved: bool,
     pub precision: Precision,
+    /// After training, also evaluate at these lengths (length generalisation), on `eval_size`
+    /// sequences each from the evaluation stream.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub eval_lengths: Vec<usize>,
 }
 
 impl Default for TrainConfig {
@@ -140,6 +144,7 @@ impl Default for TrainConfig {
             probe_size: 32,
             stop_when_solved: true,
             precision: Precision::F32,
+            eval_lengths: Vec::new(),
         }
     }
 }
@@ -187,6 +192,11 @@ impl TrainConfig {
         // 1, adding 2; none more than `tasks::MAX_LENGTH`), so `data check` and `train --data`
         // accept the same files
         Task::new(self.task.clone())?;
+        for &length in &self.eval_lengths {
+            let mut spec = self.task.clone();
+            spec.length = length;
+            Task::new(spec).map_err(|e| Error::invalid("eval-lengths", e.to_string()))?;
+        }
         self.optimizer.validate()?;
         self.clip.validate()?;
         self.init.validate()?;

@@ -217,6 +217,21 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
     option!("early-stop", "Stop when the task counts as solved (train: --no-early-stop keeps training).", Switch { flag: "no-early-stop", sets: "false" }, false, "false",
         set: |c, v, name| c.stop_when_solved = flag(name, v)?,
         get: |c| c.stop_when_solved.to_string()),
+    option!("eval-lengths", "After training, also evaluate at these lengths, e.g. 40:80 (length generalisation).", Value("L1:L2:…"), false, "40:80",
+    set: |c, v, name| {
+        c.eval_lengths = if v.trim().is_empty() || v.trim() == "none" {
+            Vec::new()
+        } else {
+            v.split(':')
+                .map(|l| parse::<usize>(name, l))
+                .collect::<Result<Vec<usize>>>()?
+        };
+    },
+    get: |c| if c.eval_lengths.is_empty() {
+        "none".to_string()
+    } else {
+        c.eval_lengths.iter().map(usize::to_string).collect::<Vec<_>>().join(":")
+    }),
     option!("precision", "f32 or f64 training arithmetic (gradient reports are always f64).", Value("P"), false, "f64",
         set: |c, v, name| c.precision = parse::<Precision>(name, v)?,
         get: |c| c.precision.to_string()),

@@ -15,7 +15,7 @@ use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
 use crate::network::{Network, Params, ReadoutCache, Workspace};
 use crate::optim::Optimizer;
-use crate::tasks::{load_dataset, LossWeighting, Predictions, Sequence, Task};
+use crate::tasks::{load_dataset, LossWeighting, Predictions, Sequence, Solved, Task};
 
 /// One row of `metrics.csv`: a training step, with the evaluation when one ran at that step.
 /// Step 0 is the evaluation before training (no training loss, norm or clip flag).
@@ -119,9 +119,23 @@ pub struct RunSummary {
     pub diagnostics_final: Vec<LayerDiagnostics>,
     /// For tasks whose dependency distance varies per sequence (adding): eval accuracy by distance.
     pub accuracy_by_distance: Vec<DistanceBucket>,
+    /// The trained network at the `eval_lengths` of the config (length generalisation).
+    #[serde(default)]
+    pub length_generalisation: Vec<LengthEval>,
     /// The command, time, host, build and threads that made the run.
     #[serde(default)]
     pub metadata: RunMetadata,
+}
+
+/// The trained network evaluated at another length (in f64).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LengthEval {
+    pub length: usize,
+    pub loss: f64,
+    pub accuracy: f64,
+    /// The task's solved metric: accuracy, or the mean squared error for adding.
+    pub metric: f64,
+    pub solved: bool,
 }
 
 /// A trained network in the precision it was trained in.
@@ -388,7 +402,9 @@ where
     let (val_loss, val_acc) = evaluate(&net, task, &val_batch)?;
     let baseline = task.baseline();
     let accuracy_by_distance = accuracy_by_distance(&net, task, &data.eval)?;
+    let length_generalisation = length_generalisation(&net.cast::<f64>(), task, config)?;
     let summary = RunSummary {
+        length_generalisation,
         metadata,
         rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
         final_eval_loss: eval_loss,
@@ -535,4 +551,36 @@ fn all_finite<F: NdFloat>(params: &Params<F>) -> bool {
         .named()
         .iter()
         .all(|t| t.data.iter().all(|x| x.is_finite()))
+}
+
+/// `net` evaluated at each of `config.eval_lengths` on `eval_size` sequences of the task at that
+/// length, drawn from the evaluation stream (as `rnnlab eval` does).
+fn length_generalisation(
+    net: &Network<f64>,
+    task: &Task,
+    config: &TrainConfig,
+) -> Result<Vec<LengthEval>> {
+    config
+        .eval_lengths
+        .iter()
+        .map(|&length| {
+            let mut spec = task.spec().clone();
+            spec.length = length;
+            let at = Task::new(spec).map_err(|e| Error::invalid("eval-lengths", e.to_string()))?;
+            let sequences = at.generate(config.eval_size, derived_seed(config.seed, STREAM_EVAL));
+            let batch: Batch<f64> = at.collate(&sequences, LossWeighting::MeanOverSteps)?;
+            let (loss, accuracy) = evaluate(net, &at, &batch)?;
+            let metric = match at.solved() {
+                Solved::MseAtMost(_) => loss,
+                Solved::AccuracyAtLeast(_) => accuracy,
+            };
+            Ok(LengthEval {
+                length,
+                loss,
+                accuracy,
+                metric,
+                solved: at.solved().is_met(loss, accuracy),
+            })
+        })
+        .collect()
 }
