@@ -30,6 +30,37 @@ enum DataCommand {
         after_help = "Examples:\n  rnnlab data show --task tanaka --length 6 --lang en --count 3\n  rnnlab data show --task recall --length 2 --pairs 4\n  rnnlab data show --data datasets/examples/tanaka.ron"
     )]
     Show(ShowArgs),
+    /// Write a dataset file as JSON, with the token and class vocabularies (for notebooks).
+    #[command(
+        after_help = "Example:\n  rnnlab data export datasets/examples/tanaka.ron --out tanaka.json\n  python3 -c \"import json; d = json.load(open('tanaka.json')); print(d['vocabulary']['classes'])\""
+    )]
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// The dataset file (RON) to export.
+    file: PathBuf,
+    /// The JSON file to write (never an existing file, unless --force and rnnlab wrote it).
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace --out if it is a dataset file rnnlab wrote.
+    #[arg(long)]
+    force: bool,
+}
+
+fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let ds = load_dataset(&args.file)?;
+    check_replaceable_dataset(&args.out, args.force)?;
+    let text = rnnlab::tasks::write_dataset_json(&ds.task, &ds.sequences)?;
+    rnnlab::train::run_dir::write_atomic(&args.out, text.as_bytes())?;
+    outln!(
+        "{} {} sequences → {}",
+        ds.sequences.len(),
+        ds.task.kind(),
+        args.out.display()
+    );
+    Ok(())
 }
 
 /// The task options every command that takes a task shares.
@@ -153,7 +184,7 @@ fn check_replaceable_dataset(out: &std::path::Path, force: bool) -> anyhow::Resu
     if !text
         .lines()
         .take(2)
-        .any(|l| l.starts_with("// rnnlab dataset:"))
+        .any(|l| l.starts_with("// rnnlab dataset:") || l.contains("\"rnnlab_dataset\":"))
     {
         return refuse("is not a dataset file rnnlab wrote; refusing to replace it");
     }
@@ -218,6 +249,7 @@ pub fn run(args: DataArgs) -> anyhow::Result<()> {
         DataCommand::Generate(args) => generate(args),
         DataCommand::Check(args) => check(args),
         DataCommand::Show(args) => show(args),
+        DataCommand::Export(args) => export(args),
     }
 }
 

@@ -159,6 +159,40 @@ pub fn write_dataset(task: &Task, sequences: &[Sequence]) -> Result<String> {
     Ok(text)
 }
 
+/// The dataset as JSON, for readers without RON (Python's standard library): the task's resolved
+/// spec, its vocabularies (token id i is `vocabulary.inputs[i]`, class id i is
+/// `vocabulary.classes[i]`; null for real-valued inputs or targets) and the records in the RON
+/// file's shape (`{"inputs": {"Tokens": [...]}, "targets": {"Classes": [null, "田中"]}}`).
+/// The first key, `rnnlab_dataset`, marks the file as rnnlab's.
+pub fn write_dataset_json(task: &Task, sequences: &[Sequence]) -> Result<String> {
+    let mut records = Vec::with_capacity(sequences.len());
+    for (b, seq) in sequences.iter().enumerate() {
+        task.check_sequence(seq)
+            .map_err(|m| Error::invalid("dataset", format!("sequence {b}: {m}")))?;
+        records.push(to_record(task, seq));
+    }
+    let names = |v: Option<&Vocabulary>| v.map(|v| v.names().to_vec());
+    let fail = |e: serde_json::Error| Error::invalid("dataset", e.to_string());
+    let value = serde_json::json!({
+        "rnnlab_dataset": format!(
+            "{} {} sequences of {} steps (rnnlab {}); format: datasets/README.md",
+            sequences.len(),
+            task.kind(),
+            task.steps(),
+            env!("CARGO_PKG_VERSION")
+        ),
+        "task": serde_json::to_value(task.spec()).map_err(fail)?,
+        "vocabulary": {
+            "inputs": names(task.input_vocabulary()),
+            "classes": names(task.class_vocabulary()),
+        },
+        "records": serde_json::to_value(&records).map_err(fail)?,
+    });
+    let mut text = serde_json::to_string_pretty(&value).map_err(fail)?;
+    text.push('\n');
+    Ok(text)
+}
+
 /// One value as single-line RON.
 fn ron<T: Serialize>(value: &T) -> Result<String> {
     ron_options()

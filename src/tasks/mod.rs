@@ -19,7 +19,8 @@ mod vocabulary;
 
 pub use collate::{LossWeighting, Predictions};
 pub use dataset_file::{
-    dataset_task, load_dataset, parse_dataset, save_dataset, write_dataset, Dataset,
+    dataset_task, load_dataset, parse_dataset, save_dataset, write_dataset, write_dataset_json,
+    Dataset,
 };
 pub use sequence::{Sequence, SequenceInputs, SequenceTargets};
 pub use spec::{TaskKind, TaskSpec};
