@@ -1108,12 +1108,10 @@ pub fn comparison_text(comparisons: &[TaskComparison]) -> String {
 }
 
 impl TaskComparison {
-    /// Length generalisation (runs with `eval-lengths`): per group and training length, the mean
-    /// over seeds of the task's solved metric (accuracy, or MSE for adding) at each test length,
-    /// with the number of runs; None when no run evaluated other lengths.
-    fn generalisation_table(&self) -> Option<Table> {
-        // (group, train length) → test length → (sum, runs)
-        let mut cells: BTreeMap<(String, usize), BTreeMap<usize, (f64, usize)>> = BTreeMap::new();
+    /// Length generalisation (runs with `eval-lengths`): per (group, training length), per test
+    /// length, the sum over seeds of the task's solved metric and the number of runs.
+    pub fn generalisation(&self) -> GeneralisationCells {
+        let mut cells: GeneralisationCells = BTreeMap::new();
         for row in &self.rows {
             let Some(text) = row.metric("generalisation").filter(|t| !t.is_empty()) else {
                 continue;
@@ -1135,6 +1133,13 @@ impl TaskComparison {
                 }
             }
         }
+        cells
+    }
+
+    /// [`Self::generalisation`] as a table: the mean over seeds of the solved metric at each test
+    /// length, with the number of runs; None when no run evaluated other lengths.
+    fn generalisation_table(&self) -> Option<Table> {
+        let cells = self.generalisation();
         if cells.is_empty() {
             return None;
         }
@@ -1160,6 +1165,9 @@ impl TaskComparison {
         Some(Table { header, rows })
     }
 }
+
+/// (group, training length) → test length → (sum of the solved metric over seeds, runs).
+pub type GeneralisationCells = BTreeMap<(String, usize), BTreeMap<usize, (f64, usize)>>;
 
 /// The rules behind every number in the report, for its last section.
 fn protocol_text() -> String {
@@ -1284,6 +1292,12 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
             let _ = writeln!(md, "### Length generalisation\n\nEach run trained at one length and evaluated after training at others (`eval-lengths`), on held-out sequences of the evaluation stream: the mean over seeds of the task's solved metric (accuracy, or MSE for adding), with the number of runs.\n");
             md.push_str(&table.markdown());
             let _ = writeln!(md);
+            let file = format!("generalisation{suffix}.svg");
+            sweep_plots.generalisation_plot(&plots.join(&file), &tc.generalisation())?;
+            let _ = writeln!(
+                md,
+                "![solved metric against test length, by training length](plots/{file})\n"
+            );
         }
 
         let _ = writeln!(md, "### Gradients\n");

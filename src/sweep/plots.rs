@@ -382,6 +382,63 @@ impl SweepPlots {
         chart.write(path)
     }
 
+    /// Length generalisation: the solved metric (mean over seeds) against the test length, one
+    /// series per group and training length, in the group's colour (a line pattern per training
+    /// length), with the solved threshold.
+    pub fn generalisation_plot(
+        &self,
+        path: &Path,
+        cells: &super::compare::GeneralisationCells,
+    ) -> Result<()> {
+        let mse = self.uses_mse();
+        let title = format!(
+            "{}: {} at other lengths after training ({})",
+            self.caption,
+            self.metric_name(),
+            self.seeds_text()
+        );
+        let mut chart = Chart::new(ChartSpec {
+            title: &title,
+            x_label: "test length",
+            y_label: if mse {
+                "eval mean squared error"
+            } else {
+                "eval accuracy"
+            },
+            y_scale: if mse { Scale::Log10 } else { Scale::Linear },
+            x_scale: Scale::Log10,
+        });
+        let mut trained_at: Vec<usize> = cells.keys().map(|(_, l)| *l).collect();
+        trained_at.sort_unstable();
+        trained_at.dedup();
+        for ((group, train), tests) in cells {
+            let i = self.groups.iter().position(|g| g == group).unwrap_or(0);
+            let mut style = SeriesStyle::nth(i);
+            style.dash = match trained_at.iter().position(|l| l == train).unwrap_or(0) % 3 {
+                0 => Dash::Solid,
+                1 => Dash::Dashed,
+                _ => Dash::Dotted,
+            };
+            let points = tests
+                .iter()
+                .map(|(l, (sum, n))| (*l as f64, sum / (*n).max(1) as f64))
+                .collect();
+            chart = chart.styled(
+                Series::new(format!("{group}, trained at {train}"), points),
+                style,
+            );
+        }
+        chart = match self.solved {
+            Solved::MseAtMost(t) => {
+                chart.reference(format!("solved: MSE ≤ {}", format_number(t)), t)
+            }
+            Solved::AccuracyAtLeast(t) => chart
+                .reference(format!("solved: accuracy ≥ {}", format_number(t)), t)
+                .y_include(0.0, 1.0),
+        };
+        chart.write(path)
+    }
+
     /// Mean ‖∂ℓ/∂h_t‖ against distance at the longest length, at initialisation or trained: one
     /// series per group (`profiles`: group and points), in the group's colour.
     pub fn gradient_plot(
