@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use rnnlab::analysis::gradient_report::{GradientProbe, GradientRow};
-use rnnlab::report::run_plots::gradient_plot;
 use rnnlab::report::{
     line_chart_svg, text_chart_log, Chart, ChartSpec, Scale, Series, SeriesStyle,
 };
+use rnnlab::train::plots::gradient_plot;
 use rnnlab::Error;
 
 fn spec<'a>(title: &'a str, y_scale: Scale) -> ChartSpec<'a> {

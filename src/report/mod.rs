@@ -7,7 +7,6 @@
 
 pub mod html;
 mod plot;
-pub mod run_plots;
 mod text_chart;
 
 pub use plot::{

@@ -15,9 +15,9 @@ use std::path::Path;
 use super::compare::TaskComparison;
 use super::{Experiment, ResultRow};
 use crate::error::Result;
-use crate::report::run_plots::config_caption;
 use crate::report::{format_number, Chart, ChartSpec, Dash, Scale, Series, SeriesStyle};
 use crate::tasks::{Solved, Task};
+use crate::train::plots::config_caption;
 
 /// What one finished run contributes to the sweep plots.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@ pub mod config;
 pub mod eval;
 pub mod metadata;
 pub mod options;
+pub mod plots;
 pub mod run_dir;
 pub mod run_report;
 pub mod trainer;

@@ -19,6 +19,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::config::TrainConfig;
+use super::plots::{accuracy_plot, config_caption, gradient_plot, loss_plot_with};
 use super::trainer::{
     MetricRow, RunSummary, TrainObserver, TrainOutcome, TrainedNetwork, METRICS_CSV_HEADER,
 };
@@ -27,7 +28,6 @@ use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
 use crate::model_io::save_model;
 use crate::outdir::{prepare_fresh, DirKind};
-use crate::report::run_plots::{accuracy_plot, config_caption, gradient_plot, loss_plot_with};
 use crate::tasks::OutputKind;
 
 pub const CONFIG_FILE: &str = "config.ron";

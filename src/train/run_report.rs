@@ -5,12 +5,12 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::plots::config_caption;
 use super::run_dir::write_atomic;
 use super::trainer::TrainOutcome;
 use super::TrainConfig;
 use crate::error::Result;
 use crate::report::html::write_html_report;
-use crate::report::run_plots::config_caption;
 
 fn number(v: Option<f64>) -> String {
     match v {

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use super::{line_chart_svg, Chart, ChartSpec, Scale, Series, SeriesStyle};
+use super::{MetricRow, TrainConfig};
 use crate::analysis::gradient_report::GradientProbe;
 use crate::cells::CellKind;
 use crate::error::Result;
-use crate::train::{MetricRow, TrainConfig};
+use crate::report::{line_chart_svg, Chart, ChartSpec, Scale, Series, SeriesStyle};
 
 /// The configuration in a few words for a plot title: `tanaka T=20, lstm, hidden 64`, with the
 /// activation for a vanilla RNN (or any non-default one), stacked layers, residual connections and
@@ -112,7 +112,10 @@ fn by_step(
 
 /// The memoryless baseline's legend label with its value.
 fn baseline_label(baseline: f64) -> String {
-    format!("memoryless baseline ({})", super::format_number(baseline))
+    format!(
+        "memoryless baseline ({})",
+        crate::report::format_number(baseline)
+    )
 }
 
 /// Training loss (every step) and evaluation loss against step, with the memoryless baseline.
