@@ -83,7 +83,10 @@ fn the_recurrence_matches_a_complex_number_reference() {
     });
     let forward = net.forward(&Inputs::Dense(x.clone()), None).unwrap();
     let layer = &forward.layers[0];
-    let memory = layer.cell.memory().expect("the LRU keeps its state as memory");
+    let memory = layer
+        .cell
+        .memory()
+        .expect("the LRU keeps its state as memory");
 
     for b in 0..batch {
         let mut state: Vec<C64> = vec![(0.0, 0.0); n];
@@ -156,7 +159,11 @@ fn the_initial_eigenvalues_lie_on_the_ring_with_phases_up_to_theta_max() {
         let sd = THETA_MAX / 12f64.sqrt() / (n as f64).sqrt();
         assert!((mean_phase - THETA_MAX / 2.0).abs() < 4.0 * sd);
         // B and C are complex normal as in the paper: E|B_jk|² = 1/I, E|C_oj|² = 2/N
-        let b_sq = p.weight_ih.slice(ndarray::s![..2 * n, ..]).mapv(|v| v * v).sum()
+        let b_sq = p
+            .weight_ih
+            .slice(ndarray::s![..2 * n, ..])
+            .mapv(|v| v * v)
+            .sum()
             / (n * p.weight_ih.ncols()) as f64;
         let c_sq = p.weight_hh.mapv(|v| v * v).sum() / (400 * n) as f64;
         let inputs = p.weight_ih.ncols() as f64;
@@ -176,13 +183,18 @@ fn stepping_one_step_at_a_time_carries_the_complex_state() {
         OutputKind::Classes { count: 2 },
     );
     let net = Network::<f64>::init(spec.clone(), &InitSpec::default(), 5).unwrap();
-    let x = Array3::from_shape_fn((6, 3, 2), |(t, b, i)| ((t + 2 * b + 3 * i) % 5) as f64 - 2.0);
+    let x = Array3::from_shape_fn((6, 3, 2), |(t, b, i)| {
+        ((t + 2 * b + 3 * i) % 5) as f64 - 2.0
+    });
     let inputs = Inputs::Dense(x);
     let whole = net.forward(&inputs, None).unwrap();
     let mut state = rnnlab::State::zeros(&spec, 3);
     for t in 0..6 {
         let y = net.step(&mut state, &inputs, t).unwrap();
-        let want = whole.top_output().index_axis(ndarray::Axis(0), t).to_owned();
+        let want = whole
+            .top_output()
+            .index_axis(ndarray::Axis(0), t)
+            .to_owned();
         assert!((&y - &want).iter().all(|v| v.abs() < 1e-12), "t {t}");
     }
 }

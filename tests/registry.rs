@@ -10,7 +10,10 @@ use rnnlab::CellKind;
 fn the_registry_lists_the_standard_cells_first_and_every_name_parses() {
     let names: Vec<&str> = CellKind::REGISTERED.iter().map(|c| c.name()).collect();
     assert_eq!(names[..3], ["rnn", "lstm", "gru"]);
-    assert!(names.contains(&"exprnn") && names.contains(&"lru"), "{names:?}");
+    assert!(
+        names.contains(&"exprnn") && names.contains(&"lru"),
+        "{names:?}"
+    );
     for cell in CellKind::REGISTERED {
         assert_eq!(cell.name().parse::<CellKind>().unwrap(), cell);
         assert!(rnnlab::cells::CELL_HELP.contains(cell.name()));
@@ -54,7 +57,10 @@ fn every_registered_cell_trains_reports_gradients_checks_and_benches() {
             "model.ron",
             "model.safetensors",
         ] {
-            assert!(dir.join(&run).join(f).is_file(), "{name}: train {f} missing");
+            assert!(
+                dir.join(&run).join(f).is_file(),
+                "{name}: train {f} missing"
+            );
         }
 
         let report = format!("gradients-{name}");
@@ -112,7 +118,10 @@ fn the_cell_help_and_errors_list_every_registered_cell() {
     for cell in CellKind::REGISTERED {
         assert!(line.contains(cell.name()), "{line}");
     }
-    let out = rnnlab(tmp.path(), &["train", "--cell", "transformer", "--out", "x"]);
+    let out = rnnlab(
+        tmp.path(),
+        &["train", "--cell", "transformer", "--out", "x"],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     for cell in CellKind::REGISTERED {
