@@ -116,8 +116,8 @@ fn the_recurrence_matches_a_complex_number_reference() {
             for o in 0..hid {
                 // y = tanh(Re(C x) + D u + b_D)
                 let mut z = p.bias_ih[hid + o];
-                for j in 0..n {
-                    z += cmul((p.weight_hh[[o, j]], p.weight_hh[[o, n + j]]), state[j]).0;
+                for (j, &x) in state.iter().enumerate() {
+                    z += cmul((p.weight_hh[[o, j]], p.weight_hh[[o, n + j]]), x).0;
                 }
                 for i in 0..width {
                     z += p.weight_ih[[hid + o, i]] * u[i];

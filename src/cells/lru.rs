@@ -164,7 +164,8 @@ impl Lru {
 
 impl Cell for Lru {
     type Cache<F: NdFloat> = LruCache<F>;
-    type Adjoint<F: NdFloat> = LruAdjoint<F>;
+    // boxed: its arrays would make every `CellAdjoint` as large as the LRU's
+    type Adjoint<F: NdFloat> = Box<LruAdjoint<F>>;
     type Forward<F: NdFloat> = LruStep<F>;
     type Backward<F: NdFloat> = LruStep<F>;
 
@@ -342,7 +343,7 @@ impl Cell for Lru {
 
     fn begin_backward<F: NdFloat>(
         &self,
-        adj: &mut LruAdjoint<F>,
+        adj: &mut Box<LruAdjoint<F>>,
         steps: usize,
         batch: usize,
         hidden: usize,
@@ -362,7 +363,7 @@ impl Cell for Lru {
         &self,
         prep: &LruStep<F>,
         cache: &LruCache<F>,
-        adj: &mut LruAdjoint<F>,
+        adj: &mut Box<LruAdjoint<F>>,
         t: usize,
         gates: ArrayView2<'_, F>,
         _h_prev: ArrayView2<'_, F>,
@@ -424,24 +425,24 @@ impl Cell for Lru {
         dh_prev.fill(F::zero());
     }
 
-    fn cut<F: NdFloat>(adj: &mut LruAdjoint<F>) {
+    fn cut<F: NdFloat>(adj: &mut Box<LruAdjoint<F>>) {
         adj.carry.fill(F::zero());
     }
 
-    fn recurrent_adjoint<F: NdFloat>(adj: &LruAdjoint<F>) -> Option<&Array3<F>> {
+    fn recurrent_adjoint<F: NdFloat>(adj: &Box<LruAdjoint<F>>) -> Option<&Array3<F>> {
         Some(&adj.zero_rec)
     }
 
-    fn memory_adjoint<F: NdFloat>(adj: &LruAdjoint<F>) -> Option<&Array3<F>> {
+    fn memory_adjoint<F: NdFloat>(adj: &Box<LruAdjoint<F>>) -> Option<&Array3<F>> {
         Some(&adj.dx)
     }
 
-    fn initial_memory_adjoint<F: NdFloat>(adj: &LruAdjoint<F>) -> Option<Array2<F>> {
+    fn initial_memory_adjoint<F: NdFloat>(adj: &Box<LruAdjoint<F>>) -> Option<Array2<F>> {
         Some(adj.carry.clone())
     }
 
     /// C from C̃, and ν, θ from λ and γ (module docs).
-    fn end_backward<F: NdFloat>(&self, adj: &LruAdjoint<F>, grads: &mut LayerParams<F>) {
+    fn end_backward<F: NdFloat>(&self, adj: &Box<LruAdjoint<F>>, grads: &mut LayerParams<F>) {
         let hid = grads.weight_hh.nrows();
         let n = units(hid);
         grads
