@@ -19,7 +19,9 @@
 //! complex state x_t travels as the cell's second state (`State::c`, like LSTM's c), packed as
 //! `[Re x (N); Im x (N)]` (plus one unused zero entry when H is odd), so `grad_c` in
 //! `gradients.csv` is ‖∂ℓ/∂x_t‖ over its 2N real numbers: the signal that crosses time. Since h_t
-//! depends on h_{t−1} only through x, the step Jacobian ∂h_t/∂h_{t−1} is zero.
+//! depends on h_{t−1} only through x, the step Jacobian ∂h_t/∂h_{t−1} is zero, and the report's
+//! `grad_h` profile (and the ρ / half-life summary fitted to it) sees only the direct term at
+//! distance 0; the signal across time is the `grad_c` column. `grad_w` is 0 (no W_hh product).
 //!
 //! The tensors live in rnnlab's four fields (rows/columns named so a PyTorch port can slice them):
 //! - `weight_ih` (2H, I), exported `B_re_B_im_D`: rows [B_re (0..N); B_im (N..2N); D (H..2H)]
@@ -441,7 +443,8 @@ impl Cell for Lru {
         Some(adj.carry.clone())
     }
 
-    /// C from C̃, and ν, θ from λ and γ (module docs).
+    /// ∂ℓ/∂C from ∂ℓ/∂C̃ (C_im's sign flipped); ∂ℓ/∂ν, ∂ℓ/∂θ were chained through λ and γ step by
+    /// step in `backward_step`.
     fn end_backward<F: NdFloat>(&self, adj: &Box<LruAdjoint<F>>, grads: &mut LayerParams<F>) {
         let hid = grads.weight_hh.nrows();
         let n = units(hid);
