@@ -78,7 +78,7 @@ fn bad_options_name_the_option_and_exit_2() {
     assert!(usage_error(&["gradcheck", "--activation", "softplus"]).contains("--activation"));
     assert!(usage_error(&["bench", "--hidden", "32,0"]).contains("--hidden"));
     assert!(usage_error(&["bench", "--length", "0"]).contains("--length"));
-    assert!(usage_error(&["bench", "--cells", "lstm,xyz"]).contains("--cells"));
+    assert!(usage_error(&["bench", "--cells", "lstm,xyz"]).contains("--cell"));
     assert!(usage_error(&["bench", "--threads", "4"]).contains("--threads"));
     assert!(usage_error(&["frobnicate"]).contains("frobnicate"));
 }

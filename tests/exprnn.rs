@@ -96,3 +96,35 @@ fn the_step_jacobian_from_the_backward_step_matches_finite_differences() {
         }
     }
 }
+
+#[test]
+fn the_recurrent_matrix_stays_orthogonal_to_1e12_after_200_adam_steps() {
+    use rnnlab::optim::{Clip, Optimizer, OptimizerKind, OptimizerSpec};
+    let mut case = standard_cases(&[CellKind::ExpRnn], &[Activation::Tanh])[0].clone();
+    case.spec.hidden = vec![8];
+    let (mut net, batch, state) = case_setup(&case, 3).unwrap();
+    let mut opt =
+        Optimizer::new(OptimizerSpec::new(OptimizerKind::Adam, 0.05), &net.params).unwrap();
+    let first = net.loss(&batch, Some(&state)).unwrap();
+    let skew0 = net.params.layers[0].weight_hh.clone();
+    for _ in 0..200 {
+        let mut grads = net
+            .evaluate(&batch, Some(&state), Bptt::Full)
+            .unwrap()
+            .backward
+            .grads;
+        opt.step(&mut net.params, &mut grads, Clip::None).unwrap();
+    }
+    assert_eq!(opt.steps(), 200);
+    // the parameter moved far, the loss fell, and W = exp(S − Sᵀ) is still orthogonal
+    let moved = (&net.params.layers[0].weight_hh - &skew0)
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(moved > 0.5, "{moved}");
+    assert!(net.loss(&batch, Some(&state)).unwrap() < first);
+    let w = ExpRnn::recurrent_matrix(&net.params.layers[0]);
+    let err = (&w.t().dot(&w) - &Array2::<f64>::eye(8))
+        .iter()
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(err < 1e-12, "‖WᵀW − I‖_max = {err:e}");
+}

@@ -38,6 +38,7 @@ registry::registry! {
     }
     extra {
         ExpRnn = "exprnn" => exprnn::ExpRnn,
+        Lru = "lru" => lru::Lru,
     }
 }
 

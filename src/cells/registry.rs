@@ -36,6 +36,9 @@ macro_rules! registry {
             @gen [$($sv,)+] [$($sv = $sn => $sm :: $st,)+ $($xv = $xn => $xm :: $xt,)*]
         );
     };
+    (@help [$first:literal $(, $rest:literal)*]) => {
+        concat!("The recurrent cell, one of ", $first, $(", ", $rest,)* ".")
+    };
     (@gen [$($standard:ident,)+] [$($variant:ident = $name:literal => $module:ident :: $cell:ident,)+]) => {
         $(pub mod $module;)+
 
@@ -44,6 +47,9 @@ macro_rules! registry {
         pub enum CellKind {
             $(#[serde(rename = $name)] $variant,)+
         }
+
+        /// The help of `--cell`, listing every registered cell.
+        pub const CELL_HELP: &str = $crate::cells::registry::registry!(@help [$($name),+]);
 
         /// Number of standard cells.
         pub const CELL_COUNT: usize = [$(CellKind::$standard,)+].len();

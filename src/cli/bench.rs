@@ -8,11 +8,16 @@ use super::UsageError;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  rnnlab bench                                   # rnn,lstm,gru × 32,64,128,256\n  rnnlab bench --cells lstm --hidden 128 --batch 64 --length 200\n\nCompare with: python3 shared/peer/torch_rnn_bench.py --threads 1 (same columns)"
+    after_help = "Examples:\n  rnnlab bench                                   # rnn,lstm,gru × 32,64,128,256\n  rnnlab bench --cell lstm --hidden 128 --batch 64 --length 200\n\nCompare with: python3 shared/peer/torch_rnn_bench.py --threads 1 (same columns)"
 )]
 pub struct BenchArgs {
-    /// Cells (comma list of rnn, lstm, gru).
-    #[arg(long, value_delimiter = ',', default_value = "rnn,lstm,gru")]
+    /// Cells (comma list of registered cell names, as for `rnnlab train --cell`).
+    #[arg(
+        long = "cell",
+        visible_alias = "cells",
+        value_delimiter = ',',
+        default_value = "rnn,lstm,gru"
+    )]
     cells: Vec<CellKind>,
     /// Hidden sizes (comma list).
     #[arg(

@@ -51,7 +51,7 @@ fn opt_text<T: ToString>(v: &Option<T>, none: &str) -> String {
 }
 
 macro_rules! option {
-    ($name:literal, $help:literal, $flag:expr, $is_task:expr, $example:literal,
+    ($name:literal, $help:expr, $flag:expr, $is_task:expr, $example:literal,
      set: |$c:ident, $v:ident, $n:ident| $set:expr, get: |$g:ident| $get:expr) => {
         TrainOption {
             name: $name,
@@ -98,7 +98,7 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
     option!("solved", "The solved threshold: eval accuracy (eval MSE for adding).", Value("X"), true, "0.9",
         set: |c, v, name| c.task.solved = Some(parse(name, v)?),
         get: |c| opt_text(&c.task.solved, "the task's")),
-    option!("cell", "rnn, lstm or gru.", Value("CELL"), false, "gru",
+    option!("cell", crate::cells::CELL_HELP, Value("CELL"), false, "gru",
         set: |c, v, name| c.model.cell = parse::<CellKind>(name, v)?,
         get: |c| c.model.cell.to_string()),
     option!("activation", "The vanilla RNN's nonlinearity: tanh, sigmoid or relu.", Value("NAME"), false, "relu",
