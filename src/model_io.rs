@@ -167,16 +167,21 @@ const SMALL_MODEL_BYTES: u128 = 64 << 20;
 fn check_model_size(spec: &ModelSpec, spec_path: &Path, weights_path: &Path) -> Result<()> {
     let gates = spec.cell.gates() as u128;
     let output = spec.output.width() as u128;
-    let mut count = output
+    // `count` is an upper bound of the parameters (every gate block with its own input, recurrent
+    // and two bias blocks), `at_least` a lower bound (every cell has at least an H×I input and an
+    // H×H recurrent matrix, whatever its layout: the LRU's complex B, C and D differ from gates)
+    let readout = output
         .saturating_mul(spec.top_width() as u128)
         .saturating_add(output);
+    let (mut count, mut at_least) = (readout, readout);
     for l in 0..spec.layers() {
         let (h, i) = (spec.hidden[l] as u128, spec.layer_input_width(l) as u128);
-        let gh = gates.saturating_mul(h);
+        let gh = gates.max(2).saturating_mul(h);
         let layer = gh
             .saturating_mul(i.saturating_add(h).saturating_add(2))
             .saturating_add(if spec.layer_norm { 2 * h } else { 0 });
         count = count.saturating_add(layer);
+        at_least = at_least.saturating_add(h.saturating_mul(i.saturating_add(h)));
     }
     let bad = |message: String| Error::bad_file(spec_path, format!("field `hidden`: {message}"));
     let file_bytes = std::fs::metadata(weights_path)
@@ -186,9 +191,9 @@ fn check_model_size(spec: &ModelSpec, spec_path: &Path, weights_path: &Path) -> 
             source,
         })?;
     // a small mismatch is left to `load_weights`, whose error names the tensor that differs
-    if count.saturating_mul(4) > file_bytes && count.saturating_mul(8) > SMALL_MODEL_BYTES {
+    if at_least.saturating_mul(4) > file_bytes && at_least.saturating_mul(8) > SMALL_MODEL_BYTES {
         return Err(bad(format!(
-            "widths {:?} need {count} parameters, but {} holds only {file_bytes} bytes",
+            "widths {:?} need at least {at_least} parameters, but {} holds only {file_bytes} bytes",
             spec.hidden,
             weights_path.display()
         )));
