@@ -24,6 +24,32 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "decay_final",
     "half_life_init",
     "horizon_init",
+    "decay_r2_init",
+    "decay_r2_final",
+    "decay_range_init",
+    "decay_range_final",
+    "source_signal_init",
+    "source_signal_final",
+    "learning_horizon_init",
+    "learning_horizon_final",
+    "wall_seconds",
+];
+
+/// The measured columns of results files written before fit quality, the signal at the source and
+/// the learning horizon were reported; such a file still reads, with those cells empty.
+pub const METRIC_COLUMNS_V2: &[&str] = &[
+    "accuracy",
+    "loss",
+    "val_accuracy",
+    "val_loss",
+    "baseline",
+    "solved",
+    "solved_at_step",
+    "diverged",
+    "decay_init",
+    "decay_final",
+    "half_life_init",
+    "horizon_init",
     "wall_seconds",
 ];
 
@@ -64,6 +90,20 @@ impl ResultRow {
         let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
         let init = s.gradients_init.first();
         let fin = s.gradients_final.first();
+        // layer 0, like the decay columns; a rejected fit leaves ρ empty but keeps R² and range
+        let range = |g: Option<&crate::analysis::gradient_report::DecaySummary>| {
+            g.and_then(|g| Some(format!("{}-{}", g.fit_from?, g.fit_to?)))
+                .unwrap_or_default()
+        };
+        let source = |v: &[crate::analysis::gradient_report::SourceSignal]| {
+            v.first().map(|x| format!("{}", x.mean)).unwrap_or_default()
+        };
+        let learning = |v: &[crate::analysis::gradient_report::UpdateShare]| {
+            v.first()
+                .and_then(|u| u.learning_horizon)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        };
         let metrics = vec![
             format!("{}", s.final_eval_accuracy),
             format!("{}", s.final_eval_loss),
@@ -79,6 +119,14 @@ impl ResultRow {
             init.and_then(|g| g.horizon)
                 .map(|h| h.to_string())
                 .unwrap_or_default(),
+            opt(init.and_then(|g| g.fit_r_squared)),
+            opt(fin.and_then(|g| g.fit_r_squared)),
+            range(init),
+            range(fin),
+            source(&s.source_signal_init),
+            source(&s.source_signal_final),
+            learning(&s.update_share_init),
+            learning(&s.update_share_final),
             format!("{:.3}", s.wall_seconds),
         ];
         ResultRow { options, metrics }
@@ -192,9 +240,10 @@ impl ResultsTable {
                 .checked_sub(columns.len())
                 .filter(|&n| header[n..] == *columns)
         };
-        let legacy = ends_with(METRIC_COLUMNS).is_none();
-        let n_opts = ends_with(METRIC_COLUMNS)
-            .or_else(|| ends_with(LEGACY_METRIC_COLUMNS))
+        // the current layout, or an older one whose missing columns read as empty cells
+        let (layout, n_opts) = [METRIC_COLUMNS, METRIC_COLUMNS_V2, LEGACY_METRIC_COLUMNS]
+            .into_iter()
+            .find_map(|cols| ends_with(cols).map(|n| (cols, n)))
             .ok_or_else(|| {
                 Error::bad_file(
                     path,
@@ -204,6 +253,7 @@ impl ResultsTable {
                     ),
                 )
             })?;
+        let legacy = layout != METRIC_COLUMNS;
         let option_columns: Vec<String> = header[..n_opts].iter().map(|s| s.to_string()).collect();
         let mut table = ResultsTable::new(option_columns.clone());
         for record in records {
@@ -227,11 +277,11 @@ impl ResultsTable {
                     .zip(cells[..n_opts].iter().map(|s| s.to_string()))
                     .collect(),
                 metrics: if legacy {
-                    // no validation set then: its cells stay empty
+                    // columns the older layout lacks stay empty
                     METRIC_COLUMNS
                         .iter()
                         .map(|c| {
-                            LEGACY_METRIC_COLUMNS
+                            layout
                                 .iter()
                                 .position(|l| l == c)
                                 .map_or_else(String::new, |i| cells[n_opts + i].to_string())
