@@ -95,7 +95,7 @@ fn a_rise_under_three_times_is_not_a_u() {
 #[test]
 fn a_step_fits_badly_and_a_flat_profile_does_not() {
     // a zigzag by 1000× is a U at its first minimum, with too few points left to fit
-    let zig = |d: usize| if d % 2 == 0 { 1.0 } else { 1e-3 };
+    let zig = |d: usize| if d.is_multiple_of(2) { 1.0 } else { 1e-3 };
     let s = decay_summary(0, &profile(zig, 20));
     assert_eq!(s.decay_per_step, None);
     assert!(s
@@ -117,7 +117,7 @@ fn a_step_fits_badly_and_a_flat_profile_does_not() {
         s.fit_warning
     );
     // ±2% noise around a constant: R² ≈ 0, but every point is within 10% of the line
-    let flat = |d: usize| 1.0 + 0.02 * if d % 2 == 0 { 1.0 } else { -1.0 };
+    let flat = |d: usize| 1.0 + 0.02 * if d.is_multiple_of(2) { 1.0 } else { -1.0 };
     let s = decay_summary(0, &profile(flat, 20));
     assert!(s.fit_r_squared.unwrap() < 0.9);
     assert_eq!(s.fit_warning, None);
@@ -372,4 +372,31 @@ fn results_written_before_the_new_columns_still_read() {
     assert_eq!(row.metric("decay_final"), Some("0.99"));
     assert_eq!(row.metric("source_signal_final"), Some(""));
     assert_eq!(row.metric("wall_seconds"), Some("0.8"));
+}
+
+#[test]
+fn a_linear_unit_meets_its_theory_exactly() {
+    for (w, vanishes) in [(0.7, true), (1.2, false)] {
+        let steps = 10;
+        let (net, batch, _) = linear_unit(w, steps);
+        let probe = probe_gradients(&net, &batch, steps - 1, 0).unwrap();
+        let t = &probe.theory[0];
+        // J_t = w·relu'(a_t) = w at every step: the product is w^9, the measurement the same
+        assert_eq!(t.distance, 9);
+        assert!((t.jacobian_product / w.powi(9) - 1.0).abs() < 1e-9, "{t:?}");
+        assert!((t.measured_ratio / w.powi(9) - 1.0).abs() < 1e-12);
+        assert!(t.is_bound);
+        assert_eq!(t.gamma, Some(1.0));
+        assert!((t.sigma_max.unwrap() - w).abs() < 1e-12);
+        assert_eq!(t.vanishing_sufficient, Some(vanishes));
+    }
+}
+
+#[test]
+fn spectral_norm_of_known_matrices() {
+    use rnnlab::analysis::gradient_report::spectral_norm;
+    assert!((spectral_norm(&arr2(&[[3.0, 0.0], [0.0, -4.0]])) - 4.0).abs() < 1e-12);
+    // σ_max of [[1, 2], [3, 4]] = sqrt((30 + sqrt(884)) / 2): the eigenvalues of AᵀA = [[10, 14], [14, 20]]
+    let expected = ((30.0 + 884f64.sqrt()) / 2.0).sqrt();
+    assert!((spectral_norm(&arr2(&[[1.0, 2.0], [3.0, 4.0]])) - expected).abs() < 1e-12);
 }

@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostics::{diagnose, LayerDiagnostics};
+use super::diagnostics::{diagnose, LayerDiagnostics, StepJacobian};
 use crate::batch::Batch;
+use crate::cells::{Activation, CellKind};
 use crate::error::{Error, Result};
 use crate::network::{Bptt, Network};
 use crate::tasks::{Dependency, LossWeighting, Sequence, SequenceInputs, Task, TaskKind};
@@ -134,6 +135,36 @@ pub struct UpdateShare {
     pub share_far_half: f64,
 }
 
+/// The theory beside the measurement, for one layer of one probe (Pascanu et al. 2013).
+///
+/// With J_t = ∂h_t/∂h_{t−1} the layer's step Jacobian, `∂ℓ/∂h_{p−d} = J_{p−d+1}ᵀ ⋯ J_pᵀ ∂ℓ/∂h_p`
+/// (one layer, h → h path), so the signal ratio at distance d is at most `Π_{t=p−d+1}^{p} ‖J_t‖₂`.
+/// For a vanilla RNN `‖J_t‖₂ ≤ γ·σ_max(W_hh)` with γ the bound on φ' (tanh, relu 1; sigmoid 1/4),
+/// and γ·σ_max < 1 is sufficient for the signal to vanish exponentially.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TheoryCheck {
+    pub layer: usize,
+    /// The distance the product runs to (the farthest in the report, p).
+    pub distance: usize,
+    /// `Π ‖J_t‖₂` over the path to `distance`: the geometric mean over the first
+    /// [`JACOBIAN_SEQUENCES`] probe sequences of each one's product of power-iteration estimates.
+    /// A bound for the measured ratio only where the h → h path is the only one: one layer, no
+    /// LSTM (whose J holds c_{t−1} fixed).
+    pub jacobian_product: f64,
+    /// The measured grad_h(distance) / grad_h(0), for comparison.
+    pub measured_ratio: f64,
+    /// Whether the product bounds the measured ratio: a single layer whose state is h alone (not
+    /// LSTM, whose cell path J leaves out; not stacked, where the loss also reaches h_t from above).
+    #[serde(default)]
+    pub is_bound: bool,
+    /// Vanilla RNN without layer norm or residual connections: γ and σ_max(W_hh) (power iteration
+    /// on W_hhᵀW_hh); None otherwise.
+    pub gamma: Option<f64>,
+    pub sigma_max: Option<f64>,
+    /// γ·σ_max < 1: the sufficient condition for vanishing holds.
+    pub vanishing_sufficient: Option<bool>,
+}
+
 /// The share of the update the learning horizon covers.
 pub const UPDATE_SHARE: f64 = 0.99;
 
@@ -151,6 +182,7 @@ pub struct GradientProbe {
     /// Per layer, averaged over sequences; empty like `source_rows`.
     pub source_signal: Vec<SourceSignal>,
     pub update_shares: Vec<UpdateShare>,
+    pub theory: Vec<TheoryCheck>,
 }
 
 /// Sequences of the probe batch whose step Jacobians enter the spectral-norm diagnostic, and the
@@ -219,6 +251,10 @@ pub fn probe_gradients(
         update_shares.push(update_share(l, &w_profile));
     }
     let diagnostics = diagnose(net, &eval.forward, JACOBIAN_SEQUENCES, JACOBIAN_ITERATIONS);
+    let theory = summaries
+        .iter()
+        .map(|s| theory_check(net, &eval.forward, s.layer, probe_step, s.ratio_at_farthest))
+        .collect();
     Ok(GradientProbe {
         step,
         rows,
@@ -227,7 +263,72 @@ pub fn probe_gradients(
         source_rows: Vec::new(),
         source_signal: Vec::new(),
         update_shares,
+        theory,
     })
+}
+
+/// Power iterations for σ_max(W_hh).
+pub const SIGMA_ITERATIONS: usize = 200;
+
+/// The [`TheoryCheck`] of `layer`: Jacobian norms along the path from `probe_step` back to step 0.
+fn theory_check(
+    net: &Network<f64>,
+    forward: &crate::network::ForwardCache<f64>,
+    layer: usize,
+    probe_step: usize,
+    measured_ratio: f64,
+) -> TheoryCheck {
+    let sequences = JACOBIAN_SEQUENCES.clamp(1, forward.batch.max(1));
+    let mut log_product = vec![0.0; sequences];
+    for t in 1..=probe_step {
+        let jac = StepJacobian::new(net, forward, layer, t, sequences);
+        for (acc, n) in log_product
+            .iter_mut()
+            .zip(jac.spectral_norms(JACOBIAN_ITERATIONS))
+        {
+            *acc += n.ln();
+        }
+    }
+    let jacobian_product = (log_product.iter().sum::<f64>() / sequences as f64).exp();
+    let spec = &net.spec;
+    let vanilla = spec.cell == CellKind::Rnn && !spec.layer_norm && !spec.residual;
+    let gamma = vanilla.then_some(match spec.activation {
+        Activation::Sigmoid => 0.25,
+        Activation::Tanh | Activation::Relu => 1.0,
+    });
+    let sigma_max = vanilla.then(|| spectral_norm(&net.params.layers[layer].weight_hh));
+    let vanishing_sufficient = gamma.zip(sigma_max).map(|(g, s)| g * s < 1.0);
+    TheoryCheck {
+        layer,
+        distance: probe_step,
+        jacobian_product,
+        measured_ratio,
+        is_bound: spec.layers() == 1 && spec.cell != CellKind::Lstm,
+        gamma,
+        sigma_max,
+        vanishing_sufficient,
+    }
+}
+
+/// σ_max of `w` by power iteration on wᵀw from the normalised all-ones vector.
+pub fn spectral_norm(w: &Array2<f64>) -> f64 {
+    let n = w.ncols();
+    if n == 0 {
+        return 0.0;
+    }
+    let mut v = ndarray::Array1::from_elem(n, 1.0 / (n as f64).sqrt());
+    let mut sigma = 0.0;
+    for _ in 0..SIGMA_ITERATIONS {
+        let wv = w.dot(&v);
+        sigma = l2_norm(wv.iter().copied());
+        let wtwv = w.t().dot(&wv);
+        let norm = l2_norm(wtwv.iter().copied());
+        if norm == 0.0 || !norm.is_finite() {
+            break;
+        }
+        v = wtwv / norm;
+    }
+    sigma.max(l2_norm(w.dot(&v).iter().copied()))
 }
 
 /// mean over rows of the row's Euclidean norm.

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use rnnlab::analysis::gradient_report::{DecaySummary, GradientProbe, SourceSignal, UpdateShare};
+use rnnlab::analysis::gradient_report::{
+    DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
+};
 use rnnlab::analysis::LayerDiagnostics;
 use rnnlab::train::{TrainConfig, TrainOutcome};
 
@@ -74,6 +76,32 @@ pub fn update_share_line(u: &UpdateShare) -> String {
     )
 }
 
+/// `theory: Π‖J_t‖₂ to distance 21 = 3.2e-5 (measured 3.4e-3); γ·σ_max(W_hh) = 1 × 1.23 = 1.23 ≥ 1:
+/// vanishing not guaranteed`
+pub fn theory_line(t: &TheoryCheck) -> String {
+    let condition = match (t.gamma, t.sigma_max, t.vanishing_sufficient) {
+        (Some(g), Some(s), Some(v)) => format!(
+            "; γ·σ_max(W_hh) = {g} × {s:.4} = {:.4} {}",
+            g * s,
+            if v {
+                "< 1: the sufficient condition for vanishing holds"
+            } else {
+                "≥ 1: vanishing not guaranteed"
+            }
+        ),
+        _ => String::new(),
+    };
+    let bound = if t.is_bound {
+        "bound"
+    } else {
+        "not a bound here: the cell path or the layers above carry signal J leaves out"
+    };
+    format!(
+        "theory: Π‖∂h_t/∂h_t−1‖₂ to distance {} = {:.3e} ({bound}; measured ratio {:.3e}){condition}",
+        t.distance, t.jacobian_product, t.measured_ratio
+    )
+}
+
 /// `mean φ' 0.211, saturated 3.1%, ‖∂h_t/∂h_t−1‖ 0.74, forget gate 0.73`
 pub fn diagnostics_line(d: &LayerDiagnostics) -> String {
     let gate = d
@@ -125,13 +153,14 @@ pub fn print_run_summary(
         "{verdict}: eval accuracy {:.4} (memoryless baseline {:.4}), eval loss {:.4} (baseline {:.4}), {:.1} s",
         s.final_eval_accuracy, s.baseline_accuracy, s.final_eval_loss, s.baseline_loss, s.wall_seconds
     );
-    for (label, summaries, diags, sources, shares) in [
+    for (label, summaries, diags, sources, shares, theory) in [
         (
             "at init",
             &s.gradients_init,
             &s.diagnostics_init,
             &s.source_signal_init,
             &s.update_share_init,
+            &s.theory_init,
         ),
         (
             "final  ",
@@ -139,6 +168,7 @@ pub fn print_run_summary(
             &s.diagnostics_final,
             &s.source_signal_final,
             &s.update_share_final,
+            &s.theory_final,
         ),
     ] {
         for (d, g) in summaries.iter().zip(diags.iter()) {
@@ -149,6 +179,9 @@ pub fn print_run_summary(
             }
             if let Some(u) = shares.iter().find(|x| x.layer == d.layer) {
                 outln!("                         {}", update_share_line(u));
+            }
+            if let Some(t) = theory.iter().find(|x| x.layer == d.layer) {
+                outln!("                         {}", theory_line(t));
             }
         }
     }

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::config::{Precision, TrainConfig};
 use super::metadata::RunMetadata;
 use crate::analysis::gradient_report::{
-    probe_gradients, DecaySummary, GradientProbe, SourceSignal, UpdateShare,
+    probe_gradients, DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
 };
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
@@ -131,6 +131,12 @@ pub struct RunSummary {
     pub update_share_init: Vec<UpdateShare>,
     #[serde(default)]
     pub update_share_final: Vec<UpdateShare>,
+    /// Per layer: the product of step-Jacobian norms along the path and, for vanilla RNNs,
+    /// γ·σ_max(W_hh), at initialisation and at the end. Empty in summaries written before it.
+    #[serde(default)]
+    pub theory_init: Vec<TheoryCheck>,
+    #[serde(default)]
+    pub theory_final: Vec<TheoryCheck>,
     /// For tasks whose dependency distance varies per sequence (adding): eval accuracy by distance.
     pub accuracy_by_distance: Vec<DistanceBucket>,
     /// The command, time, host, build and threads that made the run.
@@ -462,6 +468,8 @@ where
             .last()
             .map(|p| p.update_shares.clone())
             .unwrap_or_default(),
+        theory_init: probes.first().map(|p| p.theory.clone()).unwrap_or_default(),
+        theory_final: probes.last().map(|p| p.theory.clone()).unwrap_or_default(),
         accuracy_by_distance,
     };
     Ok(TrainOutcome {
