@@ -65,7 +65,7 @@ fn a_small_grid_writes_results_runs_and_the_report() {
     let header = full.lines().next().unwrap();
     assert_eq!(header, "task,cell,length,hidden,seed,accuracy,loss,val_accuracy,val_loss,baseline,solved,solved_at_step,diverged,decay_init,decay_final,half_life_init,horizon_init,decay_r2_init,decay_r2_final,decay_range_init,decay_range_final,source_signal_init,source_signal_final,learning_horizon_init,learning_horizon_final,wall_seconds");
     for line in full.lines().skip(1) {
-        assert_eq!(line.split(',').count(), 18, "{line}");
+        assert_eq!(line.split(',').count(), 26, "{line}");
         assert!(line.starts_with("tanaka,"));
     }
     assert_eq!(std::fs::read_dir(sw.join("runs")).unwrap().count(), 8);
