@@ -1254,6 +1254,9 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
         let _ = writeln!(md, "### Gradients\n\n{SOURCE_SIGNAL_CAPTION}.\n");
         md.push_str(&tc.by_length_table(source_signal_text, "–").markdown());
         let _ = writeln!(md);
+        let file = format!("source_signal_vs_length{suffix}.svg");
+        sweep_plots.source_signal_plot(&plots.join(&file))?;
+        let _ = writeln!(md, "![signal at the source against length](plots/{file})\n");
         let file = format!("decay_vs_length{suffix}.svg");
         sweep_plots.decay_plot(&plots.join(&file))?;
         let _ = writeln!(md, "![decay per step against length](plots/{file})\n");
