@@ -211,6 +211,33 @@ fn check_model_size(spec: &ModelSpec, spec_path: &Path, weights_path: &Path) -> 
     Ok(())
 }
 
+/// The safetensors bytes with the header's `__metadata__` keys in sorted order. The crate writes
+/// them in a `HashMap`'s order, which differs from process to process; sorted, the same weights
+/// always give the same file. The header keeps its length (the same keys and values, reordered).
+fn with_sorted_metadata(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let size: [u8; 8] = bytes
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("no header")?;
+    let n = usize::try_from(u64::from_le_bytes(size)).map_err(|e| e.to_string())?;
+    let header = bytes.get(8..8 + n).ok_or("header beyond the file")?;
+    let text = std::str::from_utf8(header).map_err(|e| e.to_string())?;
+    let trimmed = text.trim_end();
+    let mut value: serde_json::Value = serde_json::from_str(trimmed).map_err(|e| e.to_string())?;
+    if let Some(meta) = value
+        .get_mut("__metadata__")
+        .and_then(|m| m.as_object_mut())
+    {
+        meta.sort_keys();
+    }
+    let sorted = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+    if sorted.len() != trimmed.len() {
+        return Err("the sorted header changed length".into());
+    }
+    bytes[8..8 + sorted.len()].copy_from_slice(sorted.as_bytes());
+    Ok(bytes)
+}
+
 /// Writes every tensor of `params` under its PyTorch name, in `F`'s dtype.
 pub fn save_weights<F: NdFloat>(params: &Params<F>, path: &Path) -> Result<()> {
     save_weights_with(params, path, &TorchEquivalent::default())
@@ -253,6 +280,7 @@ fn save_weights_with<F: NdFloat>(
     }
     let out = safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::bad_file(path, e.to_string()))?;
+    let out = with_sorted_metadata(out).map_err(|e| Error::bad_file(path, e))?;
     write_file(path, &out)
 }
 

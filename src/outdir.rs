@@ -70,6 +70,8 @@ impl DirKind {
                 "metrics.csv",
                 "gradients.csv",
                 "diagnostics.csv",
+                "update_share.csv",
+                "source_signal.csv",
                 "summary.ron",
                 "summary.json",
                 "model.safetensors",

@@ -63,9 +63,9 @@ fn a_small_grid_writes_results_runs_and_the_report() {
     assert_eq!(lines.len(), 1 + 8);
     let full = std::fs::read_to_string(sw.join("results.csv")).unwrap();
     let header = full.lines().next().unwrap();
-    assert_eq!(header, "task,cell,length,hidden,seed,accuracy,loss,val_accuracy,val_loss,baseline,solved,solved_at_step,diverged,decay_init,decay_final,half_life_init,horizon_init,generalisation,wall_seconds");
+    assert_eq!(header, "task,cell,length,hidden,seed,accuracy,loss,val_accuracy,val_loss,baseline,solved,solved_at_step,diverged,decay_init,decay_final,half_life_init,horizon_init,decay_r2_init,decay_r2_final,decay_range_init,decay_range_final,source_signal_init,source_signal_final,learning_horizon_init,learning_horizon_final,generalisation,wall_seconds");
     for line in full.lines().skip(1) {
-        assert_eq!(line.split(',').count(), 19, "{line}");
+        assert_eq!(line.split(',').count(), 27, "{line}");
         assert!(line.starts_with("tanaka,"));
     }
     assert_eq!(std::fs::read_dir(sw.join("runs")).unwrap().count(), 8);

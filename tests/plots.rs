@@ -666,6 +666,10 @@ fn gradient_plot_legend_names_training_steps() {
             .collect(),
         summaries: vec![],
         diagnostics: vec![],
+        source_rows: vec![],
+        source_signal: vec![],
+        update_shares: vec![],
+        theory: vec![],
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.svg");

@@ -84,3 +84,36 @@ fn model_files_say_which_torch_module_they_are() {
         );
     }
 }
+
+#[test]
+fn the_same_weights_always_give_the_same_file() {
+    // the header's metadata is written in a fixed (sorted) order, not a HashMap's
+    let tmp = tempfile::tempdir().unwrap();
+    ok(
+        tmp.path(),
+        &[
+            "train",
+            "--steps",
+            "1",
+            "--hidden",
+            "4",
+            "--length",
+            "5",
+            "--eval-size",
+            "4",
+            "--probe-size",
+            "2",
+            "--quiet",
+            "--out",
+            "run",
+        ],
+    );
+    let net: rnnlab::Network<f32> = rnnlab::model_io::load_model(&tmp.path().join("run")).unwrap();
+    let first = std::fs::read(tmp.path().join("run/model.safetensors")).unwrap();
+    for i in 0..8 {
+        let dir = tmp.path().join(format!("copy{i}"));
+        rnnlab::model_io::save_model(&net, &dir).unwrap();
+        let again = std::fs::read(dir.join("model.safetensors")).unwrap();
+        assert!(again == first, "save {i} wrote other bytes");
+    }
+}

@@ -14,10 +14,14 @@
 use ndarray::{Array2, Axis};
 use serde::{Deserialize, Serialize};
 
-use super::diagnostics::{diagnose, LayerDiagnostics};
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::diagnostics::{diagnose, LayerDiagnostics, StepJacobian};
 use crate::batch::Batch;
+use crate::cells::{Activation, CellKind};
 use crate::error::{Error, Result};
 use crate::network::{Bptt, Network};
+use crate::tasks::{Dependency, LossWeighting, Sequence, SequenceInputs, Task, TaskKind};
 
 /// One row of `gradients.csv`.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +49,16 @@ impl GradientRow {
 }
 
 /// How fast the signal decays with distance, for one layer of one probe.
+///
+/// The fit is a least-squares line of ln grad_h against distance over distances ≥ 1 with finite
+/// grad_h > 0. It says when it does not apply ([`decay_summary`] states the rules): then
+/// `fit_warning` holds the reason, and ρ and the half-life are either fitted only on the range
+/// where the profile falls (`fit_from`–`fit_to`) or None.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecaySummary {
     pub layer: usize,
-    /// ρ = exp(slope) of the least-squares line of ln grad_h against distance, over distances ≥ 1
-    /// with finite grad_h > 0. None when fewer than two such points exist.
+    /// ρ = exp(slope) of the fit over `fit_from`–`fit_to`. None when fewer than two points exist or
+    /// the fit is rejected (see `fit_warning`).
     pub decay_per_step: Option<f64>,
     /// ln 2 / (−ln ρ) steps; infinite when ρ ≥ 1.
     pub half_life: Option<f64>,
@@ -58,16 +67,122 @@ pub struct DecaySummary {
     /// The farthest distance in the report and grad_h there relative to distance 0.
     pub farthest_distance: usize,
     pub ratio_at_farthest: f64,
+    /// R² of the log-linear fit over `fit_from`–`fit_to` (1 for a perfectly flat profile). None in
+    /// summaries written before fit quality was reported, or when no fit was possible.
+    #[serde(default)]
+    pub fit_r_squared: Option<f64>,
+    /// The distance range the fit was made on (inclusive).
+    #[serde(default)]
+    pub fit_from: Option<usize>,
+    #[serde(default)]
+    pub fit_to: Option<usize>,
+    /// Why the profile is not one exponential, e.g. `not exponential: falls to 2.6e-4 at distance
+    /// 12, then rises to 3.9e-3 at distance 21`. None when the fit applies over every distance.
+    #[serde(default)]
+    pub fit_warning: Option<String>,
 }
 
+/// The signal at the dependency's source for one sequence and one of its dependencies:
+/// ‖∂ℓ_q/∂h_src‖ / ‖∂ℓ_q/∂h_q‖ with ℓ_q the sequence's loss at the target step q alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceSignalRow {
+    pub step: usize,
+    pub layer: usize,
+    /// Index of the sequence in the probe batch.
+    pub sequence: usize,
+    pub target_step: usize,
+    pub source_step: usize,
+    pub ratio: f64,
+}
+
+pub const SOURCE_SIGNAL_CSV_HEADER: &str = "step,layer,sequence,target_step,source_step,ratio";
+
+impl SourceSignalRow {
+    pub fn csv(&self) -> String {
+        format!(
+            "{},{},{},{},{},{:e}",
+            self.step, self.layer, self.sequence, self.target_step, self.source_step, self.ratio
+        )
+    }
+}
+
+/// The signal at the source of one layer, averaged: each sequence's value is the mean ratio over
+/// its dependencies; `mean` and `geometric_mean` are over sequences.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceSignal {
+    pub layer: usize,
+    pub sequences: usize,
+    /// Dependencies measured in all (copy: 10 per sequence, adding: 2, recall and tanaka: 1).
+    pub dependencies: usize,
+    pub mean: f64,
+    /// Geometric mean of the per-sequence values that are finite and > 0; None if none is.
+    pub geometric_mean: Option<f64>,
+}
+
+/// Where the update of W_hh comes from, for one layer of one probe: from grad_w(d), the norm of
+/// the contribution made at distance d, `share(d) = Σ_{d' ≥ d} grad_w(d') / Σ_{d'} grad_w(d')`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpdateShare {
+    pub layer: usize,
+    /// The effective learning horizon: the smallest distance D with Σ_{d ≤ D} grad_w(d) ≥ 99% of
+    /// the sum, so distances beyond D make less than 1% of it. None when the sum is 0 or not finite.
+    pub learning_horizon: Option<usize>,
+    pub farthest_distance: usize,
+    /// The far half: distances ≥ ⌈farthest/2⌉ (the farthest distance's own contribution is 0 when
+    /// it reads the zero initial state, so the far half says more).
+    pub far_half_from: usize,
+    /// share(far_half_from): the part of the update made in the far half.
+    pub share_far_half: f64,
+}
+
+/// The theory beside the measurement, for one layer of one probe (Pascanu et al. 2013).
+///
+/// With J_t = ∂h_t/∂h_{t−1} the layer's step Jacobian, `∂ℓ/∂h_{p−d} = J_{p−d+1}ᵀ ⋯ J_pᵀ ∂ℓ/∂h_p`
+/// (one layer, h → h path), so the signal ratio at distance d is at most `Π_{t=p−d+1}^{p} ‖J_t‖₂`.
+/// For a vanilla RNN `‖J_t‖₂ ≤ γ·σ_max(W_hh)` with γ the bound on φ' (tanh, relu 1; sigmoid 1/4),
+/// and γ·σ_max < 1 is sufficient for the signal to vanish exponentially.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TheoryCheck {
+    pub layer: usize,
+    /// The distance the product runs to (the farthest in the report, p).
+    pub distance: usize,
+    /// `Π ‖J_t‖₂` over the path to `distance`: the geometric mean over the first
+    /// [`JACOBIAN_SEQUENCES`] probe sequences of each one's product of power-iteration estimates.
+    /// A bound for the measured ratio only where the h → h path is the only one: one layer, no
+    /// LSTM (whose J holds c_{t−1} fixed).
+    pub jacobian_product: f64,
+    /// The measured grad_h(distance) / grad_h(0), for comparison.
+    pub measured_ratio: f64,
+    /// Whether the product bounds the measured ratio: a single layer whose state is h alone (not
+    /// LSTM, whose cell path J leaves out; not stacked, where the loss also reaches h_t from above).
+    #[serde(default)]
+    pub is_bound: bool,
+    /// Vanilla RNN without layer norm or residual connections: γ and σ_max(W_hh) (power iteration
+    /// on W_hhᵀW_hh); None otherwise.
+    pub gamma: Option<f64>,
+    pub sigma_max: Option<f64>,
+    /// γ·σ_max < 1: the sufficient condition for vanishing holds.
+    pub vanishing_sufficient: Option<bool>,
+}
+
+/// The share of the update the learning horizon covers.
+pub const UPDATE_SHARE: f64 = 0.99;
+
 /// The report of one probe: rows for every layer and timestep up to the probe step, the decay
-/// summary and the diagnostics of every layer.
+/// summary and the diagnostics of every layer, the signal at the task's sources (when measured
+/// with [`source_signal`]) and where the W_hh update comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GradientProbe {
     pub step: usize,
     pub rows: Vec<GradientRow>,
     pub summaries: Vec<DecaySummary>,
     pub diagnostics: Vec<LayerDiagnostics>,
+    /// Per sequence and dependency; empty when the probe was not given the task's sequences.
+    pub source_rows: Vec<SourceSignalRow>,
+    /// Per layer, averaged over sequences; empty like `source_rows`.
+    pub source_signal: Vec<SourceSignal>,
+    pub update_shares: Vec<UpdateShare>,
+    pub theory: Vec<TheoryCheck>,
 }
 
 /// Sequences of the probe batch whose step Jacobians enter the spectral-norm diagnostic, and the
@@ -96,6 +211,7 @@ pub fn probe_gradients(
     let eval = net.evaluate(batch, None, Bptt::Full)?;
     let mut rows = Vec::new();
     let mut summaries = Vec::new();
+    let mut update_shares = Vec::new();
     for (l, adj) in eval.backward.layers.iter().enumerate() {
         let h_all = &eval.forward.layers[l].h;
         let d_rec = adj.recurrent_pre();
@@ -127,14 +243,92 @@ pub fn probe_gradients(
             });
         }
         summaries.push(decay_summary(l, &profile));
+        let w_profile: Vec<(usize, f64)> = rows
+            .iter()
+            .filter(|r| r.layer == l)
+            .map(|r| (r.distance, r.grad_w))
+            .collect();
+        update_shares.push(update_share(l, &w_profile));
     }
     let diagnostics = diagnose(net, &eval.forward, JACOBIAN_SEQUENCES, JACOBIAN_ITERATIONS);
+    let theory = summaries
+        .iter()
+        .map(|s| theory_check(net, &eval.forward, s.layer, probe_step, s.ratio_at_farthest))
+        .collect();
     Ok(GradientProbe {
         step,
         rows,
         summaries,
         diagnostics,
+        source_rows: Vec::new(),
+        source_signal: Vec::new(),
+        update_shares,
+        theory,
     })
+}
+
+/// Power iterations for σ_max(W_hh).
+pub const SIGMA_ITERATIONS: usize = 200;
+
+/// The [`TheoryCheck`] of `layer`: Jacobian norms along the path from `probe_step` back to step 0.
+fn theory_check(
+    net: &Network<f64>,
+    forward: &crate::network::ForwardCache<f64>,
+    layer: usize,
+    probe_step: usize,
+    measured_ratio: f64,
+) -> TheoryCheck {
+    let sequences = JACOBIAN_SEQUENCES.clamp(1, forward.batch.max(1));
+    let mut log_product = vec![0.0; sequences];
+    for t in 1..=probe_step {
+        let jac = StepJacobian::new(net, forward, layer, t, sequences);
+        for (acc, n) in log_product
+            .iter_mut()
+            .zip(jac.spectral_norms(JACOBIAN_ITERATIONS))
+        {
+            *acc += n.ln();
+        }
+    }
+    let jacobian_product = (log_product.iter().sum::<f64>() / sequences as f64).exp();
+    let spec = &net.spec;
+    let vanilla = spec.cell == CellKind::Rnn && !spec.layer_norm && !spec.residual;
+    let gamma = vanilla.then_some(match spec.activation {
+        Activation::Sigmoid => 0.25,
+        Activation::Tanh | Activation::Relu => 1.0,
+    });
+    let sigma_max = vanilla.then(|| spectral_norm(&net.params.layers[layer].weight_hh));
+    let vanishing_sufficient = gamma.zip(sigma_max).map(|(g, s)| g * s < 1.0);
+    TheoryCheck {
+        layer,
+        distance: probe_step,
+        jacobian_product,
+        measured_ratio,
+        is_bound: spec.layers() == 1 && spec.cell != CellKind::Lstm,
+        gamma,
+        sigma_max,
+        vanishing_sufficient,
+    }
+}
+
+/// σ_max of `w` by power iteration on wᵀw from the normalised all-ones vector.
+pub fn spectral_norm(w: &Array2<f64>) -> f64 {
+    let n = w.ncols();
+    if n == 0 {
+        return 0.0;
+    }
+    let mut v = ndarray::Array1::from_elem(n, 1.0 / (n as f64).sqrt());
+    let mut sigma = 0.0;
+    for _ in 0..SIGMA_ITERATIONS {
+        let wv = w.dot(&v);
+        sigma = l2_norm(wv.iter().copied());
+        let wtwv = w.t().dot(&wv);
+        let norm = l2_norm(wtwv.iter().copied());
+        if norm == 0.0 || !norm.is_finite() {
+            break;
+        }
+        v = wtwv / norm;
+    }
+    sigma.max(l2_norm(w.dot(&v).iter().copied()))
 }
 
 /// mean over rows of the row's Euclidean norm.
@@ -148,7 +342,25 @@ fn mean_row_norm(a: &Array2<f64>) -> f64 {
 
 pub use crate::network::l2_norm;
 
+/// A fit with R² below this is rejected (unless it is flat, see [`FLAT_RESIDUAL`]).
+pub const FIT_MIN_R_SQUARED: f64 = 0.9;
+/// A profile that falls by at least this factor to its minimum and rises again by at least this
+/// factor after it is U-shaped, not exponential.
+pub const RISE_FACTOR: f64 = 3.0;
+/// A fit whose residuals in ln grad_h have a root mean square below this (every point within about
+/// 10% of the line) is kept whatever its R²: a flat profile has R² near 0 but ρ ≈ 1 describes it.
+pub const FLAT_RESIDUAL: f64 = 0.1;
+
 /// The decay summary of `(distance, grad_h)` points (any order).
+///
+/// Rules, in order, over the fit points (distances ≥ 1 with finite grad_h > 0):
+/// 1. U shape: with m the smallest fit point (at distance d_m), if grad_h before d_m (distance 0
+///    included) reaches ≥ 3·m and grad_h after d_m reaches ≥ 3·m (its maximum Y at d′), the
+///    profile is flagged `not exponential: falls to m at distance d_m, then rises to Y at distance
+///    d′` and the fit is made only on distances ≤ d_m.
+/// 2. Fit quality: if R² of the fit < 0.9 and its residual RMS ≥ 0.1 (in ln), ρ and the half-life
+///    are None and the profile is flagged (`not exponential: R² 0.42 < 0.9 over distances 1–21`,
+///    or rule 1's text followed by `; the fall over distances 1–12 fits with R² 0.85 < 0.9`).
 pub fn decay_summary(layer: usize, profile: &[(usize, f64)]) -> DecaySummary {
     let mut points: Vec<(usize, f64)> = profile.to_vec();
     points.sort_by_key(|p| p.0);
@@ -157,12 +369,42 @@ pub fn decay_summary(layer: usize, profile: &[(usize, f64)]) -> DecaySummary {
         .find(|p| p.0 == 0)
         .map(|p| p.1)
         .unwrap_or(f64::NAN);
-    let fit: Vec<(f64, f64)> = points
+    let mut fit_points: Vec<(usize, f64)> = points
         .iter()
+        .copied()
         .filter(|(d, g)| *d >= 1 && g.is_finite() && *g > 0.0)
+        .collect();
+    let mut fit_warning = u_shape(&points, &fit_points).map(|(d_min, min, d_max, max)| {
+        fit_points.retain(|p| p.0 <= d_min);
+        format!(
+            "not exponential: falls to {min:.2e} at distance {d_min}, then rises to {max:.2e} at distance {d_max}"
+        )
+    });
+    let logs: Vec<(f64, f64)> = fit_points
+        .iter()
         .map(|&(d, g)| (d as f64, g.ln()))
         .collect();
-    let decay_per_step = least_squares_slope(&fit).map(f64::exp);
+    let fit = log_linear_fit(&logs);
+    let (fit_from, fit_to) = match (fit, fit_points.first(), fit_points.last()) {
+        (Some(_), Some(a), Some(b)) => (Some(a.0), Some(b.0)),
+        _ => (None, None),
+    };
+    let mut decay_per_step = fit.map(|f| f.slope.exp());
+    if let (Some(f), Some(from), Some(to)) = (fit, fit_from, fit_to) {
+        if f.r_squared < FIT_MIN_R_SQUARED && f.residual_rms >= FLAT_RESIDUAL {
+            decay_per_step = None;
+            fit_warning = Some(match fit_warning {
+                Some(u) => format!(
+                    "{u}; the fall over distances {from}–{to} fits with R² {:.2} < {FIT_MIN_R_SQUARED}",
+                    f.r_squared
+                ),
+                None => format!(
+                    "not exponential: R² {:.2} < {FIT_MIN_R_SQUARED} over distances {from}–{to}",
+                    f.r_squared
+                ),
+            });
+        }
+    }
     let half_life = decay_per_step.map(|rho| {
         if rho >= 1.0 {
             f64::INFINITY
@@ -182,11 +424,47 @@ pub fn decay_summary(layer: usize, profile: &[(usize, f64)]) -> DecaySummary {
         horizon,
         farthest_distance,
         ratio_at_farthest: far / at_zero,
+        fit_r_squared: fit.map(|f| f.r_squared),
+        fit_from,
+        fit_to,
+        fit_warning,
     }
 }
 
-/// Slope of the least-squares line through `points`; None for fewer than two distinct x.
-fn least_squares_slope(points: &[(f64, f64)]) -> Option<f64> {
+/// Rule 1 of [`decay_summary`]: `(d_min, min, d_max, max)` when the profile falls by ≥ 3× to its
+/// minimum and rises by ≥ 3× after it.
+fn u_shape(
+    points: &[(usize, f64)],
+    fit_points: &[(usize, f64)],
+) -> Option<(usize, f64, usize, f64)> {
+    let &(d_min, min) = fit_points
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)))?;
+    let before = points
+        .iter()
+        .filter(|p| p.0 < d_min && p.1.is_finite())
+        .map(|p| p.1)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let &(d_max, max) = fit_points
+        .iter()
+        .filter(|p| p.0 > d_min)
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))?;
+    (before >= RISE_FACTOR * min && max >= RISE_FACTOR * min).then_some((d_min, min, d_max, max))
+}
+
+/// A least-squares line and how well it fits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LineFit {
+    pub slope: f64,
+    pub intercept: f64,
+    /// 1 − SS_res / SS_tot; 1 when every y is equal (the line is exact).
+    pub r_squared: f64,
+    /// sqrt(SS_res / n).
+    pub residual_rms: f64,
+}
+
+/// The least-squares line through `points`; None for fewer than two distinct x.
+pub fn log_linear_fit(points: &[(f64, f64)]) -> Option<LineFit> {
     if points.len() < 2 {
         return None;
     }
@@ -195,8 +473,211 @@ fn least_squares_slope(points: &[(f64, f64)]) -> Option<f64> {
     let my = points.iter().map(|p| p.1).sum::<f64>() / n;
     let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
     let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    (sxx > 0.0).then(|| sxy / sxx)
+    let syy: f64 = points.iter().map(|p| (p.1 - my) * (p.1 - my)).sum();
+    if sxx <= 0.0 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    let ss_res: f64 = points
+        .iter()
+        .map(|p| (p.1 - intercept - slope * p.0).powi(2))
+        .sum();
+    let r_squared = if syy > 0.0 { 1.0 - ss_res / syy } else { 1.0 };
+    Some(LineFit {
+        slope,
+        intercept,
+        r_squared,
+        residual_rms: (ss_res / n).sqrt(),
+    })
 }
+
+/// `(distance, share(distance))` for every distance of a `(distance, grad_w)` profile, ascending:
+/// the share of Σ grad_w made at that distance or beyond (NaN when the sum is 0 or not finite).
+pub fn update_share_curve(profile: &[(usize, f64)]) -> Vec<(usize, f64)> {
+    let mut points: Vec<(usize, f64)> = profile.to_vec();
+    points.sort_by_key(|p| p.0);
+    let total: f64 = points.iter().map(|p| p.1).sum();
+    let ok = total.is_finite() && total > 0.0;
+    let mut beyond = total;
+    points
+        .iter()
+        .map(|&(d, g)| {
+            let share = if ok {
+                (beyond / total).clamp(0.0, 1.0)
+            } else {
+                f64::NAN
+            };
+            beyond -= g;
+            (d, share)
+        })
+        .collect()
+}
+
+/// The update share summary of a `(distance, grad_w)` profile (see [`UpdateShare`]).
+pub fn update_share(layer: usize, profile: &[(usize, f64)]) -> UpdateShare {
+    let mut points: Vec<(usize, f64)> = profile.to_vec();
+    points.sort_by_key(|p| p.0);
+    let total: f64 = points.iter().map(|p| p.1).sum();
+    let curve = update_share_curve(&points);
+    let learning_horizon = (total.is_finite() && total > 0.0)
+        .then(|| {
+            let mut within = 0.0;
+            points.iter().find_map(|&(d, g)| {
+                within += g;
+                (within >= UPDATE_SHARE * total).then_some(d)
+            })
+        })
+        .flatten();
+    let farthest_distance = points.last().map_or(0, |p| p.0);
+    let far_half_from = farthest_distance.div_ceil(2);
+    let share_far_half = curve
+        .iter()
+        .find(|p| p.0 >= far_half_from)
+        .map_or(f64::NAN, |p| p.1);
+    UpdateShare {
+        layer,
+        learning_horizon,
+        farthest_distance,
+        far_half_from,
+        share_far_half,
+    }
+}
+
+/// The steps whose signal [`source_signal`] measures for `seq`: the task's dependencies, and for
+/// adding both markers (the task names the first; the second, also read by the target, is added
+/// here with the same target step).
+pub fn signal_sources(task: &Task, seq: &Sequence) -> Vec<Dependency> {
+    let mut deps = task.dependencies(seq);
+    if task.kind() == TaskKind::Adding {
+        if let SequenceInputs::Dense(rows) = &seq.inputs {
+            let target = task.probe_step();
+            for (t, row) in rows.iter().enumerate() {
+                if row.get(1) == Some(&1.0) && !deps.iter().any(|d| d.evidence_step == t) {
+                    deps.push(Dependency {
+                        target_step: target,
+                        evidence_step: t,
+                    });
+                }
+            }
+        }
+    }
+    deps
+}
+
+/// The signal at the source for every sequence, dependency and layer: for each target step q of
+/// the dependencies, one backward pass with each sequence's loss at q alone (weight 1 there, 0
+/// elsewhere), then `‖∂ℓ_q/∂h_src‖₂ / ‖∂ℓ_q/∂h_q‖₂` per sequence. `step` labels the rows.
+pub fn source_signal(
+    net: &Network<f64>,
+    task: &Task,
+    sequences: &[Sequence],
+    step: usize,
+) -> Result<Vec<SourceSignalRow>> {
+    if sequences.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut batch: Batch<f64> = task.collate(sequences, LossWeighting::SumPerSequence)?;
+    let deps: Vec<Vec<Dependency>> = sequences.iter().map(|s| signal_sources(task, s)).collect();
+    let targets: BTreeSet<usize> = deps.iter().flatten().map(|d| d.target_step).collect();
+    let mut rows = Vec::new();
+    for &q in &targets {
+        batch.loss_weight.fill(0.0);
+        for (b, d) in deps.iter().enumerate() {
+            if d.iter().any(|d| d.target_step == q) {
+                batch.loss_weight[[q, b]] = 1.0;
+            }
+        }
+        let eval = net.evaluate(&batch, None, Bptt::Full)?;
+        for (l, adj) in eval.backward.layers.iter().enumerate() {
+            let norm =
+                |t: usize, b: usize| l2_norm(adj.dh.slice(ndarray::s![t, b, ..]).iter().copied());
+            for (b, d) in deps.iter().enumerate() {
+                for dep in d.iter().filter(|d| d.target_step == q) {
+                    rows.push(SourceSignalRow {
+                        step,
+                        layer: l,
+                        sequence: b,
+                        target_step: q,
+                        source_step: dep.evidence_step,
+                        ratio: norm(dep.evidence_step, b) / norm(q, b),
+                    });
+                }
+            }
+        }
+    }
+    rows.sort_by_key(|r| (r.layer, r.sequence, r.target_step, r.source_step));
+    Ok(rows)
+}
+
+/// Per layer: the mean over sequences of each sequence's mean ratio, and their geometric mean.
+pub fn summarise_source_signal(rows: &[SourceSignalRow]) -> Vec<SourceSignal> {
+    let layers: BTreeSet<usize> = rows.iter().map(|r| r.layer).collect();
+    layers
+        .into_iter()
+        .map(|layer| {
+            let mut per_seq: BTreeMap<usize, (f64, usize)> = BTreeMap::new();
+            let mut dependencies = 0;
+            for r in rows.iter().filter(|r| r.layer == layer) {
+                let e = per_seq.entry(r.sequence).or_insert((0.0, 0));
+                e.0 += r.ratio;
+                e.1 += 1;
+                dependencies += 1;
+            }
+            let values: Vec<f64> = per_seq.values().map(|(s, n)| s / *n as f64).collect();
+            let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+            let logs: Vec<f64> = values
+                .iter()
+                .filter(|v| v.is_finite() && **v > 0.0)
+                .map(|v| v.ln())
+                .collect();
+            let geometric_mean =
+                (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp());
+            SourceSignal {
+                layer,
+                sequences: values.len(),
+                dependencies,
+                mean,
+                geometric_mean,
+            }
+        })
+        .collect()
+}
+
+impl GradientProbe {
+    /// Adds the signal at the task's sources, measured on `sequences` (the probe batch's).
+    pub fn with_source_signal(
+        mut self,
+        net: &Network<f64>,
+        task: &Task,
+        sequences: &[Sequence],
+    ) -> Result<GradientProbe> {
+        self.source_rows = source_signal(net, task, sequences, self.step)?;
+        self.source_signal = summarise_source_signal(&self.source_rows);
+        Ok(self)
+    }
+
+    /// `(layer, distance, share)` rows of `update_share.csv` for this probe.
+    pub fn update_share_rows(&self) -> Vec<(usize, usize, f64)> {
+        let layers: BTreeSet<usize> = self.rows.iter().map(|r| r.layer).collect();
+        layers
+            .into_iter()
+            .flat_map(|l| {
+                let profile: Vec<(usize, f64)> = self
+                    .rows
+                    .iter()
+                    .filter(|r| r.layer == l)
+                    .map(|r| (r.distance, r.grad_w))
+                    .collect();
+                update_share_curve(&profile)
+                    .into_iter()
+                    .map(move |(d, s)| (l, d, s))
+            })
+            .collect()
+    }
+}
+
+pub const UPDATE_SHARE_CSV_HEADER: &str = "step,layer,distance,share_at_or_beyond";
 
 #[cfg(test)]
 mod tests {

@@ -39,6 +39,11 @@ pub struct CellStats {
     pub median_steps_to_solve: Option<f64>,
     pub mean_decay_init: Option<f64>,
     pub mean_decay_final: Option<f64>,
+    /// Mean over seeds of the signal at the source (layer 0), at initialisation and at the end.
+    pub mean_source_signal_init: Option<f64>,
+    pub mean_source_signal_final: Option<f64>,
+    /// Runs whose final decay fit was rejected (not exponential): their ρ is left out of the mean.
+    pub decay_not_exponential: usize,
     pub diverged: usize,
 }
 
@@ -587,6 +592,14 @@ fn stats(rows: &[&&ResultRow]) -> CellStats {
         median_steps_to_solve: median,
         mean_decay_init: mean_of("decay_init"),
         mean_decay_final: mean_of("decay_final"),
+        mean_source_signal_init: mean_of("source_signal_init"),
+        mean_source_signal_final: mean_of("source_signal_final"),
+        decay_not_exponential: rows
+            .iter()
+            .filter(|r| {
+                r.metric("decay_final") == Some("") && r.metric_f64("decay_r2_final").is_some()
+            })
+            .count(),
         diverged: rows
             .iter()
             .filter(|r| r.metric("diverged") == Some("true"))
@@ -792,6 +805,26 @@ pub fn accuracy_text(c: &CellStats) -> String {
     };
     format!("{:.2}±{:.2}{steps}{div}", c.mean_accuracy, c.std_accuracy)
 }
+
+/// `3.4e-3 → 8.3e-2`: mean signal at the source over seeds, at initialisation → at the end, and
+/// how many runs' final decay was not exponential (their ρ is not averaged).
+pub fn source_signal_text(c: &CellStats) -> String {
+    let f = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |x| format!("{x:.1e}"));
+    let flagged = if c.decay_not_exponential > 0 {
+        format!(" (ρ not exponential in {})", c.decay_not_exponential)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} → {}{flagged}",
+        f(c.mean_source_signal_init),
+        f(c.mean_source_signal_final)
+    )
+}
+
+/// What the source-signal table shows.
+pub const SOURCE_SIGNAL_CAPTION: &str =
+    "signal at the source ‖∂ℓ/∂h_src‖/‖∂ℓ/∂h_p‖ (layer 0), mean over seeds, at init → trained";
 
 /// The column header of the old critical length, named for what it is.
 pub const HALF_SEEDS_HEADER: &str = "longest length solved in at least half the seeds";
@@ -1076,6 +1109,8 @@ pub fn comparison_text(comparisons: &[TaskComparison]) -> String {
             tc.task
         );
         out.push_str(&tc.by_length_table(accuracy_text, "-").aligned());
+        let _ = writeln!(out, "task {}: {SOURCE_SIGNAL_CAPTION}", tc.task);
+        out.push_str(&tc.by_length_table(source_signal_text, "-").aligned());
         let _ = writeln!(
             out,
             "task {}: L50 = length where P(solved) = 1/2 (logistic fit on ln length; bootstrap over seeds, {BOOTSTRAP_RESAMPLES} resamples)",
@@ -1300,7 +1335,12 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
             );
         }
 
-        let _ = writeln!(md, "### Gradients\n");
+        let _ = writeln!(md, "### Gradients\n\n{SOURCE_SIGNAL_CAPTION}.\n");
+        md.push_str(&tc.by_length_table(source_signal_text, "–").markdown());
+        let _ = writeln!(md);
+        let file = format!("source_signal_vs_length{suffix}.svg");
+        sweep_plots.source_signal_plot(&plots.join(&file))?;
+        let _ = writeln!(md, "![signal at the source against length](plots/{file})\n");
         let file = format!("decay_vs_length{suffix}.svg");
         sweep_plots.decay_plot(&plots.join(&file))?;
         let _ = writeln!(md, "![decay per step against length](plots/{file})\n");

@@ -4,6 +4,7 @@
 //!   squared error for adding), mean over seeds with the seed min–max as a band, the memoryless
 //!   baseline and the solved threshold as reference lines, diverged runs marked ✕;
 //! - gradient decay per step ρ against length, at initialisation (solid) and trained (dashed);
+//! - the signal at the source ‖∂ℓ/∂h_src‖/‖∂ℓ/∂h_p‖ against length, the same way;
 //! - mean ‖∂ℓ/∂h_t‖ against distance at the longest length, at initialisation and trained.
 //!
 //! Every group (cell and other varied options) keeps one colour and marker in all of them: its
@@ -30,6 +31,8 @@ struct RunPoint {
     diverged: bool,
     decay_init: Option<f64>,
     decay_final: Option<f64>,
+    source_init: Option<f64>,
+    source_final: Option<f64>,
 }
 
 /// (length, fraction of seeds solved, its 95% Wilson interval (low, high)).
@@ -72,6 +75,8 @@ impl SweepPlots {
                     diverged: r.metric("diverged") == Some("true"),
                     decay_init: finite(r.metric_f64("decay_init")),
                     decay_final: finite(r.metric_f64("decay_final")),
+                    source_init: finite(r.metric_f64("source_signal_init")),
+                    source_final: finite(r.metric_f64("source_signal_final")),
                 })
             })
             .collect();
@@ -437,6 +442,65 @@ impl SweepPlots {
                 .y_include(0.0, 1.0),
         };
         chart.write(path)
+    }
+
+    /// The signal at the source ‖∂ℓ/∂h_src‖/‖∂ℓ/∂h_p‖ (layer 0) against length: per group the
+    /// mean over seeds at initialisation (solid) and trained (dashed); log y when every value is
+    /// positive.
+    pub fn source_signal_plot(&self, path: &Path) -> Result<()> {
+        let title = format!(
+            "{}: signal at the source by length ({})",
+            self.caption,
+            self.seeds_text()
+        );
+        let mut chart_series = vec![];
+        for (i, g) in self.groups.iter().enumerate() {
+            for trained in [false, true] {
+                let points: Vec<(f64, f64)> = self
+                    .by_length(g)
+                    .into_iter()
+                    .filter_map(|(l, runs)| {
+                        let vals: Vec<f64> = runs
+                            .iter()
+                            .filter_map(|r| {
+                                if trained {
+                                    r.source_final
+                                } else {
+                                    r.source_init
+                                }
+                            })
+                            .collect();
+                        (!vals.is_empty())
+                            .then(|| (l as f64, vals.iter().sum::<f64>() / vals.len() as f64))
+                    })
+                    .collect();
+                let style = SeriesStyle::nth(i);
+                let (label, style) = if trained {
+                    (String::new(), style.dashed())
+                } else {
+                    (g.clone(), style)
+                };
+                chart_series.push((label, points, style));
+            }
+        }
+        let log = chart_series
+            .iter()
+            .flat_map(|s| s.1.iter())
+            .all(|p| p.1 > 0.0);
+        let mut chart = Chart::new(ChartSpec {
+            title: &title,
+            x_label: "sequence length T",
+            y_label: "‖∂ℓ/∂h_src‖ / ‖∂ℓ/∂h_p‖",
+            y_scale: if log { Scale::Log10 } else { Scale::Linear },
+            x_scale: Scale::Log10,
+        });
+        for (label, points, style) in chart_series {
+            chart = chart.styled(Series::new(label, points), style);
+        }
+        chart
+            .key("solid: at initialisation", Dash::Solid)
+            .key("dashed: trained", Dash::Dashed)
+            .write(path)
     }
 
     /// Mean ‖∂ℓ/∂h_t‖ against distance at the longest length, at initialisation or trained: one

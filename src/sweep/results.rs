@@ -24,6 +24,14 @@ pub const METRIC_COLUMNS: &[&str] = &[
     "decay_final",
     "half_life_init",
     "horizon_init",
+    "decay_r2_init",
+    "decay_r2_final",
+    "decay_range_init",
+    "decay_range_final",
+    "source_signal_init",
+    "source_signal_final",
+    "learning_horizon_init",
+    "learning_horizon_final",
     "generalisation",
     "wall_seconds",
 ];
@@ -66,6 +74,20 @@ impl ResultRow {
         let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
         let init = s.gradients_init.first();
         let fin = s.gradients_final.first();
+        // layer 0, like the decay columns; a rejected fit leaves ρ empty but keeps R² and range
+        let range = |g: Option<&crate::analysis::gradient_report::DecaySummary>| {
+            g.and_then(|g| Some(format!("{}-{}", g.fit_from?, g.fit_to?)))
+                .unwrap_or_default()
+        };
+        let source = |v: &[crate::analysis::gradient_report::SourceSignal]| {
+            v.first().map(|x| format!("{}", x.mean)).unwrap_or_default()
+        };
+        let learning = |v: &[crate::analysis::gradient_report::UpdateShare]| {
+            v.first()
+                .and_then(|u| u.learning_horizon)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        };
         let metrics = vec![
             format!("{}", s.final_eval_accuracy),
             format!("{}", s.final_eval_loss),
@@ -81,6 +103,14 @@ impl ResultRow {
             init.and_then(|g| g.horizon)
                 .map(|h| h.to_string())
                 .unwrap_or_default(),
+            opt(init.and_then(|g| g.fit_r_squared)),
+            opt(fin.and_then(|g| g.fit_r_squared)),
+            range(init),
+            range(fin),
+            source(&s.source_signal_init),
+            source(&s.source_signal_final),
+            learning(&s.update_share_init),
+            learning(&s.update_share_final),
             s.length_generalisation
                 .iter()
                 .map(|g| format!("{}={}", g.length, g.metric))

@@ -8,6 +8,8 @@
 //! DIR/gradients.csv       step,layer,timestep,distance,grad_h,grad_c,grad_w
 //! DIR/diagnostics.csv     step,layer,mean_activation_derivative,saturated_fraction,
 //!                         mean_jacobian_spectral_norm,mean_gate (see analysis::diagnostics)
+//! DIR/update_share.csv  step,layer,distance,share_at_or_beyond (share of Σ_t grad_w from distances ≥ d)
+//! DIR/source_signal.csv step,layer,sequence,target_step,source_step,ratio (‖∂ℓ/∂h_src‖ / ‖∂ℓ/∂h_target‖)
 //! DIR/summary.ron         final numbers, decay summaries at initialisation and at the end
 //! DIR/model.safetensors   weights (PyTorch names) + DIR/model.ron (architecture)
 //! DIR/plots/*.svg         gradient norm against distance, loss and accuracy curves
@@ -23,7 +25,9 @@ use super::plots::{accuracy_plot, config_caption, gradient_plot, loss_plot_with}
 use super::trainer::{
     MetricRow, RunSummary, TrainObserver, TrainOutcome, TrainedNetwork, METRICS_CSV_HEADER,
 };
-use crate::analysis::gradient_report::{GradientProbe, GRADIENTS_CSV_HEADER};
+use crate::analysis::gradient_report::{
+    GradientProbe, GRADIENTS_CSV_HEADER, SOURCE_SIGNAL_CSV_HEADER, UPDATE_SHARE_CSV_HEADER,
+};
 use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
 use crate::model_io::save_model;
@@ -35,6 +39,8 @@ pub const METRICS_FILE: &str = "metrics.csv";
 pub const GRADIENTS_FILE: &str = "gradients.csv";
 pub const SUMMARY_FILE: &str = "summary.ron";
 pub const DIAGNOSTICS_FILE: &str = "diagnostics.csv";
+pub const UPDATE_SHARE_FILE: &str = "update_share.csv";
+pub const SOURCE_SIGNAL_FILE: &str = "source_signal.csv";
 
 /// An open run directory receiving a run's files.
 pub struct RunDir {
@@ -44,6 +50,8 @@ pub struct RunDir {
     metrics: BufWriter<File>,
     gradients: BufWriter<File>,
     diagnostics: BufWriter<File>,
+    update_share: BufWriter<File>,
+    source_signal: BufWriter<File>,
 }
 
 /// The default directory of a run: `runs/<task>-<cell>-L<length>-s<seed>`.
@@ -69,12 +77,20 @@ impl RunDir {
         let mut diagnostics = create(&path.join(DIAGNOSTICS_FILE))?;
         writeln!(diagnostics, "{DIAGNOSTICS_CSV_HEADER}")
             .map_err(|e| io(path.join(DIAGNOSTICS_FILE), e))?;
+        let mut update_share = create(&path.join(UPDATE_SHARE_FILE))?;
+        writeln!(update_share, "{UPDATE_SHARE_CSV_HEADER}")
+            .map_err(|e| io(path.join(UPDATE_SHARE_FILE), e))?;
+        let mut source_signal = create(&path.join(SOURCE_SIGNAL_FILE))?;
+        writeln!(source_signal, "{SOURCE_SIGNAL_CSV_HEADER}")
+            .map_err(|e| io(path.join(SOURCE_SIGNAL_FILE), e))?;
         Ok(RunDir {
             path: path.to_path_buf(),
             config: config.clone(),
             metrics,
             gradients,
             diagnostics,
+            update_share,
+            source_signal,
         })
     }
 
@@ -119,7 +135,25 @@ impl TrainObserver for RunDir {
         }
         self.diagnostics
             .flush()
-            .map_err(|e| io(self.path.join(DIAGNOSTICS_FILE), e))
+            .map_err(|e| io(self.path.join(DIAGNOSTICS_FILE), e))?;
+        for (layer, distance, share) in probe.update_share_rows() {
+            writeln!(
+                self.update_share,
+                "{},{layer},{distance},{share:e}",
+                probe.step
+            )
+            .map_err(|e| io(self.path.join(UPDATE_SHARE_FILE), e))?;
+        }
+        self.update_share
+            .flush()
+            .map_err(|e| io(self.path.join(UPDATE_SHARE_FILE), e))?;
+        for row in &probe.source_rows {
+            writeln!(self.source_signal, "{}", row.csv())
+                .map_err(|e| io(self.path.join(SOURCE_SIGNAL_FILE), e))?;
+        }
+        self.source_signal
+            .flush()
+            .map_err(|e| io(self.path.join(SOURCE_SIGNAL_FILE), e))
     }
 }
 

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use super::config::{Precision, TrainConfig};
 use super::metadata::RunMetadata;
-use crate::analysis::gradient_report::{probe_gradients, DecaySummary, GradientProbe};
+use crate::analysis::gradient_report::{
+    probe_gradients, DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
+};
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
@@ -117,6 +119,24 @@ pub struct RunSummary {
     /// The diagnostics per layer at initialisation and at the end.
     pub diagnostics_init: Vec<LayerDiagnostics>,
     pub diagnostics_final: Vec<LayerDiagnostics>,
+    /// Per layer: ‖∂ℓ/∂h_src‖ / ‖∂ℓ/∂h_p‖ at the task's dependency sources, averaged over the
+    /// probe sequences, at initialisation and at the end. Empty in summaries written before it.
+    #[serde(default)]
+    pub source_signal_init: Vec<SourceSignal>,
+    #[serde(default)]
+    pub source_signal_final: Vec<SourceSignal>,
+    /// Per layer: where the W_hh update comes from (the effective learning horizon), at
+    /// initialisation and at the end. Empty in summaries written before it.
+    #[serde(default)]
+    pub update_share_init: Vec<UpdateShare>,
+    #[serde(default)]
+    pub update_share_final: Vec<UpdateShare>,
+    /// Per layer: the product of step-Jacobian norms along the path and, for vanilla RNNs,
+    /// γ·σ_max(W_hh), at initialisation and at the end. Empty in summaries written before it.
+    #[serde(default)]
+    pub theory_init: Vec<TheoryCheck>,
+    #[serde(default)]
+    pub theory_final: Vec<TheoryCheck>,
     /// For tasks whose dependency distance varies per sequence (adding): eval accuracy by distance.
     pub accuracy_by_distance: Vec<DistanceBucket>,
     /// The trained network at the `eval_lengths` of the config (length generalisation).
@@ -287,7 +307,16 @@ where
         Ok(())
     };
 
-    let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, 0)?;
+    // the gradient report and the signal at the task's sources, in f64
+    let measure = |net: &Network<F>, step: usize| -> Result<GradientProbe> {
+        let net = net.cast::<f64>();
+        probe_gradients(&net, &probe_batch, probe_step, step)?.with_source_signal(
+            &net,
+            task,
+            &data.probe,
+        )
+    };
+    let probe = measure(&net, 0)?;
     observer.on_probe(&probe)?;
     probes.push(probe);
     let (mut eval_loss, mut eval_acc) = evaluate(&net, task, &eval_batch)?;
@@ -380,7 +409,7 @@ where
             clip_rate: clipped_steps as f64 / step as f64,
         });
         if config.probe_every > 0 && step % config.probe_every == 0 {
-            let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, step)?;
+            let probe = measure(&net, step)?;
             observer.on_probe(&probe)?;
             probes.push(probe);
             last_probe = step;
@@ -391,7 +420,7 @@ where
     }
     // the final probe, unless the last step was probed already (or no step was taken)
     if step > 0 && last_probe != step {
-        let probe = probe_gradients(&net.cast::<f64>(), &probe_batch, probe_step, step)?;
+        let probe = measure(&net, step)?;
         observer.on_probe(&probe)?;
         probes.push(probe);
     }
@@ -439,6 +468,24 @@ where
             .last()
             .map(|p| p.diagnostics.clone())
             .unwrap_or_default(),
+        source_signal_init: probes
+            .first()
+            .map(|p| p.source_signal.clone())
+            .unwrap_or_default(),
+        source_signal_final: probes
+            .last()
+            .map(|p| p.source_signal.clone())
+            .unwrap_or_default(),
+        update_share_init: probes
+            .first()
+            .map(|p| p.update_shares.clone())
+            .unwrap_or_default(),
+        update_share_final: probes
+            .last()
+            .map(|p| p.update_shares.clone())
+            .unwrap_or_default(),
+        theory_init: probes.first().map(|p| p.theory.clone()).unwrap_or_default(),
+        theory_final: probes.last().map(|p| p.theory.clone()).unwrap_or_default(),
         accuracy_by_distance,
     };
     Ok(TrainOutcome {
