@@ -56,7 +56,7 @@ pub fn cores() -> usize {
 
 /// Multiply-adds below which one more thread does not pay for its fork and join (about 20 µs of
 /// synchronisation against ~4 multiply-adds per ns on one core; measured with `rnnlab bench`).
-pub const MIN_WORK_PER_THREAD: usize = 1 << 17;
+pub const MIN_WORK_PER_THREAD: usize = 1 << 22;
 
 /// Sets the calling thread's minimum multiply-adds per thread ([`MIN_WORK_PER_THREAD`] by
 /// default). Tests set 1 to split even tiny batches.

@@ -107,3 +107,127 @@ fn cells_that_sum_over_sequences_in_their_steps_are_thread_invariant_too() {
         assert_invariant(&c, &format!("rnn {act}"));
     }
 }
+
+/// Big enough that the default threshold splits the batch across 2 threads (T·B·4H·H ≈ 10⁷).
+const SPLIT: &[&str] = &[
+    "--cell",
+    "lstm",
+    "--hidden",
+    "64",
+    "--length",
+    "20",
+    "--batch",
+    "32",
+    "--steps",
+    "4",
+    "--eval-every",
+    "2",
+    "--eval-size",
+    "32",
+    "--probe-every",
+    "2",
+    "--probe-size",
+    "32",
+    "--layers",
+    "2",
+    "--bptt",
+    "7",
+];
+
+fn args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
+    head.iter().chain(SPLIT).chain(tail).copied().collect()
+}
+
+#[test]
+fn the_command_line_writes_the_same_files_whatever_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for n in ["1", "2", "5"] {
+        let run = format!("run{n}");
+        common::ok(
+            dir,
+            &args(&["train", "--quiet"], &["--threads", n, "--out", &run]),
+        );
+        let grads = format!("grad{n}");
+        common::ok(
+            dir,
+            &args(&["gradients"], &["--threads", n, "--out", &grads]),
+        );
+        let ev = format!("eval{n}");
+        common::ok(
+            dir,
+            &["eval", "--model", "run1", "--threads", n, "--out", &ev],
+        );
+        let summary = std::fs::read_to_string(dir.join(&run).join("summary.ron")).unwrap();
+        assert!(summary.contains(&format!("threads: {n},")), "{summary}");
+    }
+    let read = |p: String| std::fs::read(dir.join(p)).unwrap();
+    for n in ["2", "5"] {
+        for f in [
+            "metrics.csv",
+            "gradients.csv",
+            "diagnostics.csv",
+            "model.safetensors",
+        ] {
+            assert!(
+                read(format!("run{n}/{f}")) == read(format!("run1/{f}")),
+                "train --threads {n}: {f} differs"
+            );
+        }
+        for f in ["gradients.csv", "diagnostics.csv"] {
+            assert!(
+                read(format!("grad{n}/{f}")) == read(format!("grad1/{f}")),
+                "gradients --threads {n}: {f} differs"
+            );
+        }
+        assert!(
+            read(format!("eval{n}/eval.json")) == read("eval1/eval.json".into()),
+            "eval --threads {n} differs"
+        );
+    }
+}
+
+#[test]
+fn zero_threads_is_a_usage_error_everywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cmd in [
+        &["train", "--threads", "0"][..],
+        &["gradients", "--threads", "0"],
+        &["eval", "--model", "nowhere", "--threads", "0"],
+        &["bench", "--threads", "0"],
+        &["sweep", "--cell", "rnn", "--threads", "0"],
+    ] {
+        let err = common::usage_error(tmp.path(), cmd);
+        assert!(err.contains("--threads"), "{cmd:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{cmd:?}: {err}");
+    }
+}
+
+#[test]
+fn bench_accepts_any_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    for n in ["1", "2", "9"] {
+        let out = common::ok(
+            tmp.path(),
+            &[
+                "bench",
+                "--cells",
+                "gru",
+                "--hidden",
+                "8",
+                "--batch",
+                "4",
+                "--length",
+                "5",
+                "--steps",
+                "1",
+                "--warmup",
+                "0",
+                "--threads",
+                n,
+            ],
+        );
+        let row = out.lines().nth(1).unwrap();
+        assert!(row.starts_with(&format!("gru,8,4,5,{n},")), "{row}");
+    }
+}

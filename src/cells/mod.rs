@@ -128,8 +128,9 @@ pub trait Cell: Copy + fmt::Debug + Send + Sync {
     type Adjoint<F: NdFloat>: fmt::Debug + Clone + Default;
     /// Per sequence: what the forward steps precompute from the parameters (W_hh^T, scratch).
     type Forward<F: NdFloat>;
-    /// Per sequence: what the backward steps precompute from the parameters.
-    type Backward<F: NdFloat>;
+    /// Per sequence: what the backward steps precompute from the parameters (read-only, shared by
+    /// the threads of a split batch, hence `Sync`).
+    type Backward<F: NdFloat>: Sync;
 
     /// Whether `layer_norm` may be set for this cell.
     const SUPPORTS_LAYER_NORM: bool = false;

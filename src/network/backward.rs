@@ -261,6 +261,7 @@ fn layer_backward<F: NdFloat, C: Registered>(
     cell.begin_backward(own, steps, batch, hid);
     // adjoint carried from step t to step t − 1 through h (the cell carries its own)
     let mut dh_next = Array2::<F>::zeros((batch, hid));
+    let prep = cell.prepare_backward(p);
     let parts = parallel::plan(batch, steps * batch * gh * hid);
     if parts > 1 && C::adjoint_rows(own).is_some() && C::cache_rows(own_cache).is_some() {
         // each block of sequences runs the whole time loop on its own thread with its own copy of
@@ -311,7 +312,6 @@ fn layer_backward<F: NdFloat, C: Registered>(
             for (mut d, s) in dst.into_iter().zip(cache_rows) {
                 d.assign(&s);
             }
-            let prep = cell.prepare_backward(p);
             let mut ba = C::Adjoint::<F>::default();
             cell.begin_backward(&mut ba, steps, rows, hid);
             backward_steps(cell, &prep, &fc, &mut ba, bptt, &mut block);
@@ -321,7 +321,6 @@ fn layer_backward<F: NdFloat, C: Registered>(
             }
         });
     } else {
-        let prep = cell.prepare_backward(p);
         let mut block = BackwardBlock {
             gates: cache.gates.view(),
             h: cache.h.view(),
