@@ -160,6 +160,26 @@ pub fn mat_mul<F: NdFloat>(
     });
 }
 
+/// Σ over the rows of `a` (its column sums), the columns split across threads when large
+/// enough: each column is summed row after row in order, as `sum_axis(Axis(0))` does, so the
+/// result is the same bit for bit.
+pub fn column_sums<F: NdFloat>(a: &ArrayView2<'_, F>) -> ndarray::Array1<F> {
+    let (m, n) = a.dim();
+    // one add per entry: split only when large
+    let parts = plan(n, m.saturating_mul(n) / 16);
+    if parts <= 1 {
+        return a.sum_axis(Axis(0));
+    }
+    let mut out = ndarray::Array1::<F>::zeros(n);
+    let rs = ranges(n, parts);
+    let jobs: Vec<_> = split(a.view(), Axis(1), &rs)
+        .into_iter()
+        .zip(split_mut(out.view_mut(), Axis(0), &rs))
+        .collect();
+    run(jobs, |(a, mut o)| o.assign(&a.sum_axis(Axis(0))));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +228,23 @@ mod tests {
                 });
                 assert_eq!(got, want);
             }
+        }
+    }
+
+    #[test]
+    fn split_column_sums_are_bit_identical() {
+        let a = ndarray::Array2::from_shape_fn((3000, 300), |(i, j)| {
+            ((i * 7 + j * 13) % 101) as f32 / 3.0 - 10.0
+        });
+        let want = a.sum_axis(Axis(0));
+        for threads in [2, 3, 7] {
+            let got = with_threads(threads, || {
+                set_min_work(1);
+                let got = column_sums(&a.view());
+                set_min_work(MIN_WORK_PER_THREAD);
+                got
+            });
+            assert_eq!(got, want);
         }
     }
 

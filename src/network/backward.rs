@@ -353,10 +353,10 @@ fn layer_backward<F: NdFloat, C: Registered>(
             &mut grads.weight_hh.view_mut(),
         );
     }
-    let d_pre_sum = d_pre2.sum_axis(Axis(0));
+    let d_pre_sum = parallel::column_sums(&d_pre2);
     match (cell.bias_hh_in_pre(), d_hproj) {
         (false, _) => {}
-        (true, Some(_)) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
+        (true, Some(_)) => grads.bias_hh += &parallel::column_sums(&d_rec2),
         // the recurrent pre-activation adjoint is d_pre itself
         (true, None) => grads.bias_hh += &d_pre_sum,
     }
@@ -372,13 +372,21 @@ fn layer_backward<F: NdFloat, C: Registered>(
         }
         LayerInput::Tokens(ids) => {
             // one-hot rows: each step's adjoint lands in the column of its token
+            // split by columns: every entry still sums its steps in order
             let mut d_w_t = Array2::<F>::zeros((p.weight_ih.ncols(), gh));
-            Zip::from(d_pre.lanes(Axis(2)))
-                .and(&ids)
-                .for_each(|row, &id| {
-                    let mut dst = d_w_t.row_mut(id);
-                    dst += &row;
-                });
+            let rs = parallel::ranges(gh, parallel::plan(gh, steps * batch * gh / 16));
+            let jobs: Vec<_> = parallel::split(d_pre.view(), Axis(2), &rs)
+                .into_iter()
+                .zip(parallel::split_mut(d_w_t.view_mut(), Axis(1), &rs))
+                .collect();
+            parallel::run(jobs, |(d_pre, mut d_w_t)| {
+                Zip::from(d_pre.lanes(Axis(2)))
+                    .and(&ids)
+                    .for_each(|row, &id| {
+                        let mut dst = d_w_t.row_mut(id);
+                        dst += &row;
+                    });
+            });
             grads.weight_ih += &d_w_t.t();
         }
     }
