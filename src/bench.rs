@@ -28,6 +28,8 @@ pub struct BenchConfig {
     /// Steps per timed block.
     pub steps: usize,
     pub warmup: usize,
+    /// Threads of the run's arithmetic (`crate::parallel`).
+    pub threads: usize,
 }
 
 /// One measured row, in the peer script's CSV columns.
@@ -71,6 +73,7 @@ impl BenchConfig {
             ("length", self.length),
             ("vocab", self.vocab),
             ("steps", self.steps),
+            ("threads", self.threads),
         ] {
             if v == 0 {
                 return Err(Error::invalid(field, "must be at least 1"));
@@ -115,11 +118,15 @@ impl BenchConfig {
     }
 }
 
-/// Measures one configuration on this thread.
+/// Measures one configuration with `config.threads` threads.
 /// (Sizes whose memory does not even fit in 2^64 bytes are refused; the command line checks
 /// against its --max-memory first.)
 pub fn bench_training_step(config: &BenchConfig) -> Result<BenchResult> {
     config.check(u64::MAX)?;
+    crate::parallel::with_threads(config.threads, || bench_in(config))
+}
+
+fn bench_in(config: &BenchConfig) -> Result<BenchResult> {
     let spec = ModelSpec::new(
         config.cell,
         InputKind::Tokens {
@@ -167,7 +174,7 @@ pub fn bench_training_step(config: &BenchConfig) -> Result<BenchResult> {
     }
     Ok(BenchResult {
         config: config.clone(),
-        threads: 1,
+        threads: config.threads,
         ms_per_step: best * 1e3,
         seq_steps_per_s: (b * t) as f64 / best,
     })

@@ -15,6 +15,7 @@ pub mod model_io;
 pub mod network;
 pub mod optim;
 pub mod outdir;
+pub mod parallel;
 pub mod sweep;
 pub mod tasks;
 pub mod train;

@@ -191,7 +191,7 @@ fn check_model_size(spec: &ModelSpec, spec_path: &Path, weights_path: &Path) -> 
             source,
         })?;
     // a small mismatch is left to `load_weights`, whose error names the tensor that differs
-    if at_least.saturating_mul(4) > file_bytes && at_least.saturating_mul(8) > SMALL_MODEL_BYTES {
+    if at_least.saturating_mul(4) > file_bytes && count.saturating_mul(8) > SMALL_MODEL_BYTES {
         return Err(bad(format!(
             "widths {:?} need at least {at_least} parameters, but {} holds only {file_bytes} bytes",
             spec.hidden,

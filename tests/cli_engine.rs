@@ -54,8 +54,21 @@ fn gradcheck_of_one_activation_checks_only_that_activation() {
 #[test]
 fn bench_prints_the_peer_scripts_csv() {
     let out = rnnlab(&[
-        "bench", "--cells", "rnn,gru", "--hidden", "4,8", "--batch", "2", "--length", "5",
-        "--steps", "1", "--warmup", "0",
+        "bench",
+        "--cells",
+        "rnn,gru",
+        "--hidden",
+        "4,8",
+        "--batch",
+        "2",
+        "--length",
+        "5",
+        "--steps",
+        "1",
+        "--warmup",
+        "0",
+        "--threads",
+        "1",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
@@ -79,7 +92,7 @@ fn bad_options_name_the_option_and_exit_2() {
     assert!(usage_error(&["bench", "--hidden", "32,0"]).contains("--hidden"));
     assert!(usage_error(&["bench", "--length", "0"]).contains("--length"));
     assert!(usage_error(&["bench", "--cells", "lstm,xyz"]).contains("--cell"));
-    assert!(usage_error(&["bench", "--threads", "4"]).contains("--threads"));
+    assert!(usage_error(&["bench", "--threads", "0"]).contains("--threads"));
     assert!(usage_error(&["frobnicate"]).contains("frobnicate"));
 }
 

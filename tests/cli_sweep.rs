@@ -111,6 +111,31 @@ fn one_job_and_two_jobs_give_the_same_results() {
 }
 
 #[test]
+fn threads_per_run_do_not_change_results_and_the_sweep_says_what_it_chose() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(
+        tmp.path(),
+        &grid(&["--out", "one", "--jobs", "1", "--threads", "1"]),
+    );
+    let loud: Vec<&str> = grid(&["--out", "three", "--jobs", "1", "--threads", "3"])
+        .into_iter()
+        .filter(|a| *a != "--quiet")
+        .collect();
+    let out = bin().args(loud).current_dir(tmp.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 runs at a time × 3 threads each"),
+        "{stderr}"
+    );
+    assert_eq!(
+        results(&tmp.path().join("one")),
+        results(&tmp.path().join("three"))
+    );
+    assert!(usage_error(tmp.path(), &grid(&["--threads", "0"])).contains("--threads"));
+}
+
+#[test]
 fn two_shards_merged_equal_the_unsharded_sweep() {
     let tmp = tempfile::tempdir().unwrap();
     ok(tmp.path(), &grid(&["--out", "whole"]));

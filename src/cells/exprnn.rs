@@ -10,7 +10,7 @@
 //! derivative of the matrix exponential, read off `exp([[Aᵀ, G], [0, Aᵀ]])`) and
 //! `∂ℓ/∂S = ∂ℓ/∂A − (∂ℓ/∂A)ᵀ`. Both exponentials are computed in f64 by scaling and squaring.
 
-use ndarray::{s, Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, NdFloat};
+use ndarray::{s, Array1, Array2, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, NdFloat};
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace};
 use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
@@ -157,6 +157,19 @@ impl Cell for ExpRnn {
                 (Nonlinearity::ModRelu, None) => unreachable!("modReLU has its bias"),
             }
         }
+    }
+
+    fn cache_rows<F: NdFloat>(_cache: &()) -> Option<Vec<ArrayView3<'_, F>>> {
+        Some(Vec::new())
+    }
+
+    fn cache_rows_mut<F: NdFloat>(_cache: &mut ()) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        Some(Vec::new())
+    }
+
+    /// modReLU's ∂ℓ/∂b is a sum over the sequences: one thread then.
+    fn adjoint_rows<F: NdFloat>(adj: &mut ExpRnnAdjoint<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        adj.d_bias.is_none().then(Vec::new)
     }
 
     fn select_step<F: NdFloat>(_cache: &(), _t: usize, _rows: &[usize]) {}

@@ -3,7 +3,7 @@
 //! `n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))`, `h' = (1 − z) ⊙ n + z ⊙ h`.
 
 use ndarray::{
-    s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dim,
+    s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Dim,
     NdFloat,
 };
 
@@ -118,6 +118,18 @@ impl Cell for Gru {
             prep.w_hh_t.view(),
             prep.b_hh.view(),
         );
+    }
+
+    fn cache_rows<F: NdFloat>(cache: &GruCache<F>) -> Option<Vec<ArrayView3<'_, F>>> {
+        Some(vec![cache.hproj_n.view()])
+    }
+
+    fn cache_rows_mut<F: NdFloat>(cache: &mut GruCache<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        Some(vec![cache.hproj_n.view_mut()])
+    }
+
+    fn adjoint_rows<F: NdFloat>(adj: &mut GruAdjoint<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        Some(vec![adj.d_hproj.view_mut()])
     }
 
     fn select_step<F: NdFloat>(cache: &GruCache<F>, t: usize, rows: &[usize]) -> GruCache<F> {

@@ -2,7 +2,9 @@
 //! `i = σ(·), f = σ(·), g = tanh(·), o = σ(·)` of `W_i* x_t + b_i* + W_h* h_{t−1} + b_h*`,
 //! `c_t = f ⊙ c_{t−1} + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`.
 
-use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, Axis, Dim, NdFloat};
+use ndarray::{
+    s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Dim, NdFloat,
+};
 
 use super::fast_math::{sigmoid_inplace, tanh_inplace, tanh_into};
 use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
@@ -140,6 +142,21 @@ impl Cell for Lstm {
 
     fn memory<F: NdFloat>(cache: &LstmCache<F>) -> Option<&Array3<F>> {
         Some(&cache.c)
+    }
+
+    fn cache_rows<F: NdFloat>(cache: &LstmCache<F>) -> Option<Vec<ArrayView3<'_, F>>> {
+        Some(vec![cache.c.view(), cache.tanh_c.view()])
+    }
+
+    fn cache_rows_mut<F: NdFloat>(cache: &mut LstmCache<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        Some(vec![cache.c.view_mut(), cache.tanh_c.view_mut()])
+    }
+
+    fn adjoint_rows<F: NdFloat>(adj: &mut LstmAdjoint<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        Some(vec![
+            adj.dc.view_mut(),
+            adj.carry.view_mut().insert_axis(Axis(0)),
+        ])
     }
 
     fn select_step<F: NdFloat>(cache: &LstmCache<F>, t: usize, rows: &[usize]) -> LstmCache<F> {

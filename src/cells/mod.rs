@@ -42,7 +42,9 @@ registry::registry! {
     }
 }
 
-use ndarray::{Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, NdFloat};
+use ndarray::{
+    Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, NdFloat,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -120,15 +122,16 @@ pub struct GateStatistics {
 /// the pre-activation), `h` (T+1, B, H) with `h[0]` the initial state, `dh` (T, B, H) and
 /// `d_pre` (T, B, G·H) = ∂ℓ/∂(input projection). Everything else a cell needs lives in its own
 /// [`Cell::Cache`] (forward) and [`Cell::Adjoint`] (backward) types.
-pub trait Cell: Copy + fmt::Debug {
+pub trait Cell: Copy + fmt::Debug + Send + Sync {
     /// Per layer, over all steps: what the forward pass keeps beyond `gates` and `h`.
     type Cache<F: NdFloat>: fmt::Debug + Clone + Default;
     /// Per layer: what the backward pass keeps beyond `dh` and `d_pre` (and any carry).
     type Adjoint<F: NdFloat>: fmt::Debug + Clone + Default;
     /// Per sequence: what the forward steps precompute from the parameters (W_hh^T, scratch).
     type Forward<F: NdFloat>;
-    /// Per sequence: what the backward steps precompute from the parameters.
-    type Backward<F: NdFloat>;
+    /// Per sequence: what the backward steps precompute from the parameters (read-only, shared by
+    /// the threads of a split batch, hence `Sync`).
+    type Backward<F: NdFloat>: Sync;
 
     /// Whether `layer_norm` may be set for this cell.
     const SUPPORTS_LAYER_NORM: bool = false;
@@ -268,6 +271,30 @@ pub trait Cell: Copy + fmt::Debug {
         d_pre: ArrayViewMut2<'_, F>,
         dh_prev: ArrayViewMut2<'_, F>,
     );
+
+    /// Parallel forward steps (see `crate::parallel`): the cache's arrays that hold one entry per
+    /// sequence, with the batch on axis 1 ((T or T+1, B, ·); a 2-D (T, B) array as (T, B, 1)),
+    /// always in the same order. The time loop builds a cache for each block of rows and copies it
+    /// into the whole batch's through these. None (the default): the forward steps run on one
+    /// thread.
+    fn cache_rows<F: NdFloat>(_cache: &Self::Cache<F>) -> Option<Vec<ArrayView3<'_, F>>> {
+        None
+    }
+
+    /// [`Cell::cache_rows`], writable (the same arrays in the same order).
+    fn cache_rows_mut<F: NdFloat>(
+        _cache: &mut Self::Cache<F>,
+    ) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        None
+    }
+
+    /// Parallel backward steps: the adjoint's arrays with the batch on axis 1 (a (B, ·) carry as
+    /// (1, B, ·)), in a fixed order, after [`Cell::begin_backward`]. None (the default, and
+    /// whenever the adjoint holds a sum over sequences, whose order a split would change): the
+    /// backward steps run on one thread.
+    fn adjoint_rows<F: NdFloat>(_adj: &mut Self::Adjoint<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        None
+    }
 
     /// Truncated BPTT: drops whatever adjoint the cell carries to the previous step.
     fn cut<F: NdFloat>(_adj: &mut Self::Adjoint<F>) {}

@@ -2,7 +2,7 @@
 //! optionally `h_t = φ(LN(a_t))` with `a_t` the pre-activation (the normalisation remedy).
 
 use ndarray::{
-    s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2,
+    s, Array1, Array2, Array3, ArrayView1, ArrayView2, ArrayView3, ArrayViewMut1, ArrayViewMut2, ArrayViewMut3,
     Axis, Dim, NdFloat,
 };
 
@@ -135,6 +135,25 @@ impl Cell for Rnn {
             self.activation,
             ln,
         );
+    }
+
+    fn cache_rows<F: NdFloat>(cache: &RnnCache<F>) -> Option<Vec<ArrayView3<'_, F>>> {
+        Some(match &cache.layer_norm {
+            Some((xhat, rstd)) => vec![xhat.view(), rstd.view().insert_axis(Axis(2))],
+            None => Vec::new(),
+        })
+    }
+
+    fn cache_rows_mut<F: NdFloat>(cache: &mut RnnCache<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        Some(match &mut cache.layer_norm {
+            Some((xhat, rstd)) => vec![xhat.view_mut(), rstd.view_mut().insert_axis(Axis(2))],
+            None => Vec::new(),
+        })
+    }
+
+    /// Layer norm's ∂ℓ/∂γ, ∂ℓ/∂β are sums over the sequences: one thread then.
+    fn adjoint_rows<F: NdFloat>(adj: &mut RnnAdjoint<F>) -> Option<Vec<ArrayViewMut3<'_, F>>> {
+        adj.layer_norm.is_none().then(Vec::new)
     }
 
     fn select_step<F: NdFloat>(cache: &RnnCache<F>, t: usize, rows: &[usize]) -> RnnCache<F> {

@@ -8,7 +8,7 @@ use super::UsageError;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  rnnlab bench                                   # rnn,lstm,gru × 32,64,128,256\n  rnnlab bench --cell lstm --hidden 128 --batch 64 --length 200\n\nCompare with: python3 shared/peer/torch_rnn_bench.py --threads 1 (same columns)"
+    after_help = "Examples:\n  rnnlab bench                                   # rnn,lstm,gru × 32,64,128,256\n  rnnlab bench --cell lstm --hidden 128 --batch 64 --length 200\n  rnnlab bench --threads 1; rnnlab bench --threads 2   # the speed-up of a second core\n\nCompare with: python3 docs/pytorch/torch_rnn_bench.py --threads 1 (same workload and columns)"
 )]
 pub struct BenchArgs {
     /// Cells (comma list of registered cell names, as for `rnnlab train --cell`).
@@ -36,9 +36,8 @@ pub struct BenchArgs {
     /// Vocabulary of the one-hot inputs and of the classes.
     #[arg(long, default_value_t = 16, allow_negative_numbers = true)]
     vocab: usize,
-    /// Threads; a training run in rnnlab uses one (sweeps use one run per core).
-    #[arg(long, default_value_t = 1, allow_negative_numbers = true)]
-    threads: usize,
+    #[command(flatten)]
+    threads: super::ThreadsArg,
     /// Training steps per timed block (the best of three blocks is reported).
     #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     steps: usize,
@@ -52,13 +51,7 @@ pub struct BenchArgs {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.threads != 1 {
-        return Err(UsageError(format!(
-            "--threads: a single run uses 1 thread; got {}",
-            args.threads
-        ))
-        .into());
-    }
+    let threads = args.threads.apply()?;
     for (name, v) in [
         ("--batch", args.batch),
         ("--length", args.length),
@@ -83,6 +76,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 vocab: args.vocab,
                 steps: args.steps,
                 warmup: args.warmup,
+                threads,
             };
             // every configuration is checked before the first row is printed
             config.check(rnnlab::resources::memory_limit(args.max_memory))?;

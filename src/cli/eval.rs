@@ -45,9 +45,12 @@ pub struct EvalArgs {
     /// Replace an existing eval directory.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    threads: super::ThreadsArg,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    args.threads.apply()?;
     let dir = &args.model;
     for file in ["model.ron", "model.safetensors"] {
         if !dir.join(file).is_file() {

@@ -43,6 +43,8 @@ pub struct GradientsArgs {
     /// Replace an existing output directory.
     #[arg(long)]
     force: bool,
+    #[command(flatten)]
+    threads: super::ThreadsArg,
     /// Refuse a run whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
     /// [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
@@ -50,6 +52,7 @@ pub struct GradientsArgs {
 }
 
 pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
+    args.threads.apply()?;
     if let Some(dir) = &args.model {
         for file in ["model.ron", "model.safetensors"] {
             if !dir.join(file).is_file() {

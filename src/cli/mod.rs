@@ -89,6 +89,33 @@ pub struct StdoutError(pub std::io::Error);
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// `--threads N` of a single run (train, gradients, eval, bench).
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub struct ThreadsArg {
+    /// Threads for the run's arithmetic (the batch is split across them; results are identical
+    /// bit for bit whatever N) [default: the number of cores].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub threads: Option<usize>,
+}
+
+impl ThreadsArg {
+    /// The thread count asked for (the number of cores when not given); refuses 0.
+    pub fn resolve(&self) -> Result<usize, UsageError> {
+        match self.threads {
+            Some(0) => Err(UsageError("--threads: must be at least 1".into())),
+            Some(n) => Ok(n),
+            None => Ok(rnnlab::parallel::cores()),
+        }
+    }
+
+    /// Resolves and sets the thread count of this (the main) thread's runs.
+    pub fn apply(&self) -> Result<usize, UsageError> {
+        let n = self.resolve()?;
+        rnnlab::parallel::set_threads(n);
+        Ok(n)
+    }
+}
+
 /// A run that completed but whose result is a failure (e.g. a gradient check above tolerance).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

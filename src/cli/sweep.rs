@@ -88,9 +88,14 @@ pub struct SweepArgs {
     /// Shorthand for --seed 0,1,…,N-1.
     #[arg(long, allow_negative_numbers = true)]
     seeds: Option<u64>,
-    /// Runs in parallel [default: one per core].
+    /// Runs in parallel [default: the cores / --threads, so one per core when --threads is not
+    /// given].
     #[arg(long, allow_negative_numbers = true)]
     jobs: Option<usize>,
+    /// Threads of each run (results are identical whatever N) [default: the cores / --jobs, at
+    /// least 1].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    threads: Option<usize>,
     /// Run only the I-th of N disjoint slices of the grid (0-based), e.g. 0/4.
     #[arg(long)]
     shard: Option<String>,
@@ -239,12 +244,7 @@ fn tune_flags(flags: &[String]) -> anyhow::Result<Vec<(String, Vec<String>)>> {
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let exp = experiment(&args)?;
     let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
-    let jobs = args
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    if jobs == 0 {
-        return Err(UsageError("--jobs: must be at least 1".into()).into());
-    }
+    let (jobs, threads) = jobs_and_threads(args.jobs, args.threads, rnnlab::parallel::cores())?;
     rnnlab::resources::check_sweep(&exp, jobs, args.max_memory)?;
     let out = args
         .out
@@ -286,9 +286,19 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             })
             .collect();
         eprintln!("grid: {}", grid.join(" × "));
+        eprintln!(
+            "{jobs} runs at a time × {threads} thread{} each ({} cores)",
+            if threads == 1 { "" } else { "s" },
+            rnnlab::parallel::cores()
+        );
     }
     let bars = Bars::new(args.quiet, !std::io::stderr().is_terminal(), runs.len());
-    let outcome = run_sweep(&exp, &out, &SweepSettings { jobs, shard }, &bars)?;
+    let settings = SweepSettings {
+        jobs,
+        threads,
+        shard,
+    };
+    let outcome = run_sweep(&exp, &out, &settings, &bars)?;
     bars.clear();
     outln!(
         "{}: {} runs finished now, {} already done → {}",
@@ -322,6 +332,28 @@ fn report(dir: &std::path::Path, all_values: bool) -> anyhow::Result<()> {
     out!("{}", comparison_text(&comparisons));
     outln!("report: {}", dir.join("report.md").display());
     Ok(())
+}
+
+/// `--jobs` and `--threads` of a sweep on `cores` cores: what is not given fills the cores (jobs ×
+/// threads ≤ cores when either is left to its default); 0 is a usage error.
+pub fn jobs_and_threads(
+    jobs: Option<usize>,
+    threads: Option<usize>,
+    cores: usize,
+) -> Result<(usize, usize), UsageError> {
+    if jobs == Some(0) {
+        return Err(UsageError("--jobs: must be at least 1".into()));
+    }
+    if threads == Some(0) {
+        return Err(UsageError("--threads: must be at least 1".into()));
+    }
+    let cores = cores.max(1);
+    Ok(match (jobs, threads) {
+        (Some(j), Some(t)) => (j, t),
+        (Some(j), None) => (j, (cores / j).max(1)),
+        (None, Some(t)) => ((cores / t).max(1), t),
+        (None, None) => (cores, 1),
+    })
 }
 
 /// `--dry-run`: the runs, their directories and estimated cost, on stdout.
@@ -576,4 +608,22 @@ pub struct CompareArgs {
 
 pub fn compare(args: CompareArgs) -> anyhow::Result<()> {
     report(&args.dir, args.all_values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_times_threads_fill_the_cores_by_default() {
+        assert_eq!(jobs_and_threads(None, None, 8).unwrap(), (8, 1));
+        assert_eq!(jobs_and_threads(Some(2), None, 8).unwrap(), (2, 4));
+        assert_eq!(jobs_and_threads(Some(3), None, 8).unwrap(), (3, 2));
+        assert_eq!(jobs_and_threads(None, Some(4), 8).unwrap(), (2, 4));
+        assert_eq!(jobs_and_threads(None, Some(16), 8).unwrap(), (1, 16));
+        assert_eq!(jobs_and_threads(Some(16), None, 8).unwrap(), (16, 1));
+        assert_eq!(jobs_and_threads(Some(2), Some(8), 8).unwrap(), (2, 8));
+        assert!(jobs_and_threads(Some(0), None, 8).is_err());
+        assert!(jobs_and_threads(None, Some(0), 8).is_err());
+    }
 }

@@ -149,6 +149,8 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    #[command(flatten)]
+    threads: super::ThreadsArg,
     /// Refuse a run whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
     /// [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
@@ -170,6 +172,7 @@ pub fn resolve_config(
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    args.threads.apply()?;
     let mut config = resolve_config(args.config.as_ref(), &args.options)?;
     rnnlab::resources::check_config(&config, args.max_memory)?;
     let data = RunData::prepare(&mut config)?;

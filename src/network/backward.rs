@@ -3,8 +3,9 @@
 //! product per weight matrix over all timesteps. Every layer's ∂L/∂h_t (and ∂L/∂c_t for LSTM) is
 //! kept, because the gradient reports are built on exactly these.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
+use ndarray::{
+    s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, NdFloat, Zip,
+};
 
 use super::forward::{reuse, ForwardCache, LayerCache, LayerInput, State};
 use super::params::{LayerParams, Params};
@@ -12,6 +13,7 @@ use super::spec::ModelSpec;
 use crate::batch::{cast, Inputs};
 use crate::cells::{CellAdjoint, CellVisitor, Registered};
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// How far back the error signal travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -260,27 +262,74 @@ fn layer_backward<F: NdFloat, C: Registered>(
     // adjoint carried from step t to step t − 1 through h (the cell carries its own)
     let mut dh_next = Array2::<F>::zeros((batch, hid));
     let prep = cell.prepare_backward(p);
-    for t in (0..steps).rev() {
-        Zip::from(dh.index_axis_mut(Axis(0), t))
-            .and(dy.index_axis(Axis(0), t))
-            .and(&dh_next)
-            .for_each(|a, &above, &later| *a = above + later);
-        cell.backward_step(
-            &prep,
-            own_cache,
-            own,
-            t,
-            cache.gates.index_axis(Axis(0), t),
-            cache.h.index_axis(Axis(0), t),
-            cache.h.index_axis(Axis(0), t + 1),
-            dh.index_axis(Axis(0), t),
-            d_pre.index_axis_mut(Axis(0), t),
-            dh_next.view_mut(),
-        );
-        if bptt.cuts_before(t) {
-            dh_next.fill(F::zero());
-            C::cut(own);
+    let parts = parallel::plan(batch, steps * batch * gh * hid);
+    if parts > 1 && C::adjoint_rows(own).is_some() && C::cache_rows(own_cache).is_some() {
+        // each block of sequences runs the whole time loop on its own thread with its own copy of
+        // its rows of the forward cache and its own adjoints, then copies them into its rows
+        let rs = parallel::ranges(batch, parts);
+        let mut adj_blocks: Vec<Vec<ArrayViewMut3<'_, F>>> =
+            rs.iter().map(|_| Vec::new()).collect();
+        for a in C::adjoint_rows(own).expect("checked above") {
+            for (i, piece) in parallel::split_mut(a, Axis(1), &rs).into_iter().enumerate() {
+                adj_blocks[i].push(piece);
+            }
         }
+        let mut cache_blocks: Vec<Vec<ArrayView3<'_, F>>> = rs.iter().map(|_| Vec::new()).collect();
+        for a in C::cache_rows(own_cache).expect("checked above") {
+            for (i, piece) in parallel::split(a, Axis(1), &rs).into_iter().enumerate() {
+                cache_blocks[i].push(piece);
+            }
+        }
+        let jobs: Vec<_> = parallel::split(cache.gates.view(), Axis(1), &rs)
+            .into_iter()
+            .zip(parallel::split(cache.h.view(), Axis(1), &rs))
+            .zip(parallel::split(dy, Axis(1), &rs))
+            .zip(parallel::split_mut(dh.view_mut(), Axis(1), &rs))
+            .zip(parallel::split_mut(d_pre.view_mut(), Axis(1), &rs))
+            .zip(parallel::split_mut(dh_next.view_mut(), Axis(0), &rs))
+            .zip(cache_blocks.into_iter().zip(adj_blocks))
+            .map(|((((((g, h), dy), dh), dp), dn), (c, a))| {
+                (
+                    BackwardBlock {
+                        gates: g,
+                        h,
+                        dy,
+                        dh,
+                        d_pre: dp,
+                        dh_next: dn,
+                    },
+                    c,
+                    a,
+                )
+            })
+            .collect();
+        parallel::run(jobs, |(mut block, cache_rows, mut adj_rows)| {
+            let rows = block.gates.dim().1;
+            let mut fc = C::Cache::<F>::default();
+            cell.begin_forward(&mut fc, steps, rows, hid, None);
+            let dst =
+                C::cache_rows_mut(&mut fc).expect("a cell with cache_rows has cache_rows_mut");
+            for (mut d, s) in dst.into_iter().zip(cache_rows) {
+                d.assign(&s);
+            }
+            let mut ba = C::Adjoint::<F>::default();
+            cell.begin_backward(&mut ba, steps, rows, hid);
+            backward_steps(cell, &prep, &fc, &mut ba, bptt, &mut block);
+            let src = C::adjoint_rows(&mut ba).expect("the cell split its adjoint above");
+            for (d, s) in adj_rows.iter_mut().zip(src) {
+                d.assign(&s);
+            }
+        });
+    } else {
+        let mut block = BackwardBlock {
+            gates: cache.gates.view(),
+            h: cache.h.view(),
+            dy,
+            dh: dh.view_mut(),
+            d_pre: d_pre.view_mut(),
+            dh_next: dh_next.view_mut(),
+        };
+        backward_steps(cell, &prep, own_cache, own, bptt, &mut block);
     }
 
     // weight gradients: one product over all timesteps
@@ -294,21 +343,20 @@ fn layer_backward<F: NdFloat, C: Registered>(
     if C::REPARAMETERISED {
         // ∂ℓ/∂W of the recurrent matrix used, mapped to its parameter by the cell
         let mut d_w = Array2::<F>::zeros(grads.weight_hh.raw_dim());
-        general_mat_mul(F::one(), &d_rec2.t(), &h_prev2, F::zero(), &mut d_w);
+        parallel::mat_mul(&d_rec2.t(), &h_prev2, F::zero(), &mut d_w.view_mut());
         grads.weight_hh += &cell.recurrent_weight_grad(p, d_w);
     } else {
-        general_mat_mul(
-            F::one(),
+        parallel::mat_mul(
             &d_rec2.t(),
             &h_prev2,
             F::one(),
-            &mut grads.weight_hh,
+            &mut grads.weight_hh.view_mut(),
         );
     }
-    let d_pre_sum = d_pre2.sum_axis(Axis(0));
+    let d_pre_sum = parallel::column_sums(&d_pre2);
     match (cell.bias_hh_in_pre(), d_hproj) {
         (false, _) => {}
-        (true, Some(_)) => grads.bias_hh += &d_rec2.sum_axis(Axis(0)),
+        (true, Some(_)) => grads.bias_hh += &parallel::column_sums(&d_rec2),
         // the recurrent pre-activation adjoint is d_pre itself
         (true, None) => grads.bias_hh += &d_pre_sum,
     }
@@ -320,23 +368,32 @@ fn layer_backward<F: NdFloat, C: Registered>(
                 .view()
                 .into_shape_with_order((steps * batch, x.dim().2))
                 .expect("standard layout reshapes");
-            general_mat_mul(F::one(), &d_pre2.t(), &x2, F::one(), &mut grads.weight_ih);
+            parallel::mat_mul(&d_pre2.t(), &x2, F::one(), &mut grads.weight_ih.view_mut());
         }
         LayerInput::Tokens(ids) => {
             // one-hot rows: each step's adjoint lands in the column of its token
+            // split by columns: every entry still sums its steps in order
             let mut d_w_t = Array2::<F>::zeros((p.weight_ih.ncols(), gh));
-            Zip::from(d_pre.lanes(Axis(2)))
-                .and(&ids)
-                .for_each(|row, &id| {
-                    let mut dst = d_w_t.row_mut(id);
-                    dst += &row;
-                });
+            let rs = parallel::ranges(gh, parallel::plan(gh, steps * batch * gh / 16));
+            let jobs: Vec<_> = parallel::split(d_pre.view(), Axis(2), &rs)
+                .into_iter()
+                .zip(parallel::split_mut(d_w_t.view_mut(), Axis(1), &rs))
+                .collect();
+            parallel::run(jobs, |(d_pre, mut d_w_t)| {
+                Zip::from(d_pre.lanes(Axis(2)))
+                    .and(&ids)
+                    .for_each(|row, &id| {
+                        let mut dst = d_w_t.row_mut(id);
+                        dst += &row;
+                    });
+            });
             grads.weight_ih += &d_w_t.t();
         }
     }
     cell.end_backward(own, grads);
     let dx = need_dx.then(|| {
-        let dx2 = d_pre2.dot(&p.weight_ih);
+        let mut dx2 = Array2::<F>::zeros((steps * batch, p.weight_ih.ncols()));
+        parallel::mat_mul(&d_pre2, &p.weight_ih.view(), F::zero(), &mut dx2.view_mut());
         dx2.into_shape_with_order((steps, batch, p.weight_ih.ncols()))
             .expect("fresh product is contiguous")
     });
@@ -344,6 +401,50 @@ fn layer_backward<F: NdFloat, C: Registered>(
     adj.dh = dh;
     adj.d_pre = d_pre;
     (dx, dh_next, dc0)
+}
+
+/// The arrays one block of sequences' backward steps read and write, (T, B', ·) each (h: T+1;
+/// `dh_next`: (B', H), ∂ℓ/∂h_0 after the last step).
+struct BackwardBlock<'a, F> {
+    gates: ArrayView3<'a, F>,
+    h: ArrayView3<'a, F>,
+    dy: ArrayView3<'a, F>,
+    dh: ArrayViewMut3<'a, F>,
+    d_pre: ArrayViewMut3<'a, F>,
+    dh_next: ArrayViewMut2<'a, F>,
+}
+
+/// The cell's backward steps over every timestep, last first, for one block of sequences.
+fn backward_steps<F: NdFloat, C: Registered>(
+    cell: C,
+    prep: &C::Backward<F>,
+    cache: &C::Cache<F>,
+    adj: &mut C::Adjoint<F>,
+    bptt: Bptt,
+    b: &mut BackwardBlock<'_, F>,
+) {
+    for t in (0..b.gates.dim().0).rev() {
+        Zip::from(b.dh.index_axis_mut(Axis(0), t))
+            .and(b.dy.index_axis(Axis(0), t))
+            .and(&b.dh_next)
+            .for_each(|a, &above, &later| *a = above + later);
+        cell.backward_step(
+            prep,
+            cache,
+            adj,
+            t,
+            b.gates.index_axis(Axis(0), t),
+            b.h.index_axis(Axis(0), t),
+            b.h.index_axis(Axis(0), t + 1),
+            b.dh.index_axis(Axis(0), t),
+            b.d_pre.index_axis_mut(Axis(0), t),
+            b.dh_next.view_mut(),
+        );
+        if bptt.cuts_before(t) {
+            b.dh_next.fill(F::zero());
+            C::cut(adj);
+        }
+    }
 }
 
 /// (T, B, K) → (T·B, K) view of a contiguous array.

@@ -2,14 +2,16 @@
 //! one recurrent product and one element-wise update per step, writing into arrays allocated
 //! before the time loop.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{s, Array1, Array2, Array3, ArrayView2, ArrayView3, Axis, NdFloat, Zip};
+use ndarray::{
+    s, Array1, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut3, Axis, NdFloat, Zip,
+};
 
 use super::params::LayerParams;
 use super::spec::{InputKind, ModelSpec};
 use crate::batch::Inputs;
 use crate::cells::{CellCache, CellVisitor, Registered};
 use crate::error::{Error, Result};
+use crate::parallel;
 
 /// The recurrent state between calls: per layer h (B, H) and, for LSTM, c (B, H).
 #[derive(Debug, Clone, PartialEq)]
@@ -300,7 +302,7 @@ pub fn input_projection<F: NdFloat>(
                 .into_shape_with_order((t * b, gh))
                 .expect("fresh arrays are contiguous");
             out2.assign(&bias.broadcast((t * b, gh)).expect("bias has G·H entries"));
-            general_mat_mul(F::one(), &x2, &w_ih.t(), F::one(), &mut out2);
+            parallel::mat_mul(&x2, &w_ih.t(), F::one(), &mut out2);
         }
         LayerInput::Tokens(ids) => {
             // rows of W_ih^T + bias are what one-hot inputs select: build that (V, G·H) table once
@@ -337,8 +339,6 @@ fn layer_forward<F: NdFloat, C: Registered>(
     let gh = cell.gates() * hid;
     fit(gates, ndarray::Dim((steps, batch, gh)));
     input_projection(gates, input, &p.weight_ih, &cell.input_bias(p));
-    let mut prep = cell.prepare_forward(p, batch);
-
     fit(h, ndarray::Dim((steps + 1, batch, hid)));
     match h0 {
         Some(h0) => h.index_axis_mut(Axis(0), 0).assign(&h0),
@@ -346,11 +346,63 @@ fn layer_forward<F: NdFloat, C: Registered>(
     }
     let own = C::cache_mut(slot);
     cell.begin_forward(own, steps, batch, hid, c0);
-    for t in 0..steps {
+    // the recurrent products dominate: T·B·G·H·H multiply-adds
+    let parts = parallel::plan(batch, steps * batch * gh * hid);
+    if parts > 1 && C::cache_rows_mut(own).is_some() {
+        // each block of sequences runs the whole time loop on its own thread with its own cache,
+        // then copies that cache into its rows of the layer's
+        let rs = parallel::ranges(batch, parts);
+        let mut own_blocks: Vec<Vec<ArrayViewMut3<'_, F>>> =
+            rs.iter().map(|_| Vec::new()).collect();
+        for a in C::cache_rows_mut(own).expect("checked above") {
+            for (i, piece) in parallel::split_mut(a, Axis(1), &rs).into_iter().enumerate() {
+                own_blocks[i].push(piece);
+            }
+        }
+        let c0s: Vec<Option<ArrayView2<'_, F>>> = match c0 {
+            Some(c0) => parallel::split(c0, Axis(0), &rs)
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => vec![None; rs.len()],
+        };
+        let jobs: Vec<_> = parallel::split_mut(gates.view_mut(), Axis(1), &rs)
+            .into_iter()
+            .zip(parallel::split_mut(h.view_mut(), Axis(1), &rs))
+            .zip(own_blocks)
+            .zip(c0s)
+            .collect();
+        parallel::run(jobs, |(((g, hb), mut dst), c0)| {
+            let rows = g.dim().1;
+            let mut prep = cell.prepare_forward(p, rows);
+            let mut block = C::Cache::<F>::default();
+            cell.begin_forward(&mut block, steps, rows, hid, c0);
+            forward_steps(cell, &mut prep, &mut block, g, hb);
+            let src = C::cache_rows(&block).expect("a cell with cache_rows_mut has cache_rows");
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.assign(&s);
+            }
+        });
+    } else {
+        let mut prep = cell.prepare_forward(p, batch);
+        forward_steps(cell, &mut prep, own, gates.view_mut(), h.view_mut());
+    }
+}
+
+/// The cell's steps over every timestep: `gates` (T, B, G·H) holds the input projections, `h`
+/// (T+1, B, H) the initial state in `h[0]`.
+fn forward_steps<F: NdFloat, C: Registered>(
+    cell: C,
+    prep: &mut C::Forward<F>,
+    cache: &mut C::Cache<F>,
+    mut gates: ArrayViewMut3<'_, F>,
+    mut h: ArrayViewMut3<'_, F>,
+) {
+    for t in 0..gates.dim().0 {
         let (before, mut after) = h.view_mut().split_at(Axis(0), t + 1);
         cell.forward_step(
-            &mut prep,
-            own,
+            prep,
+            cache,
             t,
             gates.index_axis_mut(Axis(0), t),
             before.index_axis(Axis(0), t),

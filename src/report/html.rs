@@ -244,7 +244,8 @@ pub fn html_page(title: &str, body: &str) -> String {
 pub fn write_html_report(dir: &Path, title: &str, markdown: &str) -> Result<()> {
     let page = html_page(title, &markdown_to_html(markdown, dir));
     let path = dir.join("report.html");
-    let tmp = dir.join("report.html.tmp");
+    // `report.tmp`: the temporary name every rnnlab directory may hold (see `crate::outdir`)
+    let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, page.as_bytes()).map_err(|source| Error::Io {
         path: tmp.clone(),
         source,

@@ -22,8 +22,10 @@ pub const RUNS_DIR: &str = "runs";
 /// How to run a sweep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SweepSettings {
-    /// Runs in parallel (each run is single-threaded).
+    /// Runs in parallel.
     pub jobs: usize,
+    /// Threads of each run's arithmetic (`crate::parallel`; results do not depend on it).
+    pub threads: usize,
     pub shard: Option<Shard>,
 }
 
@@ -182,6 +184,7 @@ pub fn run_sweep(
     std::thread::scope(|scope| {
         for _ in 0..settings.jobs.min(pending.len().max(1)) {
             scope.spawn(|| loop {
+                crate::parallel::set_threads(settings.threads);
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }

@@ -281,8 +281,8 @@ where
     Network<F>: IntoTrained,
 {
     let started = Instant::now();
-    // training runs on one thread
-    let metadata = RunMetadata::now(1);
+    // the calling thread's setting (`crate::parallel`); results do not depend on it
+    let metadata = RunMetadata::now(crate::parallel::threads());
     let task = &data.task;
     let spec = config.model_spec(task)?;
     let mut net = Network::<F>::init(spec, &config.init, config.seed)?;
