@@ -32,18 +32,62 @@ pub struct BenchConfig {
     pub threads: usize,
 }
 
+/// Timed blocks per configuration (the best is reported, as the peer script does).
+pub const BLOCKS: usize = 3;
+
 /// One measured row, in the peer script's CSV columns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchResult {
     pub config: BenchConfig,
     pub threads: usize,
+    /// The best block's milliseconds per step (what the peer script reports).
     pub ms_per_step: f64,
     pub seq_steps_per_s: f64,
+    /// Milliseconds per step of every timed block, in the order they ran.
+    pub block_ms: Vec<f64>,
 }
 
 impl BenchResult {
     pub const CSV_HEADER: &'static str =
         "cell,hidden,batch,length,threads,ms_per_step,seq_steps_per_s";
+
+    /// The extra columns of `--spread`: the median and the worst block.
+    pub const SPREAD_HEADER: &'static str = ",median_ms,max_ms";
+
+    /// (min, median, max) milliseconds per step over the blocks.
+    pub fn spread(&self) -> (f64, f64, f64) {
+        let mut ms = self.block_ms.clone();
+        ms.sort_by(f64::total_cmp);
+        let n = ms.len();
+        if n == 0 {
+            return (self.ms_per_step, self.ms_per_step, self.ms_per_step);
+        }
+        let median = if n % 2 == 1 {
+            ms[n / 2]
+        } else {
+            (ms[n / 2 - 1] + ms[n / 2]) / 2.0
+        };
+        (ms[0], median, ms[n - 1])
+    }
+
+    /// A warning when the blocks disagree by more than half the best one (as hyperfine flags
+    /// statistical outliers): another program probably ran at the same time.
+    pub fn outlier_warning(&self) -> Option<String> {
+        let (min, median, max) = self.spread();
+        (max > 1.5 * min).then(|| {
+            format!(
+                "warning: {} hidden {}: blocks took {min:.3} to {max:.3} ms per step (median {median:.3}); the slowest is {:.1}× the best: another program probably ran meanwhile; rerun on a quiet machine",
+                self.config.cell,
+                self.config.hidden,
+                max / min
+            )
+        })
+    }
+
+    pub fn csv_spread(&self) -> String {
+        let (_, median, max) = self.spread();
+        format!(",{median:.3},{max:.3}")
+    }
 
     pub fn csv_row(&self) -> String {
         let c = &self.config;
@@ -164,18 +208,61 @@ fn bench_in(config: &BenchConfig) -> Result<BenchResult> {
     for _ in 0..config.warmup {
         step()?;
     }
-    let mut best = f64::INFINITY;
-    for _ in 0..3 {
+    let mut blocks = Vec::with_capacity(BLOCKS);
+    for _ in 0..BLOCKS {
         let start = Instant::now();
         for _ in 0..config.steps {
             step()?;
         }
-        best = best.min(start.elapsed().as_secs_f64() / config.steps as f64);
+        blocks.push(start.elapsed().as_secs_f64() / config.steps as f64);
     }
+    let best = blocks.iter().copied().fold(f64::INFINITY, f64::min);
     Ok(BenchResult {
         config: config.clone(),
         threads: config.threads,
         ms_per_step: best * 1e3,
         seq_steps_per_s: (b * t) as f64 / best,
+        block_ms: blocks.iter().map(|s| s * 1e3).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(block_ms: Vec<f64>) -> BenchResult {
+        let best = block_ms.iter().copied().fold(f64::INFINITY, f64::min);
+        BenchResult {
+            config: BenchConfig {
+                cell: CellKind::Lstm,
+                hidden: 8,
+                batch: 2,
+                length: 3,
+                vocab: 4,
+                steps: 1,
+                warmup: 0,
+                threads: 1,
+            },
+            threads: 1,
+            ms_per_step: best,
+            seq_steps_per_s: 6e3 / best,
+            block_ms,
+        }
+    }
+
+    #[test]
+    fn spread_and_outliers_follow_the_blocks() {
+        let steady = result(vec![1.2, 1.0, 1.1]);
+        assert_eq!(steady.spread(), (1.0, 1.1, 1.2));
+        assert_eq!(steady.csv_spread(), ",1.100,1.200");
+        assert!(steady.outlier_warning().is_none());
+        // a 3.6× first block, as seen on a busy machine
+        let noisy = result(vec![3.6, 1.0, 1.05]);
+        let warning = noisy.outlier_warning().unwrap();
+        assert!(
+            warning.contains("3.6×") && warning.contains("lstm hidden 8"),
+            "{warning}"
+        );
+        assert_eq!(result(vec![2.0, 4.0]).spread(), (2.0, 3.0, 4.0));
+    }
 }

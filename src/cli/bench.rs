@@ -44,6 +44,9 @@ pub struct BenchArgs {
     /// Untimed steps first.
     #[arg(long, default_value_t = 3, allow_negative_numbers = true)]
     warmup: usize,
+    /// Add the median and the slowest block (median_ms,max_ms) to every row.
+    #[arg(long)]
+    spread: bool,
     /// Refuse a configuration whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
     /// bytes) [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
@@ -83,9 +86,23 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             configs.push(config);
         }
     }
-    outln!("{}", BenchResult::CSV_HEADER);
+    let extra = if args.spread {
+        BenchResult::SPREAD_HEADER
+    } else {
+        ""
+    };
+    outln!("{}{extra}", BenchResult::CSV_HEADER);
     for config in &configs {
-        outln!("{}", bench_training_step(config)?.csv_row());
+        let result = bench_training_step(config)?;
+        let spread = if args.spread {
+            result.csv_spread()
+        } else {
+            String::new()
+        };
+        outln!("{}{spread}", result.csv_row());
+        if let Some(warning) = result.outlier_warning() {
+            eprintln!("{warning}");
+        }
     }
     Ok(())
 }
