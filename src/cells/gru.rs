@@ -10,7 +10,7 @@ use ndarray::{
 use super::fast_math::{sigmoid_inplace, tanh_inplace};
 use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
 use super::{
-    derivative_statistics, fit, mean_of, row, row_mut, Activation, Cell, CellConfig,
+    fit, gated_statistics, row, row_mut, Cell, CellConfig,
     GateStatistics, LayerParams,
 };
 
@@ -191,17 +191,7 @@ impl Cell for Gru {
         _hidden: ArrayView3<'_, f64>,
         hid: usize,
     ) -> GateStatistics {
-        let mean_gate = Some(mean_of(gates.slice(s![.., .., hid..2 * hid])));
-        let (mean_derivative, saturated_fraction) = derivative_statistics(
-            gates.slice_move(s![.., .., 2 * hid..3 * hid]),
-            Activation::Tanh,
-            1.0,
-        );
-        GateStatistics {
-            mean_derivative,
-            saturated_fraction,
-            mean_gate,
-        }
+        gated_statistics(gates, hid, 1, 2)
     }
 }
 

@@ -9,7 +9,7 @@ use ndarray::{
 use super::fast_math::{sigmoid_inplace, tanh_inplace, tanh_into};
 use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
 use super::{
-    derivative_statistics, draw_gate_blocks, fit, mean_of, row, row_mut, Activation, Cell,
+    draw_gate_blocks, fit, gated_statistics, row, row_mut, Cell,
     CellConfig, GateStatistics, LayerParams,
 };
 use crate::batch::cast;
@@ -230,17 +230,7 @@ impl Cell for Lstm {
         _hidden: ArrayView3<'_, f64>,
         hid: usize,
     ) -> GateStatistics {
-        let mean_gate = Some(mean_of(gates.slice(s![.., .., hid..2 * hid])));
-        let (mean_derivative, saturated_fraction) = derivative_statistics(
-            gates.slice_move(s![.., .., 2 * hid..3 * hid]),
-            Activation::Tanh,
-            1.0,
-        );
-        GateStatistics {
-            mean_derivative,
-            saturated_fraction,
-            mean_gate,
-        }
+        gated_statistics(gates, hid, 1, 2)
     }
 }
 

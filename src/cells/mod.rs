@@ -359,6 +359,29 @@ pub fn derivative_statistics(
     (sum / count, saturated as f64 / count)
 }
 
+/// The statistics of a gated cell whose gate blocks are stacked along the last axis (T, B, G·H):
+/// the mean of the gate in block `gate_block` (LSTM forget f, GRU update z) and the tanh-derivative
+/// statistics of the candidate in block `candidate_block` (LSTM g, GRU n).
+pub fn gated_statistics(
+    gates: ArrayView3<'_, f64>,
+    hid: usize,
+    gate_block: usize,
+    candidate_block: usize,
+) -> GateStatistics {
+    let block = |b: usize| ndarray::s![.., .., b * hid..(b + 1) * hid];
+    let mean_gate = Some(mean_of(gates.slice(block(gate_block))));
+    let (mean_derivative, saturated_fraction) = derivative_statistics(
+        gates.slice_move(block(candidate_block)),
+        Activation::Tanh,
+        1.0,
+    );
+    GateStatistics {
+        mean_derivative,
+        saturated_fraction,
+        mean_gate,
+    }
+}
+
 /// The mean of every entry.
 pub fn mean_of(values: ArrayView3<'_, f64>) -> f64 {
     let n = values.len() as f64;
