@@ -21,7 +21,7 @@ use std::fmt;
 use crate::batch::{Batch, Inputs, Targets};
 use crate::cells::{Activation, CellKind};
 use crate::error::Result;
-use crate::init::{InitScheme, InitSpec, WeightInit};
+use crate::init::{Chrono, InitScheme, InitSpec, WeightInit};
 use crate::network::{Bptt, InputKind, ModelSpec, Network, OutputKind, State};
 
 /// The finite-difference steps tried for each tensor.
@@ -46,6 +46,8 @@ pub struct GradcheckCase {
     pub bptt: Bptt,
     pub steps: usize,
     pub batch: usize,
+    /// Chrono initialisation's T_max for the gate biases (gated cells), None for the usual draw.
+    pub chrono: Option<f64>,
 }
 
 impl fmt::Display for GradcheckCase {
@@ -61,6 +63,12 @@ impl fmt::Display for GradcheckCase {
         }
         if s.layer_norm {
             write!(f, " layer-norm")?;
+        }
+        if !s.forget_gate {
+            write!(f, " no-forget-gate")?;
+        }
+        if let Some(t) = self.chrono {
+            write!(f, " chrono(T_max={t})")?;
         }
         let input = match s.input {
             InputKind::Tokens { .. } => "tokens",
@@ -152,6 +160,7 @@ pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gra
                                 bptt: Bptt::Full,
                                 steps: 7,
                                 batch: 3,
+                                chrono: None,
                             });
                         }
                     }
@@ -171,7 +180,50 @@ pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gra
                 bptt: Bptt::Full,
                 steps: 7,
                 batch: 3,
+                chrono: None,
             });
+        }
+        cases.extend(variant_cases(cell));
+    }
+    cases
+}
+
+/// The cell's options and initialisations beyond the grid: the LSTM without a forget gate, and
+/// chrono initialisation (T_max 20) of the gated cells; 1 layer and 2 with residual, loss at the
+/// last and at several steps.
+fn variant_cases(cell: CellKind) -> Vec<GradcheckCase> {
+    let mut variants: Vec<(bool, Option<f64>)> = Vec::new();
+    if cell.forget_gate_optional() {
+        variants.push((false, None));
+        if cell.supports_chrono() {
+            variants.push((false, Some(20.0)));
+        }
+    }
+    if cell.supports_chrono() {
+        variants.push((true, Some(20.0)));
+    }
+    let mut cases = Vec::new();
+    for (forget_gate, chrono) in variants {
+        for (layers, residual) in [(1, false), (2, true)] {
+            for loss_steps in [LossSteps::Last, LossSteps::Several] {
+                let mut spec = ModelSpec::new(
+                    cell,
+                    InputKind::Dense { width: 3 },
+                    4,
+                    layers,
+                    OutputKind::Classes { count: 3 },
+                );
+                spec.residual = residual;
+                spec.forget_gate = forget_gate;
+                cases.push(GradcheckCase {
+                    spec,
+                    loss_steps,
+                    bptt: Bptt::Full,
+                    steps: 7,
+                    batch: 3,
+                    chrono,
+                });
+            }
         }
     }
     cases
@@ -199,6 +251,7 @@ pub fn truncated_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gr
                     bptt: Bptt::Truncated(k),
                     steps: 7,
                     batch: 3,
+                    chrono: None,
                 });
             }
         }
@@ -215,6 +268,7 @@ pub fn case_setup(
     let init = InitSpec {
         recurrent: WeightInit::new(InitScheme::Default, 1.5),
         input: WeightInit::new(InitScheme::Default, 1.5),
+        chrono: case.chrono.map_or(Chrono::Off, Chrono::TMax),
         ..InitSpec::default()
     };
     let mut net = Network::<f64>::init(case.spec.clone(), &init, seed)?;

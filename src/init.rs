@@ -97,6 +97,77 @@ pub struct InitSpec {
     /// block = 0). Other gates keep the bias scheme.
     #[serde(default = "one")]
     pub forget_bias: f64,
+    /// Gated cells only: chrono initialisation of the gate biases (overrides `forget_bias`).
+    #[serde(default, skip_serializing_if = "Chrono::is_off")]
+    pub chrono: Chrono,
+}
+
+/// Chrono initialisation (Tallec & Ollivier 2018, "Can recurrent neural networks warp time?"):
+/// the gate that keeps the state gets bias `b = ln u`, `u ~ U[1, T_max − 1]` per unit, so that
+/// unit's memory time scale `1/(1 − σ(b)) ≈ u` is spread over [1, T_max]. LSTM: `b_f = b`,
+/// `b_i = −b`, every other bias 0; GRU: the update gate z (which keeps h) gets `b`, every other
+/// bias 0. Written as `off`, `auto` (T_max = the task's longest dependency, resolved by the
+/// trainer) or a number T_max ≥ 2.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Chrono {
+    #[default]
+    Off,
+    /// T_max from the task: replaced by [`InitSpec::resolve_chrono`] before the weights are drawn.
+    Auto,
+    /// The longest dependency expected, in steps (≥ 2).
+    TMax(f64),
+}
+
+impl Chrono {
+    pub fn is_off(&self) -> bool {
+        *self == Chrono::Off
+    }
+}
+
+impl fmt::Display for Chrono {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Chrono::Off => f.write_str("off"),
+            Chrono::Auto => f.write_str("auto"),
+            Chrono::TMax(t) => write!(f, "{t}"),
+        }
+    }
+}
+
+impl FromStr for Chrono {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = |why: String| Error::invalid("chrono", why);
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" | "false" => Ok(Chrono::Off),
+            "auto" | "on" | "true" => Ok(Chrono::Auto),
+            other => {
+                let t: f64 = other.parse().map_err(|_| {
+                    bad(format!(
+                        "'{other}' is not off, auto or a number T_max (the longest dependency)"
+                    ))
+                })?;
+                if !t.is_finite() || t < 2.0 {
+                    return Err(bad(format!("T_max {other} must be a finite number ≥ 2")));
+                }
+                Ok(Chrono::TMax(t))
+            }
+        }
+    }
+}
+
+impl From<Chrono> for String {
+    fn from(c: Chrono) -> String {
+        c.to_string()
+    }
+}
+
+impl TryFrom<String> for Chrono {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        s.parse().map_err(|e: Error| e.to_string())
+    }
 }
 
 impl Default for InitSpec {
@@ -107,6 +178,7 @@ impl Default for InitSpec {
             recurrent: d,
             bias: d,
             forget_bias: 1.0,
+            chrono: Chrono::Off,
         }
     }
 }
@@ -124,6 +196,29 @@ impl InitSpec {
             recurrent: WeightInit::new(scheme, scale),
             bias: WeightInit::new(bias, 1.0),
             forget_bias: 1.0,
+            chrono: Chrono::Off,
+        }
+    }
+
+    /// The spec with `chrono: auto` replaced by `T_max = longest_dependency` (at least 2).
+    pub fn resolve_chrono(&self, longest_dependency: usize) -> InitSpec {
+        let mut out = *self;
+        if out.chrono == Chrono::Auto {
+            out.chrono = Chrono::TMax(longest_dependency.max(2) as f64);
+        }
+        out
+    }
+
+    /// T_max of chrono initialisation, None when it is off. An unresolved `auto` is an error: only
+    /// the trainer, which knows the task, may draw weights with it.
+    pub fn chrono_t_max(&self) -> Result<Option<f64>> {
+        match self.chrono {
+            Chrono::Off => Ok(None),
+            Chrono::TMax(t) => Ok(Some(t)),
+            Chrono::Auto => Err(Error::invalid(
+                "chrono",
+                "'auto' takes T_max from the task; give a number when there is no task",
+            )),
         }
     }
 
@@ -148,6 +243,14 @@ impl InitSpec {
         }
         if !self.forget_bias.is_finite() {
             return Err(Error::invalid("forget_bias", "must be a finite number"));
+        }
+        if let Chrono::TMax(t) = self.chrono {
+            if !t.is_finite() || t < 2.0 {
+                return Err(Error::invalid(
+                    "chrono",
+                    format!("T_max {t} must be a finite number ≥ 2"),
+                ));
+            }
         }
         Ok(())
     }
@@ -206,6 +309,16 @@ pub(crate) fn bias(len: usize, h: usize, w: WeightInit, rng: &mut ChaCha8Rng) ->
         }
         _ => Array1::zeros(len),
     }
+}
+
+/// H chrono biases `ln u`, `u ~ U[1, T_max − 1]` (see [`Chrono`]), drawn from a side stream of
+/// `rng` at its current position, which `rng` itself does not advance over: with chrono on, every
+/// weight is the one the same seed draws without it, only the gate biases differ.
+pub fn chrono_biases(h: usize, t_max: f64, rng: &ChaCha8Rng) -> Array1<f64> {
+    const CHRONO_STREAM: u64 = 0xc4_0e0;
+    let mut side = rng.clone();
+    side.set_stream(rng.get_stream() ^ CHRONO_STREAM);
+    Array1::from_shape_fn(h, |_| (1.0 + side.random::<f64>() * (t_max - 2.0)).ln())
 }
 
 pub(crate) fn uniform(rng: &mut ChaCha8Rng, bound: f64) -> f64 {

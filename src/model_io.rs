@@ -11,6 +11,7 @@ use std::path::Path;
 
 use crate::batch::cast;
 use crate::error::{Error, Result};
+use crate::init::InitSpec;
 use crate::network::{ModelSpec, Network, Params};
 
 /// The weights' file name inside a model or run directory.
@@ -30,6 +31,10 @@ pub struct ModelDescription {
     /// Whether the recurrent layers are exactly a `torch.nn` module, and which.
     #[serde(default)]
     pub torch: TorchEquivalent,
+    /// How the weights were first drawn (before training), when the writer knew it; a chrono
+    /// initialisation shows its resolved T_max.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitSpec>,
 }
 
 /// What PyTorch module computes the same function as a model's recurrent layers (the readout is
@@ -66,6 +71,11 @@ impl TorchEquivalent {
             }
             (other, _) => return not(format!("torch.nn has no {other} cell")),
         };
+        if !spec.forget_gate {
+            return not(
+                "torch.nn.LSTM always has a forget gate (this is the 1997 cell, f ≡ 1)".into(),
+            );
+        }
         if spec.layer_norm {
             return not("torch.nn.RNN has no layer normalisation".into());
         }
@@ -94,6 +104,15 @@ impl TorchEquivalent {
 
 /// Writes `dir/model.safetensors` and `dir/model.ron`, creating `dir` if needed.
 pub fn save_model<F: NdFloat>(net: &Network<F>, dir: &Path) -> Result<()> {
+    save_model_initialised(net, None, dir)
+}
+
+/// [`save_model`], with `model.ron` also saying how the weights were first drawn.
+pub fn save_model_initialised<F: NdFloat>(
+    net: &Network<F>,
+    init: Option<&InitSpec>,
+    dir: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
         source,
@@ -108,6 +127,7 @@ pub fn save_model<F: NdFloat>(net: &Network<F>, dir: &Path) -> Result<()> {
         dtype: dtype_name::<F>().to_string(),
         model: net.spec.clone(),
         torch: TorchEquivalent::of(&net.spec),
+        init: init.copied(),
     };
     let text = ron::ser::to_string_pretty(&description, ron::ser::PrettyConfig::default())
         .map_err(|e| Error::bad_file(dir.join(SPEC_FILE), e.to_string()))?;

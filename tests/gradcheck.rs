@@ -28,8 +28,9 @@ fn assert_passes(case: &GradcheckCase) {
 fn every_cell_layer_norm_residual_and_mask_combination_matches_finite_differences() {
     let cases = standard_cases(&CellKind::ALL, &Activation::ALL);
     // 3 activations × 2 depths × 2 norms × 2 masks × 2 losses + 1 token case, per activation;
-    // lstm and gru without norm
-    assert_eq!(cases.len(), 3 * (16 + 1) + 2 * (8 + 1));
+    // lstm and gru without norm; then the variants (1 and 2 layers × 2 masks each): lstm without
+    // a forget gate, with and without chrono, and lstm and gru with chrono
+    assert_eq!(cases.len(), 3 * (16 + 1) + 2 * (8 + 1) + 4 * 4);
     for case in &cases {
         assert_passes(case);
     }

@@ -10,9 +10,12 @@ use ndarray::{
 use super::fast_math::{sigmoid_inplace, tanh_inplace};
 use super::matmul::{matmul_acc, Accumulate, PaddedMatrix};
 use super::{
-    fit, gated_statistics, row, row_mut, Cell, CellConfig,
-    GateStatistics, LayerParams,
+    draw_gate_blocks, fit, gated_statistics, row, row_mut, Cell, CellConfig, GateStatistics,
+    LayerParams,
 };
+use crate::batch::cast;
+use crate::init::{chrono_biases, Chrono, InitSpec};
+use rand_chacha::ChaCha8Rng;
 
 /// The GRU cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +66,29 @@ impl Cell for Gru {
     /// W_hh (3H, H) row-major with a padded stride.
     type Backward<F: NdFloat> = PaddedMatrix<F>;
 
+    const SUPPORTS_CHRONO: bool = true;
+
     fn from_config(_config: &CellConfig) -> Self {
         Gru
+    }
+
+    /// The gate blocks as usual. With chrono initialisation (drawn after the blocks): the update
+    /// gate z, which keeps h (`h' = (1 − z) ⊙ n + z ⊙ h`), gets `b_z = ln u`, `u ~ U[1, T_max − 1]`
+    /// in `bias_ih`; every other bias is 0.
+    fn init_layer<F: NdFloat>(
+        &self,
+        layer: &mut LayerParams<F>,
+        init: &InitSpec,
+        rng: &mut ChaCha8Rng,
+    ) {
+        draw_gate_blocks(self.gates(), layer, init, rng);
+        if let Chrono::TMax(t_max) = init.chrono {
+            let h = layer.weight_hh.ncols();
+            let b_z = chrono_biases(h, t_max, rng);
+            layer.bias_ih.fill(F::zero());
+            layer.bias_hh.fill(F::zero());
+            layer.bias_ih.slice_mut(s![h..2 * h]).assign(&b_z.mapv(cast));
+        }
     }
 
     fn gates(&self) -> usize {

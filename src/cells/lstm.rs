@@ -1,6 +1,12 @@
 //! LSTM with the equations and gate order of `torch.nn.LSTM`:
 //! `i = σ(·), f = σ(·), g = tanh(·), o = σ(·)` of `W_i* x_t + b_i* + W_h* h_{t−1} + b_h*`,
 //! `c_t = f ⊙ c_{t−1} + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`.
+//!
+//! With `forget_gate: false` it is Hochreiter & Schmidhuber's 1997 cell: f ≡ 1, so
+//! `c_t = c_{t−1} + i ⊙ g` (the constant error carousel, ∂c_t/∂c_{t−1} = I). The forget block's
+//! weights stay in the layout (so the file keeps PyTorch's shapes), are initialised to 0 and get a
+//! zero gradient: the forward step writes f = 1 into the gates, and the backward step's
+//! `df = dc ⊙ f(1 − f) ⊙ c_{t−1}` is then 0.
 
 use ndarray::{
     s, Array2, Array3, ArrayView2, ArrayView3, ArrayViewMut2, ArrayViewMut3, Axis, Dim, NdFloat,
@@ -13,12 +19,15 @@ use super::{
     CellConfig, GateStatistics, LayerParams,
 };
 use crate::batch::cast;
-use crate::init::InitSpec;
+use crate::init::{chrono_biases, Chrono, InitSpec};
 use rand_chacha::ChaCha8Rng;
 
 /// The LSTM cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lstm;
+pub struct Lstm {
+    /// False: f ≡ 1 (the 1997 cell).
+    forget_gate: bool,
+}
 
 /// What the forward pass keeps beyond the activated gates (i, f, g, o) in `gates`.
 #[derive(Debug, Clone)]
@@ -65,8 +74,13 @@ impl Cell for Lstm {
     /// W_hh (4H, H) row-major with a padded stride.
     type Backward<F: NdFloat> = PaddedMatrix<F>;
 
-    fn from_config(_config: &CellConfig) -> Self {
-        Lstm
+    const FORGET_GATE_OPTIONAL: bool = true;
+    const SUPPORTS_CHRONO: bool = true;
+
+    fn from_config(config: &CellConfig) -> Self {
+        Lstm {
+            forget_gate: config.forget_gate,
+        }
     }
 
     fn gates(&self) -> usize {
@@ -83,7 +97,10 @@ impl Cell for Lstm {
     }
 
     /// The gate blocks as usual, then the forget gate's total bias: `bias_ih` forget block =
-    /// `init.forget_bias`, `bias_hh` forget block = 0.
+    /// `init.forget_bias`, `bias_hh` forget block = 0. With chrono initialisation (drawn after the
+    /// blocks, so the other weights are those of the same seed without it): `b_f = ln u`,
+    /// `u ~ U[1, T_max − 1]`, `b_i = −b_f`, every other bias 0 (each total bias sits in `bias_ih`).
+    /// Without a forget gate, its block (weights and biases) is 0.
     fn init_layer<F: NdFloat>(
         &self,
         layer: &mut LayerParams<F>,
@@ -92,11 +109,22 @@ impl Cell for Lstm {
     ) {
         draw_gate_blocks(self.gates(), layer, init, rng);
         let h = layer.weight_hh.ncols();
-        layer
-            .bias_ih
-            .slice_mut(s![h..2 * h])
-            .fill(cast(init.forget_bias));
-        layer.bias_hh.slice_mut(s![h..2 * h]).fill(F::zero());
+        let forget = s![h..2 * h];
+        layer.bias_ih.slice_mut(forget).fill(cast(init.forget_bias));
+        layer.bias_hh.slice_mut(forget).fill(F::zero());
+        if let Chrono::TMax(t_max) = init.chrono {
+            let b_f = chrono_biases(h, t_max, rng);
+            layer.bias_ih.fill(F::zero());
+            layer.bias_hh.fill(F::zero());
+            layer.bias_ih.slice_mut(forget).assign(&b_f.mapv(cast));
+            layer.bias_ih.slice_mut(s![..h]).assign(&b_f.mapv(|b| cast(-b)));
+        }
+        if !self.forget_gate {
+            layer.weight_ih.slice_mut(s![h..2 * h, ..]).fill(F::zero());
+            layer.weight_hh.slice_mut(s![h..2 * h, ..]).fill(F::zero());
+            layer.bias_ih.slice_mut(forget).fill(F::zero());
+            layer.bias_hh.slice_mut(forget).fill(F::zero());
+        }
     }
 
     fn prepare_forward<F: NdFloat>(&self, p: &LayerParams<F>, _batch: usize) -> PaddedMatrix<F> {
@@ -137,6 +165,7 @@ impl Cell for Lstm {
             h_prev,
             c_before.index_axis(Axis(0), t),
             prep.view(),
+            self.forget_gate,
         );
     }
 
@@ -235,8 +264,9 @@ impl Cell for Lstm {
 }
 
 /// One step forward. `gates`: (B, 4H), holds `x_t W_ih^T + b_ih + b_hh` on entry and the activated
-/// gates (i, f, g, o) on exit; h_prev, c_prev, h_out, c_out, tanh_c_out: (B, H); `w_hh_t` =
-/// W_hh^T (H, 4H), standard layout (made once per sequence).
+/// gates (i, f, g, o) on exit (f = 1 without a forget gate); h_prev, c_prev, h_out, c_out,
+/// tanh_c_out: (B, H); `w_hh_t` = W_hh^T (H, 4H), standard layout (made once per sequence).
+#[allow(clippy::too_many_arguments)]
 fn forward_step<F: NdFloat>(
     mut h_out: ArrayViewMut2<F>,
     mut c_out: ArrayViewMut2<F>,
@@ -245,13 +275,19 @@ fn forward_step<F: NdFloat>(
     h_prev: ArrayView2<F>,
     c_prev: ArrayView2<F>,
     w_hh_t: ArrayView2<F>,
+    forget_gate: bool,
 ) {
     let h = h_prev.ncols();
     matmul_acc(&h_prev, &w_hh_t, Accumulate::Add, &mut gates);
     for b in 0..gates.nrows() {
         let g = row_mut(&mut gates, b);
         // σ over the contiguous (i, f) blocks, tanh over g, σ over o
-        sigmoid_inplace(&mut g[..2 * h]);
+        if forget_gate {
+            sigmoid_inplace(&mut g[..2 * h]);
+        } else {
+            sigmoid_inplace(&mut g[..h]);
+            g[h..2 * h].fill(F::one());
+        }
         tanh_inplace(&mut g[2 * h..3 * h]);
         sigmoid_inplace(&mut g[3 * h..4 * h]);
         let (gi, rest) = g.split_at(h);

@@ -101,6 +101,19 @@ pub struct CellConfig {
     pub activation: Activation,
     /// Layer norm on the pre-activation (cells with [`Cell::SUPPORTS_LAYER_NORM`] only).
     pub layer_norm: bool,
+    /// False removes the forget gate (cells with [`Cell::FORGET_GATE_OPTIONAL`] only).
+    pub forget_gate: bool,
+}
+
+impl Default for CellConfig {
+    /// tanh, no layer norm, with a forget gate.
+    fn default() -> Self {
+        CellConfig {
+            activation: Activation::Tanh,
+            layer_norm: false,
+            forget_gate: true,
+        }
+    }
 }
 
 /// The derivative statistics and mean gate a cell reports to the diagnostics (see
@@ -135,6 +148,12 @@ pub trait Cell: Copy + fmt::Debug + Send + Sync {
 
     /// Whether `layer_norm` may be set for this cell.
     const SUPPORTS_LAYER_NORM: bool = false;
+
+    /// Whether `forget_gate: false` may be set for this cell (LSTM).
+    const FORGET_GATE_OPTIONAL: bool = false;
+
+    /// Whether [`Cell::init_layer`] applies chrono initialisation ([`crate::init::Chrono`]).
+    const SUPPORTS_CHRONO: bool = false;
 
     /// The export names of the layer's tensors.
     const TENSOR_NAMES: TensorNames = TensorNames::PYTORCH;

@@ -190,33 +190,42 @@ impl fmt::Display for CellKind {
 }
 
 /// What a cell kind answers without a float type.
+#[derive(Debug, Clone, Copy)]
+struct CellFacts {
+    gates: usize,
+    has_memory: bool,
+    supports_layer_norm: bool,
+    uses_activation: bool,
+    reparameterised: bool,
+    forget_gate_optional: bool,
+    supports_chrono: bool,
+}
+
 struct Facts;
 
 impl CellVisitor for Facts {
-    type Output = (usize, bool, bool, bool, bool);
-    fn visit<C: Registered>(self, cell: C) -> Self::Output {
-        (
-            cell.gates(),
-            cell.has_memory(),
-            C::SUPPORTS_LAYER_NORM,
-            cell.uses_activation(),
-            C::REPARAMETERISED,
-        )
+    type Output = CellFacts;
+    fn visit<C: Registered>(self, cell: C) -> CellFacts {
+        CellFacts {
+            gates: cell.gates(),
+            has_memory: cell.has_memory(),
+            supports_layer_norm: C::SUPPORTS_LAYER_NORM,
+            uses_activation: cell.uses_activation(),
+            reparameterised: C::REPARAMETERISED,
+            forget_gate_optional: C::FORGET_GATE_OPTIONAL,
+            supports_chrono: C::SUPPORTS_CHRONO,
+        }
     }
 }
 
 impl CellKind {
-    fn facts(self) -> (usize, bool, bool, bool, bool) {
-        let config = CellConfig {
-            activation: super::Activation::Tanh,
-            layer_norm: false,
-        };
-        self.visit(&config, Facts)
+    fn facts(self) -> CellFacts {
+        self.visit(&CellConfig::default(), Facts)
     }
 
     /// Number of gate blocks stacked in `weight_ih` / `weight_hh`.
     pub fn gates(self) -> usize {
-        self.facts().0
+        self.facts().gates
     }
 
     /// (forward cache, adjoint) floats per unit and step beyond the gates' and h
@@ -229,30 +238,36 @@ impl CellKind {
                 cell.extra_floats_per_unit()
             }
         }
-        let config = CellConfig {
-            activation: super::Activation::Tanh,
-            layer_norm: false,
-        };
-        self.visit(&config, Extra)
+        self.visit(&CellConfig::default(), Extra)
     }
 
     /// Whether the cell carries a second state besides h (LSTM's c).
     pub fn has_memory(self) -> bool {
-        self.facts().1
+        self.facts().has_memory
     }
 
     /// Whether the cell takes `layer_norm`.
     pub fn supports_layer_norm(self) -> bool {
-        self.facts().2
+        self.facts().supports_layer_norm
     }
 
     /// Whether the cell reads `activation`.
     pub fn uses_activation(self) -> bool {
-        self.facts().3
+        self.facts().uses_activation
+    }
+
+    /// Whether `forget_gate: false` may be set (the LSTM).
+    pub fn forget_gate_optional(self) -> bool {
+        self.facts().forget_gate_optional
+    }
+
+    /// Whether the cell takes chrono initialisation (LSTM, GRU).
+    pub fn supports_chrono(self) -> bool {
+        self.facts().supports_chrono
     }
 
     /// Whether `weight_hh` parameterises the recurrent matrix rather than being it (expRNN).
     pub fn reparameterised(self) -> bool {
-        self.facts().4
+        self.facts().reparameterised
     }
 }

@@ -108,7 +108,11 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
     config.task = task.spec().clone();
     let net: Network<f64> = match &args.model {
         Some(dir) => load_model(dir)?,
-        None => Network::init(config.model_spec(&task)?, &config.init, config.seed)?,
+        None => Network::init(
+            config.model_spec(&task)?,
+            &config.resolved_init(&task),
+            config.seed,
+        )?,
     };
     if args.model.is_some() {
         config.model.cell = net.spec.cell;

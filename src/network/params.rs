@@ -9,7 +9,7 @@ use crate::batch::cast;
 #[cfg(doc)]
 use crate::cells::Cell;
 use crate::cells::{CellVisitor, Registered, TensorNames};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::init::{uniform, InitSpec};
 use ndarray_rand::rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -240,6 +240,15 @@ impl<F: NdFloat> CellVisitor for ZeroLayers<'_, F> {
 pub fn init_params<F: NdFloat>(spec: &ModelSpec, init: &InitSpec, seed: u64) -> Result<Params<F>> {
     spec.validate()?;
     init.validate()?;
+    if init.chrono_t_max()?.is_some() && !spec.cell.supports_chrono() {
+        return Err(Error::invalid(
+            "chrono",
+            format!(
+                "initialises the gates of gated cells (lstm, gru), not {}",
+                spec.cell
+            ),
+        ));
+    }
     Ok(spec.cell.visit(
         &spec.cell_config(),
         InitParams {

@@ -25,6 +25,19 @@ pub struct ModelSpec {
     /// Vanilla RNN only: `h_t = φ(LN(a_t))` with learned gain and bias per unit.
     #[serde(default)]
     pub layer_norm: bool,
+    /// LSTM only: false removes the forget gate (f ≡ 1, the constant error carousel of Hochreiter
+    /// & Schmidhuber 1997). Written only when false.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub forget_gate: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// For `skip_serializing_if`: options that are written only when switched off.
+pub(crate) fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn default_activation() -> Activation {
@@ -48,6 +61,7 @@ impl ModelSpec {
             output,
             residual: false,
             layer_norm: false,
+            forget_gate: true,
         }
     }
 
@@ -56,6 +70,7 @@ impl ModelSpec {
         CellConfig {
             activation: self.activation,
             layer_norm: self.layer_norm,
+            forget_gate: self.forget_gate,
         }
     }
 
@@ -120,6 +135,15 @@ impl ModelSpec {
                     ));
                 }
             }
+        }
+        if !self.forget_gate && !self.cell.forget_gate_optional() {
+            return Err(Error::invalid(
+                "forget_gate",
+                format!(
+                    "only the lstm has a forget gate to remove, not {}",
+                    self.cell
+                ),
+            ));
         }
         if self.layer_norm && !self.cell.supports_layer_norm() {
             return Err(Error::invalid(

@@ -215,6 +215,13 @@ impl Task {
         self.def.probe_step()
     }
 
+    /// The longest dependency a sequence of this task can hold, in steps: the probe step, whose
+    /// target's evidence can lie as far back as step 0 (tanaka length + 1, copy T + 10, adding
+    /// T − 1, recall the query step). Chrono initialisation's default T_max.
+    pub fn longest_dependency(&self) -> usize {
+        self.probe_step()
+    }
+
     /// For each target that recalls something, where its evidence lies. Adding's distance varies
     /// per sequence (last step − first marker); the others are fixed by the spec.
     pub fn dependencies(&self, seq: &Sequence) -> Vec<Dependency> {

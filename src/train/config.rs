@@ -60,6 +60,9 @@ pub struct ModelOptions {
     /// Width of each layer, bottom first; when given it replaces `hidden` and `layers`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub widths: Option<Vec<usize>>,
+    /// LSTM only: false is Hochreiter & Schmidhuber's 1997 cell, f ≡ 1 (written only when false).
+    #[serde(skip_serializing_if = "crate::network::spec::is_true")]
+    pub forget_gate: bool,
 }
 
 impl ModelOptions {
@@ -81,6 +84,7 @@ impl Default for ModelOptions {
             residual: false,
             layer_norm: false,
             widths: None,
+            forget_gate: true,
         }
     }
 }
@@ -200,8 +204,23 @@ impl TrainConfig {
         self.optimizer.validate()?;
         self.clip.validate()?;
         self.init.validate()?;
+        if !self.init.chrono.is_off() && !self.model.cell.supports_chrono() {
+            return Err(Error::invalid(
+                "chrono",
+                format!(
+                    "initialises the gates of gated cells (lstm, gru), not {}",
+                    self.model.cell
+                ),
+            ));
+        }
         self.bptt_mode().validate()?;
         Ok(())
+    }
+
+    /// The initialisation with `chrono: auto` resolved to T_max = `task`'s longest dependency
+    /// ([`Task::longest_dependency`]).
+    pub fn resolved_init(&self, task: &Task) -> InitSpec {
+        self.init.resolve_chrono(task.longest_dependency())
     }
 
     /// The network architecture this config trains on `task`.
@@ -216,6 +235,7 @@ impl TrainConfig {
             output,
             residual: m.residual,
             layer_norm: m.layer_norm,
+            forget_gate: m.forget_gate,
         };
         spec.validate()?;
         Ok(spec)

@@ -30,7 +30,7 @@ use crate::analysis::gradient_report::{
 };
 use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
-use crate::model_io::save_model;
+use crate::model_io::save_model_initialised;
 use crate::outdir::{prepare_fresh, DirKind};
 use crate::tasks::OutputKind;
 
@@ -102,9 +102,10 @@ impl RunDir {
         self.gradients
             .flush()
             .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))?;
+        let init = self.config.resolved_init(&outcome.task);
         match &outcome.network {
-            TrainedNetwork::F32(n) => save_model(n, &self.path)?,
-            TrainedNetwork::F64(n) => save_model(n, &self.path)?,
+            TrainedNetwork::F32(n) => save_model_initialised(n, Some(&init), &self.path)?,
+            TrainedNetwork::F64(n) => save_model_initialised(n, Some(&init), &self.path)?,
         }
         write_summary(&self.path.join(SUMMARY_FILE), &outcome.summary)?;
         write_run_plots(&self.path, outcome)?;

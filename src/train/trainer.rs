@@ -285,7 +285,7 @@ where
     let metadata = RunMetadata::now(crate::parallel::threads());
     let task = &data.task;
     let spec = config.model_spec(task)?;
-    let mut net = Network::<F>::init(spec, &config.init, config.seed)?;
+    let mut net = Network::<F>::init(spec, &config.resolved_init(task), config.seed)?;
     let mut opt = Optimizer::new(config.optimizer, &net.params)?;
     let bptt = config.bptt_mode();
     let eval_batch: Batch<F> = task.collate(&data.eval, LossWeighting::MeanOverSteps)?;
