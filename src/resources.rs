@@ -367,6 +367,23 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
         every => (config.steps / every) as u128 + 2,
     };
 
+    // after training, one evaluation set per --eval-lengths value, the longest the largest (the
+    // training-length evaluation set stays alive beside it)
+    let mut generalisation: u128 = 0;
+    let mut longest_eval = 0;
+    for &length in &config.eval_lengths {
+        let mut spec = task.spec().clone();
+        spec.length = length;
+        if let Ok(other) = Task::new(spec) {
+            let (tl, pl) = (other.steps() as u128, other.loss_steps().len() as u128);
+            let bytes = product(&[e, tl, per_eval]).saturating_add(product(&[e, pl, readout, s]));
+            if bytes > generalisation {
+                generalisation = bytes;
+                longest_eval = length;
+            }
+        }
+    }
+
     let widest = match &config.model.widths {
         Some(w) => w.iter().copied().max().unwrap_or(0),
         None => config.model.hidden,
@@ -409,6 +426,16 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
             factors: vec![
                 ("eval-size".into(), ratio(config.eval_size, 256.0)),
                 length.clone(),
+                hidden.clone(),
+                layers.clone(),
+            ],
+        },
+        Part {
+            bytes: generalisation,
+            what: "the evaluation at --eval-lengths",
+            factors: vec![
+                ("eval-lengths".into(), ratio(longest_eval, 20.0)),
+                ("eval-size".into(), ratio(config.eval_size, 256.0)),
                 hidden.clone(),
                 layers.clone(),
             ],

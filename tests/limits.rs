@@ -49,7 +49,7 @@ fn refused(dir: &Path, args: &[&str], needle: &str) -> String {
 fn huge_training_sizes_are_refused_before_any_directory_exists() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (
             &["train", "--hidden", "1000000"],
             "invalid hidden: needs an estimated",
@@ -73,6 +73,11 @@ fn huge_training_sizes_are_refused_before_any_directory_exists() {
         (
             &["train", "--probe-size", "100000000"],
             "invalid probe-size: needs an estimated",
+        ),
+        (
+            // the evaluation after training at a length the run never trained on
+            &["train", "--eval-lengths", "900000"],
+            "invalid eval-lengths: needs an estimated",
         ),
         (
             &["train", "--length", "1000000", "--max-memory", "4G"],
