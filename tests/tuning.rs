@@ -16,10 +16,16 @@ use rnnlab::train::TrainConfig;
 /// The benchmark with cells rnn and gru, lengths 5 and 10, seeds 0–2, tuning lr.
 fn experiment(lrs: &[f64]) -> Experiment {
     let mut exp = Experiment::tanaka_benchmark();
+    // the cells as a grid axis, not the benchmark's groups
+    exp.variants.clear();
     let text = |v: &[&str]| v.iter().map(|s| GridValue::Text(s.to_string())).collect();
     exp.grid.insert("cell".into(), text(&["rnn", "gru"]));
     exp.grid
         .insert("length".into(), vec![GridValue::Int(5), GridValue::Int(10)]);
+    exp.grid.insert(
+        "seed".into(),
+        vec![GridValue::Int(0), GridValue::Int(1), GridValue::Int(2)],
+    );
     exp.tune.insert(
         "lr".into(),
         lrs.iter().map(|&x| GridValue::Float(x)).collect(),

@@ -149,15 +149,6 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         None => Experiment::tanaka_benchmark(),
     };
     if args.config.is_none() && (!axes.is_empty() || !tune.is_empty()) {
-        if args.benchmark {
-            // the benchmark's recipe; the flags replace the axes they name
-            exp.grid
-                .retain(|k, _| k == "cell" || k == "length" || k == "seed");
-        } else {
-            // train's defaults, the flags' grid
-            exp.base = TrainConfig::default();
-            exp.grid.clear();
-        }
         let parts: Vec<String> = axes
             .iter()
             .map(|(k, v)| format!("{k}-{}", v.join("-")))
@@ -183,6 +174,23 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
                 .collect::<Vec<_>>()
                 .join(" ")
         );
+        if args.benchmark {
+            // the benchmark's recipe; the flags replace the axes they name: --cell picks the
+            // groups, any other option replaces the per-group value the recipe sets
+            exp.grid.retain(|k, _| k == "length" || k == "seed");
+            if let Some(i) = axes.iter().position(|(k, _)| k == "cell") {
+                let (_, cells) = axes.remove(i);
+                exp.select_cells(&cells)?;
+            }
+            for (k, _) in axes.iter().chain(&tune) {
+                exp.unset_in_variants(k);
+            }
+        } else {
+            // train's defaults, the flags' grid
+            exp.base = TrainConfig::default();
+            exp.grid.clear();
+            exp.variants.clear();
+        }
     }
     for (k, values) in tune {
         // the file's own tuned values are replaced by the flag's

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::experiment::{canonical_text, Experiment, RunSpec};
+use super::experiment::{canonical_text, Experiment, RunSpec, VARIANT_AXIS};
 use super::plots::SweepPlots;
 use super::results::{ResultRow, ResultsTable};
 use super::runner::{read_results, run_dir, EXPERIMENT_FILE};
@@ -370,10 +370,22 @@ fn group_columns(exp: &Experiment, with_tuned: bool) -> Vec<String> {
     cols
 }
 
+/// "cell option=value …"; a variant shows as its name alone when the name starts with the cell's
+/// (`lstm-chrono`, not `lstm variant=lstm-chrono`), else as `cell name` (`rnn no-clip`).
 fn group_label(row: &ResultRow, cols: &[String]) -> String {
-    let mut parts = vec![row.option("cell").unwrap_or("?").to_string()];
+    let cell = row.option("cell").unwrap_or("?");
+    let mut parts = vec![cell.to_string()];
     for c in &cols[1..] {
-        parts.push(format!("{c}={}", row.option(c).unwrap_or("")));
+        let value = row.option(c).unwrap_or("");
+        if c == VARIANT_AXIS {
+            if value == cell || value.starts_with(&format!("{cell}-")) {
+                parts[0] = value.to_string();
+            } else {
+                parts.push(value.to_string());
+            }
+        } else {
+            parts.push(format!("{c}={value}"));
+        }
     }
     parts.join(" ")
 }
