@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::outdir::{self, DirKind};
 use crate::tasks::Solved;
 use crate::train::run_dir::{write_atomic, RunDir};
+use crate::train::config::TrainConfig;
 use crate::train::trainer::{train, MetricRow, Progress, RunData, TrainObserver};
 
 pub const EXPERIMENT_FILE: &str = "experiment.ron";
@@ -60,15 +61,21 @@ pub fn option_columns(exp: &Experiment) -> Vec<String> {
     cols
 }
 
-/// The option values of a run, by column.
-fn option_values(exp: &Experiment, run: &RunSpec) -> Vec<(String, String)> {
+/// The option values of a run, by column. `trained` is the run's config as trained: a run with
+/// a `data` file trains the file's task, so the fixed `task` and `length` columns come from it
+/// (an axis keeps the grid's value, which names the run).
+fn option_values(exp: &Experiment, run: &RunSpec, trained: &TrainConfig) -> Vec<(String, String)> {
     let c = &run.config;
+    let axes = exp.axes();
+    let fixed = |col: &str| !axes.iter().any(|a| *a == col);
     option_columns(exp)
         .into_iter()
         .map(|col| {
             let v = match col.as_str() {
+                "task" if fixed("task") => trained.task.task.to_string(),
                 "task" => c.task.task.to_string(),
                 "cell" => c.model.cell.to_string(),
+                "length" if fixed("length") => trained.task.length.to_string(),
                 "length" => c.task.length.to_string(),
                 "hidden" => c.model.hidden.to_string(),
                 "seed" => c.seed.to_string(),
@@ -256,7 +263,7 @@ fn run_one(
         Solved::AccuracyAtLeast(_) => outcome.summary.baseline_accuracy,
     };
     Ok(ResultRow::from_summary(
-        option_values(exp, run),
+        option_values(exp, run, &config),
         &outcome.summary,
         baseline,
     ))

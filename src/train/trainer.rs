@@ -106,6 +106,9 @@ pub struct RunSummary {
     pub baseline_loss: f64,
     pub baseline_accuracy: f64,
     pub solved: bool,
+    /// The step of the evaluation from which the run counted as solved: where early stopping
+    /// stopped it, or without early stopping the first of the unbroken run of solved evaluations
+    /// that reaches the end (not the last step trained).
     pub solved_at_step: Option<usize>,
     pub diverged: bool,
     /// Optimiser steps taken.
@@ -332,14 +335,17 @@ where
         observer,
         &mut metrics,
     )?;
-    let mut solved_at_step =
-        (config.stop_when_solved && solved_rule.is_met(eval_loss, eval_acc)).then_some(0);
+    // the first step of the latest unbroken run of evaluations that met the solved rule: with
+    // early stopping the step the run stopped at; without it (--no-early-stop) the step from
+    // which every evaluation to the end met the rule, not the last step trained
+    let mut solved_since = solved_rule.is_met(eval_loss, eval_acc).then_some(0);
+    let mut stopped = config.stop_when_solved && solved_since.is_some();
 
     // the weights of the last step that left them finite: what a diverged run keeps
     let mut last_finite = net.params.clone();
     let (mut step, mut clipped_steps, mut diverged, mut last_probe) =
         (0usize, 0usize, false, 0usize);
-    while solved_at_step.is_none() && step < config.steps {
+    while !stopped && step < config.steps {
         step += 1;
         let sequences = match &data.train {
             None => task.generate_with(&mut rng, config.batch),
@@ -396,8 +402,11 @@ where
             (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
             row.eval_loss = Some(eval_loss);
             row.eval_accuracy = Some(eval_acc);
-            if solved_rule.is_met(eval_loss, eval_acc) && config.stop_when_solved {
-                solved_at_step = Some(step);
+            if solved_rule.is_met(eval_loss, eval_acc) {
+                solved_since.get_or_insert(step);
+                stopped = config.stop_when_solved;
+            } else {
+                solved_since = None;
             }
         }
         emit_metric(row, observer, &mut metrics)?;
@@ -424,8 +433,8 @@ where
         observer.on_probe(&probe)?;
         probes.push(probe);
     }
-    let solved = solved_at_step.is_some() || (!diverged && solved_rule.is_met(eval_loss, eval_acc));
-    let solved_at_step = solved_at_step.or(solved.then_some(step));
+    let solved = stopped || (!diverged && solved_rule.is_met(eval_loss, eval_acc));
+    let solved_at_step = solved.then(|| solved_since.unwrap_or(step));
     // validation only at the end: it never steers training, it only ranks tuned options
     let val_batch: Batch<F> = task.collate(&data.val, LossWeighting::MeanOverSteps)?;
     let (val_loss, val_acc) = evaluate(&net, task, &val_batch)?;
