@@ -128,3 +128,49 @@ fn the_recurrent_matrix_stays_orthogonal_to_1e12_after_200_adam_steps() {
         .fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(err < 1e-12, "‖WᵀW − I‖_max = {err:e}");
 }
+
+#[test]
+fn exprnn_defaults_to_modrelu_unless_another_activation_is_asked_for() {
+    use rnnlab::sweep::Experiment;
+    use rnnlab::train::options::set_option;
+    use rnnlab::train::TrainConfig;
+    assert_eq!(CellKind::ExpRnn.default_activation(), Activation::Relu);
+    assert_eq!(CellKind::Rnn.default_activation(), Activation::Tanh);
+    let with = |options: &[(&str, &str)]| {
+        let mut c = TrainConfig::default();
+        for (k, v) in options {
+            set_option(&mut c, k, v).unwrap();
+        }
+        c.model.activation
+    };
+    assert_eq!(with(&[("cell", "exprnn")]), Activation::Relu);
+    assert_eq!(
+        with(&[("cell", "exprnn"), ("activation", "tanh")]),
+        Activation::Tanh
+    );
+    // back to a tanh cell, the exprnn default goes with it; an asked-for one stays
+    assert_eq!(
+        with(&[("cell", "exprnn"), ("cell", "rnn")]),
+        Activation::Tanh
+    );
+    assert_eq!(
+        with(&[("activation", "sigmoid"), ("cell", "exprnn")]),
+        Activation::Sigmoid
+    );
+    // sweeps apply the same rule, whatever the order the file lists options in
+    let exp: Experiment = ron::from_str(
+        r#"(name: "t", grid: {"length": [5]}, variants: [
+            (name: "modrelu", set: {"cell": "exprnn"}),
+            (name: "tanh", set: {"activation": "tanh", "cell": "exprnn"}),
+            (name: "rnn", set: {"cell": "rnn"}),
+        ])"#,
+    )
+    .unwrap();
+    let acts: Vec<Activation> = exp
+        .runs()
+        .unwrap()
+        .iter()
+        .map(|r| r.config.model.activation)
+        .collect();
+    assert_eq!(acts, [Activation::Relu, Activation::Tanh, Activation::Tanh]);
+}

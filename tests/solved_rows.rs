@@ -75,7 +75,10 @@ fn a_sweep_on_a_data_file_records_the_file_s_task_and_length() {
     let file = dir.path().join("e.ron");
     std::fs::write(&file, text).unwrap();
     let exp = Experiment::load(&file).unwrap();
-    assert_eq!(exp.base.task.length, 20, "the experiment's own task is the default");
+    assert_eq!(
+        exp.base.task.length, 20,
+        "the experiment's own task is the default"
+    );
     let out = dir.path().join("sweep");
     let settings = SweepSettings {
         jobs: 1,

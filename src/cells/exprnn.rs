@@ -89,6 +89,9 @@ impl Cell for ExpRnn {
         1
     }
 
+    /// modReLU, as in the expRNN and scoRNN papers.
+    const DEFAULT_ACTIVATION: Activation = Activation::Relu;
+
     fn uses_activation(&self) -> bool {
         true
     }

@@ -149,6 +149,10 @@ pub trait Cell: Copy + fmt::Debug + Send + Sync {
     /// Whether `layer_norm` may be set for this cell.
     const SUPPORTS_LAYER_NORM: bool = false;
 
+    /// The activation a model of this cell gets unless one is asked for (expRNN: modReLU, which
+    /// is `relu`; every other cell tanh).
+    const DEFAULT_ACTIVATION: Activation = Activation::Tanh;
+
     /// Whether `forget_gate: false` may be set for this cell (LSTM).
     const FORGET_GATE_OPTIONAL: bool = false;
 

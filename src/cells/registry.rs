@@ -199,6 +199,7 @@ struct CellFacts {
     reparameterised: bool,
     forget_gate_optional: bool,
     supports_chrono: bool,
+    default_activation: super::Activation,
 }
 
 struct Facts;
@@ -214,6 +215,7 @@ impl CellVisitor for Facts {
             reparameterised: C::REPARAMETERISED,
             forget_gate_optional: C::FORGET_GATE_OPTIONAL,
             supports_chrono: C::SUPPORTS_CHRONO,
+            default_activation: C::DEFAULT_ACTIVATION,
         }
     }
 }
@@ -259,6 +261,11 @@ impl CellKind {
     /// Whether `forget_gate: false` may be set (the LSTM).
     pub fn forget_gate_optional(self) -> bool {
         self.facts().forget_gate_optional
+    }
+
+    /// The activation a model of this cell gets unless one is asked for (modReLU for expRNN).
+    pub fn default_activation(self) -> super::Activation {
+        self.facts().default_activation
     }
 
     /// Whether the cell takes chrono initialisation (LSTM, GRU).

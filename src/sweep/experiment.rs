@@ -560,7 +560,15 @@ impl Experiment {
             .into_iter()
             .enumerate()
             .map(|(index, values)| {
-                let mut config = self.base.clone();
+                // every value the run sets, the variant's first, applied in the order of
+                // TRAIN_OPTIONS as train's flags are (a stable sort: a grid value of an option a
+                // variant sets comes after it)
+                let mut settings: Vec<(usize, String, String, Option<&str>)> = Vec::new();
+                let position = |option: &str| {
+                    option_names()
+                        .position(|n| n == option)
+                        .unwrap_or(usize::MAX)
+                };
                 for (k, v) in &values {
                     if k == VARIANT_AXIS {
                         let variant = self
@@ -569,17 +577,24 @@ impl Experiment {
                             .find(|x| &x.name == v)
                             .expect("variant names come from the list");
                         for (option, value) in &variant.set {
-                            set_option(&mut config, option, &value.canonical().to_string())
-                                .map_err(|e| {
-                                    Error::invalid(
-                                        format!("variant '{}'", variant.name),
-                                        e.to_string(),
-                                    )
-                                })?;
+                            settings.push((
+                                position(option),
+                                option.clone(),
+                                value.canonical().to_string(),
+                                Some(&variant.name),
+                            ));
                         }
                     } else {
-                        set_option(&mut config, k, v)?;
+                        settings.push((position(k), k.clone(), v.clone(), None));
                     }
+                }
+                settings.sort_by_key(|s| s.0);
+                let mut config = self.base.clone();
+                for (_, option, value, variant) in &settings {
+                    set_option(&mut config, option, value).map_err(|e| match variant {
+                        Some(name) => Error::invalid(format!("variant '{name}'"), e.to_string()),
+                        None => e,
+                    })?;
                 }
                 config.validate().map_err(|e| {
                     Error::invalid(format!("run {}", describe(&values)), e.to_string())

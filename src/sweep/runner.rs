@@ -12,8 +12,8 @@ use crate::analysis::gradient_report::GradientProbe;
 use crate::error::{Error, Result};
 use crate::outdir::{self, DirKind};
 use crate::tasks::Solved;
-use crate::train::run_dir::{write_atomic, RunDir};
 use crate::train::config::TrainConfig;
+use crate::train::run_dir::{write_atomic, RunDir};
 use crate::train::trainer::{train, MetricRow, Progress, RunData, TrainObserver};
 
 pub const EXPERIMENT_FILE: &str = "experiment.ron";

@@ -99,9 +99,17 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
         set: |c, v, name| c.task.solved = Some(parse(name, v)?),
         get: |c| opt_text(&c.task.solved, "the task's")),
     option!("cell", crate::cells::CELL_HELP, Value("CELL"), false, "gru",
-        set: |c, v, name| c.model.cell = parse::<CellKind>(name, v)?,
+        set: |c, v, name| {
+            let cell = parse::<CellKind>(name, v)?;
+            // the new cell's own default activation, unless another was asked for (options are
+            // applied in this table's order, so --activation comes after and wins)
+            if c.model.activation == c.model.cell.default_activation() {
+                c.model.activation = cell.default_activation();
+            }
+            c.model.cell = cell;
+        },
         get: |c| c.model.cell.to_string()),
-    option!("activation", "The vanilla RNN's nonlinearity: tanh, sigmoid or relu.", Value("NAME"), false, "relu",
+    option!("activation", "The nonlinearity of rnn, exprnn and lru: tanh, sigmoid or relu (for exprnn relu is modReLU, its default; every other cell's default is tanh).", Value("NAME"), false, "relu",
         set: |c, v, name| c.model.activation = parse::<Activation>(name, v)?,
         get: |c| c.model.activation.to_string()),
     option!("hidden", "Units per layer.", Value("N"), false, "5",
