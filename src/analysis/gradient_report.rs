@@ -209,39 +209,15 @@ pub fn probe_gradients(
         ));
     }
     let eval = net.evaluate(batch, None, Bptt::Full)?;
-    let mut rows = Vec::new();
+    let rows = adjoint_rows(&eval, probe_step, step, size);
     let mut summaries = Vec::new();
     let mut update_shares = Vec::new();
-    for (l, adj) in eval.backward.layers.iter().enumerate() {
-        let h_all = &eval.forward.layers[l].h;
-        let d_rec = adj.recurrent_pre();
-        let mut profile = Vec::with_capacity(probe_step + 1);
-        for t in (0..=probe_step).rev() {
-            let grad_h = mean_row_norm(&adj.dh.index_axis(Axis(0), t).to_owned());
-            let grad_c = adj
-                .dc()
-                .map(|dc| mean_row_norm(&dc.index_axis(Axis(0), t).to_owned()));
-            let d_t = d_rec.index_axis(Axis(0), t);
-            let h_prev = h_all.index_axis(Axis(0), t);
-            let grad_w = d_t
-                .rows()
-                .into_iter()
-                .zip(h_prev.rows())
-                .map(|(d, h)| l2_norm(d.iter().copied()) * l2_norm(h.iter().copied()))
-                .sum::<f64>()
-                / size as f64;
-            let distance = probe_step - t;
-            profile.push((distance, grad_h));
-            rows.push(GradientRow {
-                step,
-                layer: l,
-                timestep: t,
-                distance,
-                grad_h,
-                grad_c,
-                grad_w,
-            });
-        }
+    for l in 0..eval.backward.layers.len() {
+        let profile: Vec<(usize, f64)> = rows
+            .iter()
+            .filter(|r| r.layer == l)
+            .map(|r| (r.distance, r.grad_h))
+            .collect();
         summaries.push(decay_summary(l, &profile));
         let w_profile: Vec<(usize, f64)> = rows
             .iter()
@@ -265,6 +241,65 @@ pub fn probe_gradients(
         update_shares,
         theory,
     })
+}
+
+/// The rows of every layer and timestep t ≤ `probe_step` (latest first) from a forward and
+/// backward pass whose loss is each sequence's own loss at `probe_step`.
+fn adjoint_rows(
+    eval: &crate::network::Evaluation<f64>,
+    probe_step: usize,
+    step: usize,
+    size: usize,
+) -> Vec<GradientRow> {
+    let mut rows = Vec::new();
+    for (l, adj) in eval.backward.layers.iter().enumerate() {
+        let h_all = &eval.forward.layers[l].h;
+        let d_rec = adj.recurrent_pre();
+        for t in (0..=probe_step).rev() {
+            let grad_h = mean_row_norm(&adj.dh.index_axis(Axis(0), t).to_owned());
+            let grad_c = adj
+                .dc()
+                .map(|dc| mean_row_norm(&dc.index_axis(Axis(0), t).to_owned()));
+            let d_t = d_rec.index_axis(Axis(0), t);
+            let h_prev = h_all.index_axis(Axis(0), t);
+            let grad_w = d_t
+                .rows()
+                .into_iter()
+                .zip(h_prev.rows())
+                .map(|(d, h)| l2_norm(d.iter().copied()) * l2_norm(h.iter().copied()))
+                .sum::<f64>()
+                / size as f64;
+            rows.push(GradientRow {
+                step,
+                layer: l,
+                timestep: t,
+                distance: probe_step - t,
+                grad_h,
+                grad_c,
+                grad_w,
+            });
+        }
+    }
+    rows
+}
+
+/// The rows of [`probe_gradients`] alone (no summaries, diagnostics or theory): one forward and
+/// backward pass, the same numbers bit for bit. What the learning-over-time probes measure.
+pub fn gradient_rows(
+    net: &Network<f64>,
+    batch: &Batch<f64>,
+    probe_step: usize,
+    step: usize,
+) -> Result<Vec<GradientRow>> {
+    let (steps, size) = batch.shape();
+    if probe_step >= steps {
+        return Err(Error::invalid(
+            "probe step",
+            format!("{probe_step} is past the sequence's {steps} steps"),
+        ));
+    }
+    let eval = net.evaluate(batch, None, Bptt::Full)?;
+    Ok(adjoint_rows(&eval, probe_step, step, size))
 }
 
 /// Power iterations for σ_max(W_hh).

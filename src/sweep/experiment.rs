@@ -227,6 +227,8 @@ impl Experiment {
         base.eval_every = 100;
         base.eval_size = 128;
         base.probe_every = 0;
+        // no learning-over-time probes: the main job keeps its time and its files
+        base.history_every = Some(0);
         base.probe_size = 16;
         base.optimizer.lr = 1e-2;
         let text = |v: &[&str]| {

@@ -276,6 +276,9 @@ impl TrainObserver for Forward<'_> {
     fn on_probe(&mut self, probe: &GradientProbe) -> Result<()> {
         self.dir.on_probe(probe)
     }
+    fn on_history(&mut self, point: &crate::analysis::history::HistoryPoint) -> Result<()> {
+        self.dir.on_history(point)
+    }
     fn on_progress(&mut self, p: &Progress) {
         self.observer.progress(self.run, p);
     }

@@ -113,6 +113,10 @@ pub struct TrainConfig {
     pub probe_every: usize,
     /// Sequences in the fixed probe batch of the gradient report.
     pub probe_size: usize,
+    /// Learning-over-time probe (gradient profile, signal at the source, eval accuracy) every
+    /// this many steps, besides step 0 and the end; None: auto
+    /// ([`crate::analysis::history::auto_history_every`]); 0: none.
+    pub history_every: Option<usize>,
     /// Stop as soon as an evaluation counts as solved.
     pub stop_when_solved: bool,
     pub precision: Precision,
@@ -142,6 +146,7 @@ impl Default for TrainConfig {
             eval_size: 256,
             probe_every: 500,
             probe_size: 32,
+            history_every: None,
             stop_when_solved: true,
             precision: Precision::F32,
             eval_lengths: Vec::new(),
@@ -167,6 +172,12 @@ impl TrainConfig {
     pub fn to_ron(&self) -> String {
         ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
             .expect("a config always serialises")
+    }
+
+    /// The learning-over-time interval in steps (0: no history).
+    pub fn history_interval(&self) -> usize {
+        self.history_every
+            .unwrap_or_else(|| crate::analysis::history::auto_history_every(self.steps))
     }
 
     pub fn bptt_mode(&self) -> Bptt {

@@ -4,9 +4,12 @@ use std::path::Path;
 
 use super::{MetricRow, TrainConfig};
 use crate::analysis::gradient_report::GradientProbe;
+use crate::analysis::history::HistoryPoint;
 use crate::cells::CellKind;
 use crate::error::Result;
-use crate::report::{line_chart_svg, Chart, ChartSpec, Scale, Series, SeriesStyle};
+use crate::report::{
+    heatmap_svg, line_chart_svg, stacked_svg, Chart, ChartSpec, Heatmap, Scale, Series, SeriesStyle,
+};
 
 /// The configuration in a few words for a plot title: `tanaka T=20, lstm, hidden 64`, with the
 /// activation for a vanilla RNN (or any non-default one), stacked layers, residual connections and
@@ -181,4 +184,115 @@ pub fn accuracy_plot(path: &Path, title: &str, metrics: &[MetricRow], baseline: 
     .reference(baseline_label(baseline), baseline)
     .y_include(0.0, 1.0)
     .write(path)
+}
+
+/// The heatmap of mean ‖∂ℓ/∂h_t‖ of `layer` over training step (x, one column per history point)
+/// × distance from the loss (y), coloured by log10.
+pub fn gradient_history_plot(
+    path: &Path,
+    title: &str,
+    history: &[HistoryPoint],
+    layer: usize,
+) -> Result<()> {
+    let distances = history
+        .iter()
+        .map(|p| p.grad_h.get(layer).map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0);
+    let values: Vec<Vec<f64>> = history
+        .iter()
+        .map(|p| {
+            let mut column = p.grad_h.get(layer).cloned().unwrap_or_default();
+            column.resize(distances, f64::NAN);
+            column
+        })
+        .collect();
+    heatmap_svg(
+        path,
+        &Heatmap {
+            title,
+            x_label: "training step",
+            y_label: "distance from the loss (timesteps)",
+            value_label: "mean ‖∂ℓ/∂h_t‖₂",
+            columns: history.iter().map(|p| p.step as f64).collect(),
+            rows: (0..distances).map(|d| d as f64).collect(),
+            values,
+        },
+    )
+}
+
+/// Two panels on one training-step axis: the signal at the source (mean over sequences, solid;
+/// geometric mean, dashed; one colour per layer, log y) above the eval accuracy at the same steps
+/// with the memoryless baseline.
+pub fn learning_over_time_plot(
+    path: &Path,
+    name: &str,
+    history: &[HistoryPoint],
+    baseline_accuracy: f64,
+) -> Result<()> {
+    let (first, last) = match (history.first(), history.last()) {
+        (Some(a), Some(b)) => (a.step as f64, b.step as f64),
+        _ => (0.0, 1.0),
+    };
+    let layers = history.first().map_or(0, |p| p.source_signal.len());
+    let signal_title = format!("{name}: signal at the source over training");
+    let mut signal = Chart::new(ChartSpec {
+        title: &signal_title,
+        x_label: "training step",
+        y_label: "‖∂ℓ/∂h_src‖ / ‖∂ℓ/∂h_p‖",
+        y_scale: Scale::Log10,
+        x_scale: Scale::Linear,
+    })
+    .x_include(first, last)
+    .size((800, 400));
+    for layer in 0..layers {
+        let points =
+            |f: &dyn Fn(&crate::analysis::gradient_report::SourceSignal) -> Option<f64>| {
+                history
+                    .iter()
+                    .filter_map(|p| {
+                        let s = p.source_signal.iter().find(|s| s.layer == layer)?;
+                        Some((p.step as f64, f(s)?))
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let prefix = if layers > 1 {
+            format!("layer {layer}: ")
+        } else {
+            String::new()
+        };
+        let style = SeriesStyle::nth(layer);
+        signal = signal
+            .styled(
+                Series::new(format!("{prefix}mean"), points(&|s| Some(s.mean))),
+                style,
+            )
+            .styled(
+                Series::new(
+                    format!("{prefix}geometric mean"),
+                    points(&|s| s.geometric_mean),
+                ),
+                style.dashed(),
+            );
+    }
+    let accuracy_title = format!("{name}: eval accuracy at the same steps");
+    let accuracy = Chart::new(ChartSpec {
+        title: &accuracy_title,
+        x_label: "training step",
+        y_label: "eval accuracy",
+        y_scale: Scale::Linear,
+        x_scale: Scale::Linear,
+    })
+    .series(Series::new(
+        "eval accuracy",
+        history
+            .iter()
+            .map(|p| (p.step as f64, p.eval_accuracy))
+            .collect(),
+    ))
+    .reference(baseline_label(baseline_accuracy), baseline_accuracy)
+    .y_include(0.0, 1.0)
+    .x_include(first, last)
+    .size((800, 400));
+    stacked_svg(path, &[signal, accuracy])
 }

@@ -12,6 +12,7 @@ use super::metadata::RunMetadata;
 use crate::analysis::gradient_report::{
     probe_gradients, DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
 };
+use crate::analysis::history::{measure_history, HistoryPoint};
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
@@ -70,6 +71,10 @@ pub trait TrainObserver {
         Ok(())
     }
     fn on_probe(&mut self, _probe: &GradientProbe) -> Result<()> {
+        Ok(())
+    }
+    /// A learning-over-time point (every `history_every` steps, at step 0 and at the end).
+    fn on_history(&mut self, _point: &HistoryPoint) -> Result<()> {
         Ok(())
     }
     fn on_progress(&mut self, _progress: &Progress) {}
@@ -180,6 +185,8 @@ pub struct TrainOutcome {
     pub summary: RunSummary,
     pub network: TrainedNetwork,
     pub probes: Vec<GradientProbe>,
+    /// The learning-over-time points, in step order (empty when `history_every` is 0).
+    pub history: Vec<HistoryPoint>,
     pub metrics: Vec<MetricRow>,
     /// The resolved task (from the config, or from the training data file).
     pub task: Task,
@@ -316,10 +323,34 @@ where
             &data.probe,
         )
     };
+    // the learning-over-time point: profile and signal at the source in f64, eval as measured
+    let history_every = config.history_interval();
+    let mut history = Vec::new();
+    let mut record = |net: &Network<F>,
+                      step: usize,
+                      eval: (f64, f64),
+                      observer: &mut dyn TrainObserver|
+     -> Result<()> {
+        let point = measure_history(
+            &net.cast::<f64>(),
+            &probe_batch,
+            probe_step,
+            task,
+            &data.probe,
+            step,
+            eval,
+        )?;
+        observer.on_history(&point)?;
+        history.push(point);
+        Ok(())
+    };
     let probe = measure(&net, 0)?;
     observer.on_probe(&probe)?;
     probes.push(probe);
     let (mut eval_loss, mut eval_acc) = evaluate(&net, task, &eval_batch)?;
+    if history_every > 0 {
+        record(&net, 0, (eval_loss, eval_acc), observer)?;
+    }
     emit_metric(
         MetricRow {
             step: 0,
@@ -339,6 +370,7 @@ where
     let mut last_finite = net.params.clone();
     let (mut step, mut clipped_steps, mut diverged, mut last_probe) =
         (0usize, 0usize, false, 0usize);
+    let mut last_history = 0usize;
     while solved_at_step.is_none() && step < config.steps {
         step += 1;
         let sequences = match &data.train {
@@ -400,6 +432,15 @@ where
                 solved_at_step = Some(step);
             }
         }
+        if history_every > 0 && step % history_every == 0 {
+            // the step's own evaluation when it had one; otherwise one that steers nothing
+            let eval = match (row.eval_loss, row.eval_accuracy) {
+                (Some(l), Some(a)) => (l, a),
+                _ => evaluate(&net, task, &eval_batch)?,
+            };
+            record(&net, step, eval, observer)?;
+            last_history = step;
+        }
         emit_metric(row, observer, &mut metrics)?;
         observer.on_progress(&Progress {
             step,
@@ -417,6 +458,9 @@ where
     }
     if diverged || metrics.last().is_some_and(|m| m.eval_loss.is_none()) {
         (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
+    }
+    if history_every > 0 && step > 0 && last_history != step {
+        record(&net, step, (eval_loss, eval_acc), observer)?;
     }
     // the final probe, unless the last step was probed already (or no step was taken)
     if step > 0 && last_probe != step {
@@ -492,6 +536,7 @@ where
         summary,
         network: net.into_trained(),
         probes,
+        history,
         metrics,
         task: task.clone(),
         probe_sequences: data.probe.clone(),
