@@ -215,6 +215,43 @@ impl TrainObserver for RunDir {
     }
 }
 
+/// Writes the files of one probe without training, as a run writes them (`rnnlab gradients`):
+/// `gradients.csv`, `diagnostics.csv` and `source_signal.csv` with their headers.
+pub fn write_probe_files(dir: &Path, probe: &GradientProbe) -> Result<()> {
+    let file = |header: &str, rows: Vec<String>| {
+        let mut text = format!("{header}\n");
+        for row in rows {
+            text.push_str(&row);
+            text.push('\n');
+        }
+        text
+    };
+    let gradients = file(
+        GRADIENTS_CSV_HEADER,
+        probe.rows.iter().map(|r| r.csv()).collect(),
+    );
+    write_atomic(&dir.join(GRADIENTS_FILE), gradients.as_bytes())?;
+    let diagnostics = file(
+        DIAGNOSTICS_CSV_HEADER,
+        diagnostics_csv_rows(probe.step, &probe.diagnostics),
+    );
+    write_atomic(&dir.join(DIAGNOSTICS_FILE), diagnostics.as_bytes())?;
+    let sources = file(
+        SOURCE_SIGNAL_CSV_HEADER,
+        probe.source_rows.iter().map(|r| r.csv()).collect(),
+    );
+    write_atomic(&dir.join(SOURCE_SIGNAL_FILE), sources.as_bytes())
+}
+
+/// The gradient plot file of `layer`: `gradients.svg`, then `gradients_l1.svg`, ….
+pub fn gradient_plot_file(layer: usize) -> String {
+    if layer == 0 {
+        "gradients.svg".to_string()
+    } else {
+        format!("gradients_l{layer}.svg")
+    }
+}
+
 /// `plots/gradients.svg` (one per layer when stacked: `gradients_l1.svg`, …), `plots/loss.svg`,
 /// `plots/accuracy.svg`. Titles name the configuration (from `DIR/config.ron`, with the task the
 /// run actually used); a diverged run says so in its titles and marks its loss curve.
@@ -235,11 +272,7 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
     };
     let layers = outcome.probes.first().map_or(0, |p| p.summaries.len());
     for layer in 0..layers {
-        let file = if layer == 0 {
-            "gradients.svg".to_string()
-        } else {
-            format!("gradients_l{layer}.svg")
-        };
+        let file = gradient_plot_file(layer);
         let which = if layers > 1 {
             format!(", layer {layer}")
         } else {

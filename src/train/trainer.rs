@@ -254,7 +254,7 @@ impl RunData {
             None => task.generate(config.eval_size, derived_seed(config.seed, STREAM_EVAL)),
         };
         let val = task.generate(config.eval_size, derived_seed(config.seed, STREAM_VAL));
-        let probe = task.generate(config.probe_size, derived_seed(config.seed, STREAM_PROBE));
+        let probe = probe_sequences(&task, config);
         Ok(RunData {
             task,
             train,
@@ -263,6 +263,12 @@ impl RunData {
             probe,
         })
     }
+}
+
+/// The fixed probe batch's sequences of a run: `probe_size` sequences of `task` from the probe
+/// stream of `config.seed` (`rnnlab gradients` measures the same ones).
+pub fn probe_sequences(task: &Task, config: &TrainConfig) -> Vec<Sequence> {
+    task.generate(config.probe_size, derived_seed(config.seed, STREAM_PROBE))
 }
 
 /// Trains as `config` says, reporting to `observer`. A run that diverges stops and is reported in
