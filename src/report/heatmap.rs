@@ -195,14 +195,14 @@ pub fn render_heatmap(map: &Heatmap) -> Result<String> {
     );
     // axes: ticks at 1-2-5 steps of the positions, whole numbers only
     let mut axis = String::new();
-    for t in nice_ticks(
-        map.columns[0].max(x0),
-        *map.columns.last().unwrap_or(&x1),
-        8,
-    )
-    .into_iter()
-    .filter(|t| t.fract() == 0.0 && *t >= x0 && *t <= x1)
-    {
+    let ticks = |pos: &[f64]| match (pos.first(), pos.last()) {
+        (Some(&a), Some(&b)) => nice_ticks(a, b, 8)
+            .into_iter()
+            .filter(|t| t.fract() == 0.0)
+            .collect(),
+        _ => vec![],
+    };
+    for t in ticks(&map.columns) {
         let x = px(t);
         let _ = writeln!(
             axis,
@@ -211,10 +211,7 @@ pub fn render_heatmap(map: &Heatmap) -> Result<String> {
             format_number(t)
         );
     }
-    for t in nice_ticks(map.rows[0].max(y0), *map.rows.last().unwrap_or(&y1), 8)
-        .into_iter()
-        .filter(|t| t.fract() == 0.0 && *t >= y0 && *t <= y1)
-    {
+    for t in ticks(&map.rows) {
         let y = py(t);
         let _ = writeln!(
             axis,
