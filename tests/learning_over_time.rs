@@ -182,7 +182,7 @@ fn train_writes_the_history_heatmap_curves_and_report() {
         "two panels"
     );
     assert!(curves.contains("signal at the source over training"));
-    assert!(curves.contains("eval accuracy at the same steps"));
+    assert!(curves.contains("eval accuracy on the same step axis"));
     assert!(curves.contains("memoryless baseline"));
 
     let report = read(run.join("report.md"));

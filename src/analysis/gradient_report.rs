@@ -20,7 +20,7 @@ use super::diagnostics::{diagnose, LayerDiagnostics, StepJacobian};
 use crate::batch::Batch;
 use crate::cells::{Activation, CellKind};
 use crate::error::{Error, Result};
-use crate::network::{Bptt, Network};
+use crate::network::{Bptt, Network, Workspace};
 use crate::tasks::{Dependency, LossWeighting, Sequence, SequenceInputs, Task, TaskKind};
 
 /// One row of `gradients.csv`.
@@ -291,6 +291,18 @@ pub fn gradient_rows(
     probe_step: usize,
     step: usize,
 ) -> Result<Vec<GradientRow>> {
+    Ok(gradient_rows_in(net, &mut Workspace::new(), batch, probe_step, step)?.0)
+}
+
+/// [`gradient_rows`] measured in the buffers of `workspace` (kept from one call to the next, as a
+/// training loop keeps its own), with the forward and backward pass they were read from.
+pub fn gradient_rows_in<'w>(
+    net: &Network<f64>,
+    workspace: &'w mut Workspace<f64>,
+    batch: &Batch<f64>,
+    probe_step: usize,
+    step: usize,
+) -> Result<(Vec<GradientRow>, &'w crate::network::Evaluation<f64>)> {
     let (steps, size) = batch.shape();
     if probe_step >= steps {
         return Err(Error::invalid(
@@ -298,8 +310,9 @@ pub fn gradient_rows(
             format!("{probe_step} is past the sequence's {steps} steps"),
         ));
     }
-    let eval = net.evaluate(batch, None, Bptt::Full)?;
-    Ok(adjoint_rows(&eval, probe_step, step, size))
+    let eval = net.evaluate_with(workspace, batch, None, Bptt::Full)?;
+    let rows = adjoint_rows(eval, probe_step, step, size);
+    Ok((rows, eval))
 }
 
 /// Power iterations for σ_max(W_hh).
@@ -609,6 +622,21 @@ pub fn source_signal(
     sequences: &[Sequence],
     step: usize,
 ) -> Result<Vec<SourceSignalRow>> {
+    source_signal_reusing(net, task, sequences, step, None)
+}
+
+/// [`source_signal`], reusing `known`: a batch of the same sequences with its evaluation. A target
+/// step whose batch (inputs, targets and loss weights) equals the known one takes its adjoints
+/// instead of a second forward and backward pass: for tanaka, recall and adding, whose every
+/// sequence has its target at the probe step, the probe batch's pass is that pass. The rows are
+/// the same bits either way.
+pub fn source_signal_reusing(
+    net: &Network<f64>,
+    task: &Task,
+    sequences: &[Sequence],
+    step: usize,
+    known: Option<(&Batch<f64>, &crate::network::Evaluation<f64>)>,
+) -> Result<Vec<SourceSignalRow>> {
     if sequences.is_empty() {
         return Ok(Vec::new());
     }
@@ -623,7 +651,14 @@ pub fn source_signal(
                 batch.loss_weight[[q, b]] = 1.0;
             }
         }
-        let eval = net.evaluate(&batch, None, Bptt::Full)?;
+        let fresh;
+        let eval = match known {
+            Some((known_batch, known_eval)) if *known_batch == batch => known_eval,
+            _ => {
+                fresh = net.evaluate(&batch, None, Bptt::Full)?;
+                &fresh
+            }
+        };
         for (l, adj) in eval.backward.layers.iter().enumerate() {
             let norm =
                 |t: usize, b: usize| l2_norm(adj.dh.slice(ndarray::s![t, b, ..]).iter().copied());

@@ -1,16 +1,22 @@
-//! Learning over time: the gradient profile, the signal at the source and the eval accuracy at
-//! regular training steps, and a reading of when the signal rose against when accuracy jumped.
+//! Learning over time: the gradient profile and the signal at the source at regular training
+//! steps, and a reading of when the signal rose against when eval accuracy jumped. Accuracy comes
+//! from the run's own evaluations (every `eval_every` steps): an extra evaluation of the eval set
+//! at every history point would cost more than the point itself.
 //!
 //! A history point is cheaper than a full gradient probe: one forward and backward pass for the
-//! profile ([`gradient_rows`], the same numbers as the full report's `grad_h`), one per target
-//! step for the signal at the source ([`source_signal`]), no diagnostics and no theory line.
+//! profile ([`gradient_rows_in`], the same numbers as the full report's `grad_h`),
+//! which also gives the signal at the source when every target is at the probe step (tanaka,
+//! recall, adding; copy takes one more pass per other target step, [`source_signal_reusing`]),
+//! no diagnostics and no theory line.
 
 use std::fmt::Write as _;
 
-use super::gradient_report::{gradient_rows, source_signal, summarise_source_signal, SourceSignal};
+use super::gradient_report::{
+    gradient_rows_in, source_signal_reusing, summarise_source_signal, SourceSignal,
+};
 use crate::batch::Batch;
 use crate::error::Result;
-use crate::network::Network;
+use crate::network::{Network, Workspace};
 use crate::tasks::{Sequence, Task};
 
 /// What `history_every: None` (auto) aims at: about this many probes over the configured steps.
@@ -27,9 +33,10 @@ pub fn auto_history_every(steps: usize) -> usize {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryPoint {
     pub step: usize,
-    /// The eval set's loss and accuracy at this step (in the training precision).
-    pub eval_loss: f64,
-    pub eval_accuracy: f64,
+    /// The eval set's loss and accuracy at this step (in the training precision), when the run
+    /// evaluated at this step (step 0, every `eval_every` steps and the end).
+    pub eval_loss: Option<f64>,
+    pub eval_accuracy: Option<f64>,
     /// Per layer, mean ‖∂ℓ_b/∂h_t‖₂ by distance 0..=probe step (index = distance).
     pub grad_h: Vec<Vec<f64>>,
     /// Per layer, the signal at the task's sources.
@@ -55,7 +62,8 @@ impl HistoryPoint {
             .collect()
     }
 
-    /// Rows of `signal_history.csv`: one per layer (the eval numbers repeat on each).
+    /// Rows of `signal_history.csv`: one per layer (the eval numbers repeat on each; empty at steps
+    /// without an evaluation).
     pub fn signal_csv_rows(&self) -> Vec<String> {
         self.source_signal
             .iter()
@@ -64,9 +72,14 @@ impl HistoryPoint {
                     .geometric_mean
                     .map(|g| format!("{g:e}"))
                     .unwrap_or_default();
+                let f = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
                 format!(
                     "{},{},{:e},{geo},{},{}",
-                    self.step, s.layer, s.mean, self.eval_loss, self.eval_accuracy
+                    self.step,
+                    s.layer,
+                    s.mean,
+                    f(self.eval_loss),
+                    f(self.eval_accuracy)
                 )
             })
             .collect()
@@ -76,27 +89,30 @@ impl HistoryPoint {
 /// Measures a history point of `net` at training step `step`: the profile on `probe_batch` (loss
 /// at `probe_step` only, as [`crate::train::trainer::probe_batch`] makes it) and the signal at
 /// the sources of `sequences` (the probe batch's sequences). `eval` is the (loss, accuracy) the
-/// caller measured on its eval set.
+/// caller measured on its eval set at this step, if it evaluated. `workspace` holds the pass's buffers from one call to the next.
+#[allow(clippy::too_many_arguments)]
 pub fn measure_history(
     net: &Network<f64>,
+    workspace: &mut Workspace<f64>,
     probe_batch: &Batch<f64>,
     probe_step: usize,
     task: &Task,
     sequences: &[Sequence],
     step: usize,
-    eval: (f64, f64),
+    eval: Option<(f64, f64)>,
 ) -> Result<HistoryPoint> {
-    let rows = gradient_rows(net, probe_batch, probe_step, step)?;
+    let (rows, evaluation) = gradient_rows_in(net, workspace, probe_batch, probe_step, step)?;
     let layers = rows.iter().map(|r| r.layer + 1).max().unwrap_or(0);
     let mut grad_h = vec![vec![f64::NAN; probe_step + 1]; layers];
     for r in &rows {
         grad_h[r.layer][r.distance] = r.grad_h;
     }
-    let source = source_signal(net, task, sequences, step)?;
+    let source =
+        source_signal_reusing(net, task, sequences, step, Some((probe_batch, &evaluation)))?;
     Ok(HistoryPoint {
         step,
-        eval_loss: eval.0,
-        eval_accuracy: eval.1,
+        eval_loss: eval.map(|e| e.0),
+        eval_accuracy: eval.map(|e| e.1),
         grad_h,
         source_signal: summarise_source_signal(&source),
     })
@@ -150,8 +166,13 @@ fn rise(points: &[(usize, f64)], log: bool, counts: impl Fn(f64, f64) -> bool) -
     })
 }
 
-/// The rise of the mean signal at the source of `layer` and of eval accuracy over `history`.
-pub fn rises(history: &[HistoryPoint], layer: usize) -> (Option<Rise>, Option<Rise>) {
+/// The rise of the mean signal at the source of `layer` over `history`, and of eval accuracy over
+/// `accuracy` `(step, accuracy)` (the run's evaluations).
+pub fn rises(
+    history: &[HistoryPoint],
+    accuracy: &[(usize, f64)],
+    layer: usize,
+) -> (Option<Rise>, Option<Rise>) {
     let signal: Vec<(usize, f64)> = history
         .iter()
         .filter_map(|p| {
@@ -159,20 +180,24 @@ pub fn rises(history: &[HistoryPoint], layer: usize) -> (Option<Rise>, Option<Ri
             Some((p.step, s.mean))
         })
         .collect();
-    let accuracy: Vec<(usize, f64)> = history.iter().map(|p| (p.step, p.eval_accuracy)).collect();
     (
         rise(&signal, true, |a, b| b >= SIGNAL_RISE_FACTOR * a),
-        rise(&accuracy, false, |a, b| b - a >= ACCURACY_RISE),
+        rise(accuracy, false, |a, b| b - a >= ACCURACY_RISE),
     )
 }
 
 /// One or two sentences that read the learning-over-time figures of `layer`: when the signal at
 /// the source rose (crossed the geometric midpoint of its first value and its peak, if it grew
 /// at least 2×) against when eval accuracy jumped (crossed the midpoint of its first value and
-/// its peak, if it grew by at least 0.05), and which came first. Every number is computed from
-/// `history`; None when it holds no signal at the source.
-pub fn learning_story(history: &[HistoryPoint], layer: usize) -> Option<String> {
-    let (signal, accuracy) = rises(history, layer);
+/// its peak, if it grew by at least 0.05; `accuracy` holds the run's `(step, eval accuracy)`),
+/// and which came first. Every number is computed from the arguments; None when `history` holds
+/// no signal at the source.
+pub fn learning_story(
+    history: &[HistoryPoint],
+    accuracy: &[(usize, f64)],
+    layer: usize,
+) -> Option<String> {
+    let (signal, accuracy) = rises(history, accuracy, layer);
     let signal = signal?;
     let mut text = String::new();
     match signal.crossed_at {
@@ -237,8 +262,8 @@ mod tests {
     fn point(step: usize, signal: f64, accuracy: f64) -> HistoryPoint {
         HistoryPoint {
             step,
-            eval_loss: 1.0,
-            eval_accuracy: accuracy,
+            eval_loss: Some(1.0),
+            eval_accuracy: Some(accuracy),
             grad_h: vec![vec![1.0, 0.5]],
             source_signal: vec![SourceSignal {
                 layer: 0,
@@ -250,6 +275,12 @@ mod tests {
         }
     }
 
+    fn accuracy(h: &[HistoryPoint]) -> Vec<(usize, f64)> {
+        h.iter()
+            .filter_map(|p| Some((p.step, p.eval_accuracy?)))
+            .collect()
+    }
+
     #[test]
     fn the_story_says_which_rose_first_from_the_numbers() {
         let h = vec![
@@ -259,25 +290,27 @@ mod tests {
             point(30, 0.1, 0.9),
             point(40, 0.1, 1.0),
         ];
-        let (s, a) = rises(&h, 0);
+        let acc = accuracy(&h);
+        let (s, a) = rises(&h, &acc, 0);
         let s = s.unwrap();
         // geometric midpoint of 1e-3 and 0.1 is 1e-2: first reached at step 20
         assert!((s.middle - 1e-2).abs() < 1e-15);
         assert_eq!(s.crossed_at, Some(20));
         // midpoint of 0.1 and 1.0 is 0.55: first reached at step 30
         assert_eq!(a.unwrap().crossed_at, Some(30));
-        let story = learning_story(&h, 0).unwrap();
+        let story = learning_story(&h, &acc, 0).unwrap();
         assert!(story.contains("10 steps before accuracy jumped"), "{story}");
-        assert!(learning_story(&h, 1).is_none());
+        assert!(learning_story(&h, &acc, 1).is_none());
     }
 
     #[test]
     fn flat_curves_are_said_not_to_rise() {
         let h = vec![point(0, 1e-3, 0.5), point(10, 1.5e-3, 0.52)];
-        let (s, a) = rises(&h, 0);
+        let acc = accuracy(&h);
+        let (s, a) = rises(&h, &acc, 0);
         assert_eq!(s.unwrap().crossed_at, None);
         assert_eq!(a.unwrap().crossed_at, None);
-        let story = learning_story(&h, 0).unwrap();
+        let story = learning_story(&h, &acc, 0).unwrap();
         assert!(
             story.contains("did not rise") && story.contains("did not jump"),
             "{story}"
@@ -289,6 +322,9 @@ mod tests {
         let p = point(7, 0.25, 0.5);
         assert_eq!(p.gradient_csv_rows(), vec!["7,0,0,1e0", "7,0,1,5e-1"]);
         assert_eq!(p.signal_csv_rows(), vec!["7,0,2.5e-1,2.5e-1,1,0.5"]);
+        let mut q = point(8, 0.25, 0.5);
+        (q.eval_loss, q.eval_accuracy) = (None, None);
+        assert_eq!(q.signal_csv_rows(), vec!["8,0,2.5e-1,2.5e-1,,"]);
         assert_eq!(auto_history_every(2000), 10);
         assert_eq!(auto_history_every(50), 1);
     }

@@ -113,7 +113,7 @@ pub struct TrainConfig {
     pub probe_every: usize,
     /// Sequences in the fixed probe batch of the gradient report.
     pub probe_size: usize,
-    /// Learning-over-time probe (gradient profile, signal at the source, eval accuracy) every
+    /// Learning-over-time probe (gradient profile, signal at the source) every
     /// this many steps, besides step 0 and the end; None: auto
     /// ([`crate::analysis::history::auto_history_every`]); 0: none.
     pub history_every: Option<usize>,

@@ -222,17 +222,28 @@ pub fn gradient_history_plot(
 }
 
 /// Two panels on one training-step axis: the signal at the source (mean over sequences, solid;
-/// geometric mean, dashed; one colour per layer, log y) above the eval accuracy at the same steps
-/// with the memoryless baseline.
+/// geometric mean, dashed; one colour per layer, log y) above the eval accuracy of the run's
+/// evaluations (`metrics`) with the memoryless baseline.
 pub fn learning_over_time_plot(
     path: &Path,
     name: &str,
     history: &[HistoryPoint],
+    metrics: &[MetricRow],
     baseline_accuracy: f64,
 ) -> Result<()> {
-    let (first, last) = match (history.first(), history.last()) {
-        (Some(a), Some(b)) => (a.step as f64, b.step as f64),
-        _ => (0.0, 1.0),
+    let steps = history.iter().map(|p| p.step).chain(
+        metrics
+            .iter()
+            .filter(|m| m.eval_accuracy.is_some())
+            .map(|m| m.step),
+    );
+    let (first, last) = steps.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+        (a.min(s as f64), b.max(s as f64))
+    });
+    let (first, last) = if first <= last {
+        (first, last)
+    } else {
+        (0.0, 1.0)
     };
     let layers = history.first().map_or(0, |p| p.source_signal.len());
     let signal_title = format!("{name}: signal at the source over training");
@@ -275,7 +286,7 @@ pub fn learning_over_time_plot(
                 style.dashed(),
             );
     }
-    let accuracy_title = format!("{name}: eval accuracy at the same steps");
+    let accuracy_title = format!("{name}: eval accuracy on the same step axis");
     let accuracy = Chart::new(ChartSpec {
         title: &accuracy_title,
         x_label: "training step",
@@ -283,13 +294,7 @@ pub fn learning_over_time_plot(
         y_scale: Scale::Linear,
         x_scale: Scale::Linear,
     })
-    .series(Series::new(
-        "eval accuracy",
-        history
-            .iter()
-            .map(|p| (p.step as f64, p.eval_accuracy))
-            .collect(),
-    ))
+    .series(by_step("eval accuracy", metrics, |m| m.eval_accuracy))
     .reference(baseline_label(baseline_accuracy), baseline_accuracy)
     .y_include(0.0, 1.0)
     .x_include(first, last)

@@ -300,6 +300,7 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
             &plots.join(LEARNING_OVER_TIME_PLOT),
             &name,
             &outcome.history,
+            &outcome.metrics,
             s.baseline_accuracy,
         )?;
     }

@@ -104,10 +104,16 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
         let _ = writeln!(md, "## Learning over time\n");
         let _ = writeln!(
             md,
-            "The gradient profile, the signal at the source and the eval accuracy at {} training steps (every {} steps, step 0 and the end; `--history-every`). In the heatmap each column is one of those steps and each row a distance from the loss; the colour is log10 of mean ‖∂ℓ/∂h_t‖₂.\n",
+            "The gradient profile and the signal at the source at {} training steps (every {} steps, step 0 and the end; `--history-every`), and the eval accuracy of the run's evaluations (every {} steps; `--eval-every`). In the heatmap each column is one of those steps and each row a distance from the loss; the colour is log10 of mean ‖∂ℓ/∂h_t‖₂.\n",
             h.len(),
-            config.history_interval()
+            config.history_interval(),
+            config.eval_every
         );
+        let accuracy: Vec<(usize, f64)> = outcome
+            .metrics
+            .iter()
+            .filter_map(|m| Some((m.step, m.eval_accuracy?)))
+            .collect();
         let history_layers = h[0].grad_h.len();
         for layer in 0..history_layers {
             let _ = writeln!(
@@ -121,7 +127,7 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             "![signal at the source and eval accuracy against training step](plots/{LEARNING_OVER_TIME_PLOT})\n"
         );
         for layer in 0..history_layers {
-            if let Some(story) = learning_story(h, layer) {
+            if let Some(story) = learning_story(h, &accuracy, layer) {
                 let which = if history_layers > 1 {
                     format!("Layer {layer}: ")
                 } else {

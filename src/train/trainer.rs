@@ -332,13 +332,15 @@ where
     // the learning-over-time point: profile and signal at the source in f64, eval as measured
     let history_every = config.history_interval();
     let mut history = Vec::new();
+    let mut history_workspace = Workspace::new();
     let mut record = |net: &Network<F>,
                       step: usize,
-                      eval: (f64, f64),
+                      eval: Option<(f64, f64)>,
                       observer: &mut dyn TrainObserver|
      -> Result<()> {
         let point = measure_history(
             &net.cast::<f64>(),
+            &mut history_workspace,
             &probe_batch,
             probe_step,
             task,
@@ -355,7 +357,7 @@ where
     probes.push(probe);
     let (mut eval_loss, mut eval_acc) = evaluate(&net, task, &eval_batch)?;
     if history_every > 0 {
-        record(&net, 0, (eval_loss, eval_acc), observer)?;
+        record(&net, 0, Some((eval_loss, eval_acc)), observer)?;
     }
     emit_metric(
         MetricRow {
@@ -439,11 +441,9 @@ where
             }
         }
         if history_every > 0 && step % history_every == 0 {
-            // the step's own evaluation when it had one; otherwise one that steers nothing
-            let eval = match (row.eval_loss, row.eval_accuracy) {
-                (Some(l), Some(a)) => (l, a),
-                _ => evaluate(&net, task, &eval_batch)?,
-            };
+            // the step's own evaluation when it had one (no extra one: it would cost more than
+            // the history point)
+            let eval = row.eval_loss.zip(row.eval_accuracy);
             record(&net, step, eval, observer)?;
             last_history = step;
         }
@@ -466,7 +466,7 @@ where
         (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
     }
     if history_every > 0 && step > 0 && last_history != step {
-        record(&net, step, (eval_loss, eval_acc), observer)?;
+        record(&net, step, Some((eval_loss, eval_acc)), observer)?;
     }
     // the final probe, unless the last step was probed already (or no step was taken)
     if step > 0 && last_probe != step {
