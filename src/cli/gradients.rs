@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use rnnlab::train::gradients::{default_gradients_dir, measure_gradients};
 
 use super::report_text::{
-    decay_line, diagnostics_line, grad_h_points, source_signal_line, text_chart,
+    decay_line, diagnostics_line, grad_h_points, source_signal_line, text_chart, theory_line,
+    update_share_line,
 };
 use super::train::{resolve_config, TrainOptions};
 use super::UsageError;
@@ -82,6 +83,12 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         outln!("         {}", diagnostics_line(d));
         if let Some(src) = probe.source_signal.iter().find(|x| x.layer == s.layer) {
             outln!("         {}", source_signal_line(src));
+        }
+        if let Some(u) = probe.update_shares.iter().find(|x| x.layer == s.layer) {
+            outln!("         {}", update_share_line(u));
+        }
+        if let Some(t) = probe.theory.iter().find(|x| x.layer == s.layer) {
+            outln!("         {}", theory_line(t));
         }
     }
     outln!("mean ‖∂ℓ/∂h_t‖ against distance (layer 0):");
