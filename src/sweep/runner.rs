@@ -128,7 +128,7 @@ pub fn claim_dir(exp: &Experiment, dir: &Path) -> Result<()> {
     let path = dir.join(EXPERIMENT_FILE);
     if path.exists() {
         let there = Experiment::load(&path)?;
-        if &there != exp {
+        if !there.same_runs_as(exp) {
             return Err(Error::invalid(
                 "out",
                 format!(
