@@ -186,8 +186,72 @@ pub fn accuracy_plot(path: &Path, title: &str, metrics: &[MetricRow], baseline: 
     .write(path)
 }
 
+/// The heatmap's largest size in cells: more probes or distances than this are merged in equal
+/// groups (geometric mean of the group's positive values), so a long run on a long task keeps a
+/// file of at most ~1 MB; `gradient_history.csv` keeps every value.
+pub const HEATMAP_MAX_COLUMNS: usize = 120;
+pub const HEATMAP_MAX_ROWS: usize = 100;
+
+/// Groups of consecutive indices `0..n`, each of `ceil(n / max)` (the last one shorter), so that
+/// there are at most `max` groups.
+fn groups(n: usize, max: usize) -> Vec<std::ops::Range<usize>> {
+    let size = n.div_ceil(max.max(1)).max(1);
+    (0..n).step_by(size).map(|a| a..(a + size).min(n)).collect()
+}
+
+/// Geometric mean of the finite positive values; NaN when there is none.
+fn geometric_mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((0.0, 0usize), |(s, n), v| (s + v.ln(), n + 1));
+    if n == 0 {
+        f64::NAN
+    } else {
+        (sum / n as f64).exp()
+    }
+}
+
+/// The heatmap of `values[c][r]` at `columns` × `rows`, merged into at most `max` columns and
+/// rows: positions are the groups' means, values their geometric means. Also returns the group
+/// sizes (1, 1 when nothing was merged).
+fn merged(
+    columns: &[f64],
+    rows: &[f64],
+    values: &[Vec<f64>],
+    max: (usize, usize),
+) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>, (usize, usize)) {
+    if columns.len() <= max.0 && rows.len() <= max.1 {
+        return (columns.to_vec(), rows.to_vec(), values.to_vec(), (1, 1));
+    }
+    let cg = groups(columns.len(), max.0);
+    let rg = groups(rows.len(), max.1);
+    let mean = |p: &[f64]| p.iter().sum::<f64>() / p.len().max(1) as f64;
+    let merged_values = cg
+        .iter()
+        .map(|c| {
+            rg.iter()
+                .map(|r| {
+                    geometric_mean(
+                        values[c.clone()]
+                            .iter()
+                            .flat_map(|col| col[r.clone()].iter().copied()),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let size = |g: &[std::ops::Range<usize>]| g.first().map_or(1, |r| r.len());
+    (
+        cg.iter().map(|c| mean(&columns[c.clone()])).collect(),
+        rg.iter().map(|r| mean(&rows[r.clone()])).collect(),
+        merged_values,
+        (size(&cg), size(&rg)),
+    )
+}
+
 /// The heatmap of mean ‖∂ℓ/∂h_t‖ of `layer` over training step (x, one column per history point)
-/// × distance from the loss (y), coloured by log10.
+/// × distance from the loss (y), coloured by log10; past [`HEATMAP_MAX_COLUMNS`] ×
+/// [`HEATMAP_MAX_ROWS`] cells, neighbours are merged and the title says so.
 pub fn gradient_history_plot(
     path: &Path,
     title: &str,
@@ -207,15 +271,28 @@ pub fn gradient_history_plot(
             column
         })
         .collect();
+    let columns: Vec<f64> = history.iter().map(|p| p.step as f64).collect();
+    let rows: Vec<f64> = (0..distances).map(|d| d as f64).collect();
+    let (columns, rows, values, (per_column, per_row)) = merged(
+        &columns,
+        &rows,
+        &values,
+        (HEATMAP_MAX_COLUMNS, HEATMAP_MAX_ROWS),
+    );
+    let title = if per_column > 1 || per_row > 1 {
+        format!("{title} (cells: geometric means of {per_column} probes × {per_row} distances)")
+    } else {
+        title.to_string()
+    };
     heatmap_svg(
         path,
         &Heatmap {
-            title,
+            title: &title,
             x_label: "training step",
             y_label: "distance from the loss (timesteps)",
             value_label: "mean ‖∂ℓ/∂h_t‖₂",
-            columns: history.iter().map(|p| p.step as f64).collect(),
-            rows: (0..distances).map(|d| d as f64).collect(),
+            columns,
+            rows,
             values,
         },
     )
@@ -300,4 +377,33 @@ pub fn learning_over_time_plot(
     .x_include(first, last)
     .size((800, 400));
     stacked_svg(path, &[signal, accuracy])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_heatmaps_merge_neighbours_into_geometric_means() {
+        assert_eq!(groups(5, 10), vec![0..1, 1..2, 2..3, 3..4, 4..5]);
+        assert_eq!(groups(5, 2), vec![0..3, 3..5]);
+        assert!(groups(0, 3).is_empty());
+        let columns: Vec<f64> = (0..250).map(|c| 10.0 * c as f64).collect();
+        let rows: Vec<f64> = (0..201).map(|r| r as f64).collect();
+        let values: Vec<Vec<f64>> = columns
+            .iter()
+            .map(|_| rows.iter().map(|r| 10f64.powf(-r)).collect())
+            .collect();
+        let (c, r, v, sizes) = merged(&columns, &rows, &values, (120, 100));
+        assert_eq!(sizes, (3, 3));
+        assert_eq!((c.len(), r.len()), (84, 67));
+        assert_eq!(c[0], 10.0); // steps 0, 10, 20
+        assert_eq!(r[0], 1.0); // distances 0, 1, 2
+                               // geometric mean of 1, 0.1, 0.01
+        assert!((v[0][0] / 0.1 - 1.0).abs() < 1e-12);
+        let (c, _, v, sizes) = merged(&columns[..3], &rows[..2], &values[..3], (120, 100));
+        assert_eq!((c.len(), sizes), (3, (1, 1)));
+        assert_eq!(v[2][1], 0.1);
+        assert!(geometric_mean([0.0, f64::NAN].into_iter()).is_nan());
+    }
 }
