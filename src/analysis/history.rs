@@ -108,7 +108,7 @@ pub fn measure_history(
         grad_h[r.layer][r.distance] = r.grad_h;
     }
     let source =
-        source_signal_reusing(net, task, sequences, step, Some((probe_batch, &evaluation)))?;
+        source_signal_reusing(net, task, sequences, step, Some((probe_batch, evaluation)))?;
     Ok(HistoryPoint {
         step,
         eval_loss: eval.map(|e| e.0),

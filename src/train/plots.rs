@@ -211,17 +211,26 @@ fn geometric_mean(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// A heatmap's cells: `values[c][r]` at `columns[c]` × `rows[r]`, each cell the geometric mean
+/// of `per_cell` = (probes, distances) measured values.
+#[derive(Debug, Clone, PartialEq)]
+struct Cells {
+    columns: Vec<f64>,
+    rows: Vec<f64>,
+    values: Vec<Vec<f64>>,
+    per_cell: (usize, usize),
+}
+
 /// The heatmap of `values[c][r]` at `columns` × `rows`, merged into at most `max` columns and
-/// rows: positions are the groups' means, values their geometric means. Also returns the group
-/// sizes (1, 1 when nothing was merged).
-fn merged(
-    columns: &[f64],
-    rows: &[f64],
-    values: &[Vec<f64>],
-    max: (usize, usize),
-) -> (Vec<f64>, Vec<f64>, Vec<Vec<f64>>, (usize, usize)) {
+/// rows: positions are the groups' means, values their geometric means (unchanged when it fits).
+fn merged(columns: &[f64], rows: &[f64], values: &[Vec<f64>], max: (usize, usize)) -> Cells {
     if columns.len() <= max.0 && rows.len() <= max.1 {
-        return (columns.to_vec(), rows.to_vec(), values.to_vec(), (1, 1));
+        return Cells {
+            columns: columns.to_vec(),
+            rows: rows.to_vec(),
+            values: values.to_vec(),
+            per_cell: (1, 1),
+        };
     }
     let cg = groups(columns.len(), max.0);
     let rg = groups(rows.len(), max.1);
@@ -241,12 +250,12 @@ fn merged(
         })
         .collect();
     let size = |g: &[std::ops::Range<usize>]| g.first().map_or(1, |r| r.len());
-    (
-        cg.iter().map(|c| mean(&columns[c.clone()])).collect(),
-        rg.iter().map(|r| mean(&rows[r.clone()])).collect(),
-        merged_values,
-        (size(&cg), size(&rg)),
-    )
+    Cells {
+        columns: cg.iter().map(|c| mean(&columns[c.clone()])).collect(),
+        rows: rg.iter().map(|r| mean(&rows[r.clone()])).collect(),
+        values: merged_values,
+        per_cell: (size(&cg), size(&rg)),
+    }
 }
 
 /// The heatmap of mean ‖∂ℓ/∂h_t‖ of `layer` over training step (x, one column per history point)
@@ -273,7 +282,12 @@ pub fn gradient_history_plot(
         .collect();
     let columns: Vec<f64> = history.iter().map(|p| p.step as f64).collect();
     let rows: Vec<f64> = (0..distances).map(|d| d as f64).collect();
-    let (columns, rows, values, (per_column, per_row)) = merged(
+    let Cells {
+        columns,
+        rows,
+        values,
+        per_cell: (per_column, per_row),
+    } = merged(
         &columns,
         &rows,
         &values,
@@ -394,16 +408,16 @@ mod tests {
             .iter()
             .map(|_| rows.iter().map(|r| 10f64.powf(-r)).collect())
             .collect();
-        let (c, r, v, sizes) = merged(&columns, &rows, &values, (120, 100));
-        assert_eq!(sizes, (3, 3));
-        assert_eq!((c.len(), r.len()), (84, 67));
-        assert_eq!(c[0], 10.0); // steps 0, 10, 20
-        assert_eq!(r[0], 1.0); // distances 0, 1, 2
-                               // geometric mean of 1, 0.1, 0.01
-        assert!((v[0][0] / 0.1 - 1.0).abs() < 1e-12);
-        let (c, _, v, sizes) = merged(&columns[..3], &rows[..2], &values[..3], (120, 100));
-        assert_eq!((c.len(), sizes), (3, (1, 1)));
-        assert_eq!(v[2][1], 0.1);
+        let m = merged(&columns, &rows, &values, (120, 100));
+        assert_eq!(m.per_cell, (3, 3));
+        assert_eq!((m.columns.len(), m.rows.len()), (84, 67));
+        // steps 0, 10, 20 and distances 0, 1, 2 in the first cell
+        assert_eq!((m.columns[0], m.rows[0]), (10.0, 1.0));
+        // geometric mean of 1, 0.1, 0.01
+        assert!((m.values[0][0] / 0.1 - 1.0).abs() < 1e-12);
+        let m = merged(&columns[..3], &rows[..2], &values[..3], (120, 100));
+        assert_eq!((m.columns.len(), m.per_cell), (3, (1, 1)));
+        assert_eq!(m.values[2][1], 0.1);
         assert!(geometric_mean([0.0, f64::NAN].into_iter()).is_nan());
     }
 }
