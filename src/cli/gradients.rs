@@ -61,7 +61,17 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
         }
         (file, _) => resolve_config(file.as_ref(), &args.options)?,
     };
-    let report = measure_gradients(config, args.model.as_deref(), args.max_memory)?;
+    let report =
+        measure_gradients(config, args.model.as_deref(), args.max_memory).map_err(|e| match e {
+            // the file's own error names the flag that gave it
+            rnnlab::Error::InvalidOption { field, message } if field == "data" => {
+                anyhow::Error::from(UsageError(format!("--data {message}")))
+            }
+            rnnlab::Error::InvalidOption { field, message } if field == "probe sequences" => {
+                UsageError(message).into()
+            }
+            other => other.into(),
+        })?;
     let out = args
         .out
         .clone()

@@ -38,8 +38,10 @@ pub struct GradientReport {
 /// names a dataset file, otherwise on the run's probe sequences ([`probe_sequences`]).
 /// `max_memory`: refuse a report whose estimated memory is above it (None: half the machine's).
 ///
-/// Errors: input errors when the model, the data or the memory estimate do not allow it (a data
-/// file whose vocabulary differs from the task the model was trained on is refused).
+/// Errors: input errors when the model, the data or the memory estimate do not allow it: a data
+/// file whose vocabulary differs from the task the model was trained on is refused (field `data`,
+/// the message starting with the file's path), and probe sequences the model cannot read (field
+/// `probe sequences`).
 pub fn measure_gradients(
     mut config: TrainConfig,
     model: Option<&Path>,
@@ -71,7 +73,7 @@ pub fn measure_gradients(
     }
     let batch = probe_batch(&task, &sequences).map_err(|e| {
         Error::invalid(
-            "data",
+            "probe sequences",
             format!("the probe sequences do not fit the model: {e}"),
         )
     })?;
