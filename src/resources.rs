@@ -370,7 +370,7 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
     };
     // learning over time keeps an f64 workspace (a probe's caches and gradients) from one point
     // to the next, and its points
-    let (history_copies, history_points) = match config.history_interval() {
+    let (history_copies, history_points) = match config.history_interval(1) {
         0 => (0u128, 0u128),
         every => (1, (config.steps / every) as u128 + 2),
     };

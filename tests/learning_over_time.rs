@@ -314,3 +314,54 @@ fn gradients_measures_the_signal_at_the_source_train_measures_at_step_0() {
         assert_eq!(init_mean, history_mean, "{task}");
     }
 }
+
+#[test]
+fn auto_probes_less_often_when_a_point_takes_more_passes() {
+    use rnnlab::analysis::history::{auto_history_every, history_passes};
+    use rnnlab::tasks::{Task, TaskKind, TaskSpec};
+    // tanaka, recall and adding read the signal at the source from the profile's own pass; copy
+    // takes one more pass per recall step but the probe step (10 symbols: 10 passes)
+    for (kind, passes) in [
+        (TaskKind::Tanaka, 1),
+        (TaskKind::Recall, 1),
+        (TaskKind::Adding, 1),
+        (TaskKind::Copy, 10),
+    ] {
+        let task = Task::new(TaskSpec::new(kind, 12)).unwrap();
+        let sequences = task.generate(5, 7);
+        assert_eq!(history_passes(&task, &sequences), passes, "{kind}");
+    }
+    assert_eq!(auto_history_every(2000, 1), 10);
+    assert_eq!(auto_history_every(3000, 10), 100);
+    let tmp = tempfile::tempdir().unwrap();
+    ok(
+        tmp.path(),
+        &[
+            "train",
+            "--quiet",
+            "--task",
+            "copy",
+            "--length",
+            "3",
+            "--hidden",
+            "4",
+            "--steps",
+            "210",
+            "--no-early-stop",
+            "--eval-size",
+            "8",
+            "--probe-size",
+            "2",
+            "--out",
+            "copy",
+        ],
+    );
+    // copy: 10 symbols whatever the length, so 10 passes and a point every 100 steps
+    let rows = csv_rows(
+        tmp.path().join("copy/signal_history.csv"),
+        "step,layer,source_signal_mean,source_signal_geometric_mean,eval_loss,eval_accuracy",
+    );
+    let steps: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(steps, ["0", "100", "200", "210"]);
+    assert!(read(tmp.path().join("copy/report.md")).contains("(every 100 steps"));
+}

@@ -11,22 +11,42 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeSet;
+
 use super::gradient_report::{
-    gradient_rows_in, source_signal_reusing, summarise_source_signal, SourceSignal,
+    gradient_rows_in, signal_sources, source_signal_reusing, summarise_source_signal, SourceSignal,
 };
 use crate::batch::Batch;
 use crate::error::Result;
 use crate::network::{Network, Workspace};
-use crate::tasks::{Sequence, Task};
+use crate::tasks::{Dependency, Sequence, Task};
 
-/// What `history_every: None` (auto) aims at: about this many probes over the configured steps.
+/// What `history_every: None` (auto) aims at: at most about this many points over the configured
+/// steps.
 pub const AUTO_HISTORY_PROBES: usize = 200;
+/// Auto never probes more often than every this many training steps per forward and backward pass
+/// a point takes, so the history costs about one f64 pass per ten training steps at most.
+pub const AUTO_STEPS_PER_PASS: usize = 10;
 
-/// The auto interval: every max(1, ⌊steps / 200⌋) steps. The default run (2000 steps, which
-/// solves near step 300) gets a point every 10 steps, about 30 in all; a run that uses all of
-/// its steps gets at most 201.
-pub fn auto_history_every(steps: usize) -> usize {
-    (steps / AUTO_HISTORY_PROBES).max(1)
+/// The auto interval: every max(⌊steps / 200⌋, 10·passes) steps (at least 1), with `passes` the
+/// forward and backward passes one point takes ([`history_passes`]). The default run (2000 steps,
+/// tanaka: one pass; it solves near step 300) gets a point every 10 steps, 31 in all; a copy run
+/// of length 10 (10 passes) one every 100 steps.
+pub fn auto_history_every(steps: usize, passes: usize) -> usize {
+    (steps / AUTO_HISTORY_PROBES)
+        .max(AUTO_STEPS_PER_PASS * passes)
+        .max(1)
+}
+
+/// The forward and backward passes a history point takes on `sequences`: one for the profile,
+/// plus one per target step of the signal at the source whose batch is not the profile's (copy:
+/// one per recall step but the probe step; tanaka, recall and adding: none).
+pub fn history_passes(task: &Task, sequences: &[Sequence]) -> usize {
+    let deps: Vec<Vec<Dependency>> = sequences.iter().map(|s| signal_sources(task, s)).collect();
+    let targets: BTreeSet<usize> = deps.iter().flatten().map(|d| d.target_step).collect();
+    let p = task.probe_step();
+    let shared = targets.contains(&p) && deps.iter().all(|d| d.iter().any(|d| d.target_step == p));
+    1 + targets.len() - usize::from(shared)
 }
 
 /// One learning-over-time probe.
@@ -325,7 +345,10 @@ mod tests {
         let mut q = point(8, 0.25, 0.5);
         (q.eval_loss, q.eval_accuracy) = (None, None);
         assert_eq!(q.signal_csv_rows(), vec!["8,0,2.5e-1,2.5e-1,,"]);
-        assert_eq!(auto_history_every(2000), 10);
-        assert_eq!(auto_history_every(50), 1);
+        assert_eq!(auto_history_every(2000, 1), 10);
+        assert_eq!(auto_history_every(50, 1), 10);
+        assert_eq!(auto_history_every(400, 10), 100);
+        assert_eq!(auto_history_every(100_000, 1), 500);
+        assert_eq!(auto_history_every(0, 0), 1);
     }
 }

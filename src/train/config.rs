@@ -115,7 +115,8 @@ pub struct TrainConfig {
     pub probe_size: usize,
     /// Learning-over-time probe (gradient profile, signal at the source) every
     /// this many steps, besides step 0 and the end; None: auto
-    /// ([`crate::analysis::history::auto_history_every`]); 0: none.
+    /// ([`crate::analysis::history::auto_history_every`]: every max(steps/200, 10·passes) steps);
+    /// 0: none.
     pub history_every: Option<usize>,
     /// Stop as soon as an evaluation counts as solved.
     pub stop_when_solved: bool,
@@ -174,10 +175,12 @@ impl TrainConfig {
             .expect("a config always serialises")
     }
 
-    /// The learning-over-time interval in steps (0: no history).
-    pub fn history_interval(&self) -> usize {
+    /// The learning-over-time interval in steps (0: no history), given the passes one point
+    /// takes on the run's probe batch ([`crate::analysis::history::history_passes`]; 1 gives the
+    /// smallest auto interval, so the most points, an upper bound for memory estimates).
+    pub fn history_interval(&self, passes: usize) -> usize {
         self.history_every
-            .unwrap_or_else(|| crate::analysis::history::auto_history_every(self.steps))
+            .unwrap_or_else(|| crate::analysis::history::auto_history_every(self.steps, passes))
     }
 
     pub fn bptt_mode(&self) -> Bptt {

@@ -214,7 +214,7 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
     option!("probe-size", "Sequences in the gradient report's probe batch.", Value("N"), false, "2",
         set: |c, v, name| c.probe_size = parse(name, v)?,
         get: |c| c.probe_size.to_string()),
-    option!("history-every", "Learning over time: gradient profile and signal at the source every N steps, besides step 0 and the end, beside the eval accuracy of every --eval-every (plots/gradient_history.svg, plots/learning_over_time.svg); auto: every max(1, steps/200) steps, so the default run (solved near step 300) gets about 30 probes; 0: none.", Value("N|auto"), false, "25",
+    option!("history-every", "Learning over time: gradient profile and signal at the source every N steps, besides step 0 and the end, beside the eval accuracy of every --eval-every (plots/gradient_history.svg, plots/learning_over_time.svg); auto: every max(steps/200, 10·p) steps, p the backward passes a probe takes (1 for tanaka, recall and adding; the recall steps for copy), so the default run (solved at step 300) gets 31 probes; 0: none.", Value("N|auto"), false, "25",
         set: |c, v, name| {
             c.history_every = if v.trim() == "auto" { None } else { Some(parse(name, v)?) };
         },

@@ -106,7 +106,7 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             md,
             "The gradient profile and the signal at the source at {} training steps (every {} steps, step 0 and the end; `--history-every`), and the eval accuracy of the run's evaluations (every {} steps; `--eval-every`). In the heatmap each column is one of those steps and each row a distance from the loss; the colour is log10 of mean ‖∂ℓ/∂h_t‖₂.\n",
             h.len(),
-            config.history_interval(),
+            outcome.history_every,
             config.eval_every
         );
         let accuracy: Vec<(usize, f64)> = outcome

@@ -12,7 +12,7 @@ use super::metadata::RunMetadata;
 use crate::analysis::gradient_report::{
     probe_gradients, DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
 };
-use crate::analysis::history::{measure_history, HistoryPoint};
+use crate::analysis::history::{history_passes, measure_history, HistoryPoint};
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
@@ -187,6 +187,8 @@ pub struct TrainOutcome {
     pub probes: Vec<GradientProbe>,
     /// The learning-over-time points, in step order (empty when `history_every` is 0).
     pub history: Vec<HistoryPoint>,
+    /// The interval they were taken at (the config's, or the auto one; 0: none).
+    pub history_every: usize,
     pub metrics: Vec<MetricRow>,
     /// The resolved task (from the config, or from the training data file).
     pub task: Task,
@@ -330,7 +332,7 @@ where
         )
     };
     // the learning-over-time point: profile and signal at the source in f64, eval as measured
-    let history_every = config.history_interval();
+    let history_every = config.history_interval(history_passes(task, &data.probe));
     let mut history = Vec::new();
     let mut history_workspace = Workspace::new();
     let mut record = |net: &Network<F>,
@@ -543,6 +545,7 @@ where
         network: net.into_trained(),
         probes,
         history,
+        history_every,
         metrics,
         task: task.clone(),
         probe_sequences: data.probe.clone(),
