@@ -12,7 +12,9 @@
 //! * parameters `N = Σ_l [G·H_l·(I_l + H_l) + 2·G·H_l (+ 2·H_l with layer norm)] + O·H_top + O`;
 //!   the model term is `N · (6·s + 2·8)`: weights, gradients and two optimiser moments in the
 //!   training precision, two more copies while `model.safetensors` is written, and the f64 copy
-//!   and f64 gradients of every gradient probe.
+//!   and f64 gradients of every gradient probe; learning over time (h = 1 when `history-every`
+//!   is not 0) keeps one more f64 gradient copy (`+ 8·N·h`) and a probe's caches between its
+//!   points (`probe·(1 + h)` below).
 //! * per step and sequence, the exact-BPTT caches of layer l hold `f_l` forward floats (gates
 //!   G·H, h H; lstm + c, tanh c 2H; gru + W_hn·h H; layer norm + H; residual + H) and `b_l`
 //!   adjoint floats (dh H, d_pre G·H; lstm + dc H; gru + d_hproj 3H); the network adds the top
@@ -26,8 +28,8 @@
 //! train   = B·T·((F + A)·s + c(s) + q) + B·N_pos·(H_top + O + 4)·s
 //! eval    = E·T·(F·s + c(s) + q)       + E·N_pos·(H_top + O + 4)·s
 //! probe   = P·T·((F + A)·8 + c(8) + q) + P·N_pos·(H_top + O + 4)·8
-//! history = 64·S + 64·T·layers·(S / probe-every + 2)
-//! peak    = 8 MiB + model + train + eval + probe + history
+//! history = 64·S + 64·T·layers·(S / probe-every + 2 + S / history-every + 2)
+//! peak    = 8 MiB + model + train + eval + probe·(1 + h) + history
 //! ```
 //!
 //! The sum is an upper bound: evaluation and probing run one after the other, each next to the
@@ -366,6 +368,12 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
         0 => 2,
         every => (config.steps / every) as u128 + 2,
     };
+    // learning over time keeps an f64 workspace (a probe's caches and gradients) from one point
+    // to the next, and its points
+    let (history_copies, history_points) = match config.history_interval(1) {
+        0 => (0u128, 0u128),
+        every => (1, (config.steps / every) as u128 + 2),
+    };
 
     // after training, one evaluation set per --eval-lengths value, the longest the largest (the
     // training-length evaluation set stays alive beside it)
@@ -406,7 +414,7 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
     let length = ("length".to_string(), ratio(task.spec().length, 20.0));
     let parts = [
         Part {
-            bytes: net.params().saturating_mul(6 * s + 16),
+            bytes: net.params().saturating_mul(6 * s + 16 + 8 * history_copies),
             what: "the parameters, their gradients and optimiser state",
             factors: vec![(hidden.0.clone(), hidden.1 * hidden.1), layers.clone()],
         },
@@ -441,7 +449,9 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
             ],
         },
         Part {
-            bytes: product(&[p, t, per_probe]).saturating_add(product(&[p, positions, readout, 8])),
+            bytes: product(&[p, t, per_probe])
+                .saturating_add(product(&[p, positions, readout, 8]))
+                .saturating_mul(1 + history_copies),
             what: "the gradient probe's f64 caches",
             factors: vec![
                 ("probe-size".into(), ratio(config.probe_size, 32.0)),
@@ -455,7 +465,7 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
                 ROW_BYTES,
                 t,
                 net.layer_count(),
-                probes,
+                probes.saturating_add(history_points),
             ])),
             what: "the metrics and gradient reports kept in memory",
             factors: vec![

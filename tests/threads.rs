@@ -21,6 +21,7 @@ fn config(cell: CellKind, layers: usize, bptt: Option<usize>, precision: Precisi
     c.eval_every = 3;
     c.eval_size = 9;
     c.probe_every = 3;
+    c.history_every = Some(2);
     c.probe_size = 5;
     c.seed = 11;
     c.precision = precision;
@@ -46,10 +47,11 @@ fn fingerprint(o: &TrainOutcome) -> String {
     summary.metadata = Default::default();
     summary.wall_seconds = 0.0;
     format!(
-        "{:?}\n{}\n{:?}\n{:?}",
+        "{:?}\n{}\n{:?}\n{:?}\n{:?}",
         o.network,
         metrics.join("\n"),
         o.probes,
+        o.history,
         summary
     )
 }
@@ -168,13 +170,17 @@ fn the_command_line_writes_the_same_files_whatever_threads() {
             "gradients.csv",
             "diagnostics.csv",
             "model.safetensors",
+            "gradient_history.csv",
+            "signal_history.csv",
+            "plots/gradient_history.svg",
+            "plots/learning_over_time.svg",
         ] {
             assert!(
                 read(format!("run{n}/{f}")) == read(format!("run1/{f}")),
                 "train --threads {n}: {f} differs"
             );
         }
-        for f in ["gradients.csv", "diagnostics.csv"] {
+        for f in ["gradients.csv", "diagnostics.csv", "source_signal.csv"] {
             assert!(
                 read(format!("grad{n}/{f}")) == read(format!("grad1/{f}")),
                 "gradients --threads {n}: {f} differs"

@@ -20,7 +20,7 @@ use super::diagnostics::{diagnose, LayerDiagnostics, StepJacobian};
 use crate::batch::Batch;
 use crate::cells::{Activation, CellKind};
 use crate::error::{Error, Result};
-use crate::network::{Bptt, Network};
+use crate::network::{Bptt, Network, Workspace};
 use crate::tasks::{Dependency, LossWeighting, Sequence, SequenceInputs, Task, TaskKind};
 
 /// One row of `gradients.csv`.
@@ -209,39 +209,15 @@ pub fn probe_gradients(
         ));
     }
     let eval = net.evaluate(batch, None, Bptt::Full)?;
-    let mut rows = Vec::new();
+    let rows = adjoint_rows(&eval, probe_step, step, size);
     let mut summaries = Vec::new();
     let mut update_shares = Vec::new();
-    for (l, adj) in eval.backward.layers.iter().enumerate() {
-        let h_all = &eval.forward.layers[l].h;
-        let d_rec = adj.recurrent_pre();
-        let mut profile = Vec::with_capacity(probe_step + 1);
-        for t in (0..=probe_step).rev() {
-            let grad_h = mean_row_norm(&adj.dh.index_axis(Axis(0), t).to_owned());
-            let grad_c = adj
-                .dc()
-                .map(|dc| mean_row_norm(&dc.index_axis(Axis(0), t).to_owned()));
-            let d_t = d_rec.index_axis(Axis(0), t);
-            let h_prev = h_all.index_axis(Axis(0), t);
-            let grad_w = d_t
-                .rows()
-                .into_iter()
-                .zip(h_prev.rows())
-                .map(|(d, h)| l2_norm(d.iter().copied()) * l2_norm(h.iter().copied()))
-                .sum::<f64>()
-                / size as f64;
-            let distance = probe_step - t;
-            profile.push((distance, grad_h));
-            rows.push(GradientRow {
-                step,
-                layer: l,
-                timestep: t,
-                distance,
-                grad_h,
-                grad_c,
-                grad_w,
-            });
-        }
+    for l in 0..eval.backward.layers.len() {
+        let profile: Vec<(usize, f64)> = rows
+            .iter()
+            .filter(|r| r.layer == l)
+            .map(|r| (r.distance, r.grad_h))
+            .collect();
         summaries.push(decay_summary(l, &profile));
         let w_profile: Vec<(usize, f64)> = rows
             .iter()
@@ -265,6 +241,78 @@ pub fn probe_gradients(
         update_shares,
         theory,
     })
+}
+
+/// The rows of every layer and timestep t ≤ `probe_step` (latest first) from a forward and
+/// backward pass whose loss is each sequence's own loss at `probe_step`.
+fn adjoint_rows(
+    eval: &crate::network::Evaluation<f64>,
+    probe_step: usize,
+    step: usize,
+    size: usize,
+) -> Vec<GradientRow> {
+    let mut rows = Vec::new();
+    for (l, adj) in eval.backward.layers.iter().enumerate() {
+        let h_all = &eval.forward.layers[l].h;
+        let d_rec = adj.recurrent_pre();
+        for t in (0..=probe_step).rev() {
+            let grad_h = mean_row_norm(&adj.dh.index_axis(Axis(0), t).to_owned());
+            let grad_c = adj
+                .dc()
+                .map(|dc| mean_row_norm(&dc.index_axis(Axis(0), t).to_owned()));
+            let d_t = d_rec.index_axis(Axis(0), t);
+            let h_prev = h_all.index_axis(Axis(0), t);
+            let grad_w = d_t
+                .rows()
+                .into_iter()
+                .zip(h_prev.rows())
+                .map(|(d, h)| l2_norm(d.iter().copied()) * l2_norm(h.iter().copied()))
+                .sum::<f64>()
+                / size as f64;
+            rows.push(GradientRow {
+                step,
+                layer: l,
+                timestep: t,
+                distance: probe_step - t,
+                grad_h,
+                grad_c,
+                grad_w,
+            });
+        }
+    }
+    rows
+}
+
+/// The rows of [`probe_gradients`] alone (no summaries, diagnostics or theory): one forward and
+/// backward pass, the same numbers bit for bit. What the learning-over-time probes measure.
+pub fn gradient_rows(
+    net: &Network<f64>,
+    batch: &Batch<f64>,
+    probe_step: usize,
+    step: usize,
+) -> Result<Vec<GradientRow>> {
+    Ok(gradient_rows_in(net, &mut Workspace::new(), batch, probe_step, step)?.0)
+}
+
+/// [`gradient_rows`] measured in the buffers of `workspace` (kept from one call to the next, as a
+/// training loop keeps its own), with the forward and backward pass they were read from.
+pub fn gradient_rows_in<'w>(
+    net: &Network<f64>,
+    workspace: &'w mut Workspace<f64>,
+    batch: &Batch<f64>,
+    probe_step: usize,
+    step: usize,
+) -> Result<(Vec<GradientRow>, &'w crate::network::Evaluation<f64>)> {
+    let (steps, size) = batch.shape();
+    if probe_step >= steps {
+        return Err(Error::invalid(
+            "probe step",
+            format!("{probe_step} is past the sequence's {steps} steps"),
+        ));
+    }
+    let eval = net.evaluate_with(workspace, batch, None, Bptt::Full)?;
+    let rows = adjoint_rows(eval, probe_step, step, size);
+    Ok((rows, eval))
 }
 
 /// Power iterations for σ_max(W_hh).
@@ -574,6 +622,21 @@ pub fn source_signal(
     sequences: &[Sequence],
     step: usize,
 ) -> Result<Vec<SourceSignalRow>> {
+    source_signal_reusing(net, task, sequences, step, None)
+}
+
+/// [`source_signal`], reusing `known`: a batch of the same sequences with its evaluation. A target
+/// step whose batch (inputs, targets and loss weights) equals the known one takes its adjoints
+/// instead of a second forward and backward pass: for tanaka, recall and adding, whose every
+/// sequence has its target at the probe step, the probe batch's pass is that pass. The rows are
+/// the same bits either way.
+pub fn source_signal_reusing(
+    net: &Network<f64>,
+    task: &Task,
+    sequences: &[Sequence],
+    step: usize,
+    known: Option<(&Batch<f64>, &crate::network::Evaluation<f64>)>,
+) -> Result<Vec<SourceSignalRow>> {
     if sequences.is_empty() {
         return Ok(Vec::new());
     }
@@ -588,7 +651,14 @@ pub fn source_signal(
                 batch.loss_weight[[q, b]] = 1.0;
             }
         }
-        let eval = net.evaluate(&batch, None, Bptt::Full)?;
+        let fresh;
+        let eval = match known {
+            Some((known_batch, known_eval)) if *known_batch == batch => known_eval,
+            _ => {
+                fresh = net.evaluate(&batch, None, Bptt::Full)?;
+                &fresh
+            }
+        };
         for (l, adj) in eval.backward.layers.iter().enumerate() {
             let norm =
                 |t: usize, b: usize| l2_norm(adj.dh.slice(ndarray::s![t, b, ..]).iter().copied());

@@ -4,6 +4,7 @@
 
 pub mod diagnostics;
 pub mod gradient_report;
+pub mod history;
 pub mod stats;
 
 pub use diagnostics::{

@@ -262,6 +262,12 @@ impl TrainObserver for BarObserver<'_> {
     fn on_probe(&mut self, probe: &GradientProbe) -> rnnlab::Result<()> {
         self.dir.on_probe(probe)
     }
+    fn on_history(
+        &mut self,
+        point: &rnnlab::analysis::history::HistoryPoint,
+    ) -> rnnlab::Result<()> {
+        self.dir.on_history(point)
+    }
     fn on_progress(&mut self, p: &Progress) {
         if let Some(plain) = &mut self.plain {
             plain.progress(p);

@@ -5,13 +5,15 @@
 //! log coordinates handle well (1e-300..1e10) stay exact; tick labels read `5`, `0.05` near 1 and
 //! `1e-300` far from it.
 
+pub mod heatmap;
 pub mod html;
 mod plot;
 mod text_chart;
 
+pub use heatmap::{heatmap_svg, Heatmap};
 pub use plot::{
-    line_chart_svg, line_chart_svg_sized, Chart, ChartSpec, Dash, Marker, Reference, Scale, Series,
-    SeriesStyle, StyledSeries, DEFAULT_SIZE, LEGEND_BORDER, PALETTE,
+    line_chart_svg, line_chart_svg_sized, stacked_svg, Chart, ChartSpec, Dash, Marker, Reference,
+    Scale, Series, SeriesStyle, StyledSeries, DEFAULT_SIZE, LEGEND_BORDER, PALETTE,
 };
 pub use text_chart::text_chart_log;
 

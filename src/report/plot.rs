@@ -204,6 +204,9 @@ pub struct Chart<'a> {
     pub flag_label: String,
     /// A y range (data units) that the axis always includes, e.g. (0, 1) for accuracies.
     pub y_include: Option<(f64, f64)>,
+    /// An x range (data units) that the axis always includes: charts stacked on one time axis
+    /// ([`stacked_svg`]) give the same range so their x axes agree.
+    pub x_include: Option<(f64, f64)>,
     /// Canvas size before room is added for a legend outside the plot.
     pub size: (u32, u32),
 }
@@ -217,6 +220,7 @@ impl<'a> Chart<'a> {
             keys: vec![],
             flag_label: "diverged run".into(),
             y_include: None,
+            x_include: None,
             size: DEFAULT_SIZE,
         }
     }
@@ -268,6 +272,12 @@ impl<'a> Chart<'a> {
         self
     }
 
+    /// Makes the x axis include `lo..=hi`.
+    pub fn x_include(mut self, lo: f64, hi: f64) -> Self {
+        self.x_include = Some((lo, hi));
+        self
+    }
+
     pub fn size(mut self, size: (u32, u32)) -> Self {
         self.size = size;
         self
@@ -275,6 +285,12 @@ impl<'a> Chart<'a> {
 
     /// Writes the chart as SVG; the contract and errors of [`line_chart_svg`].
     pub fn write(&self, path: &Path) -> Result<()> {
+        let svg = self.render(path)?;
+        write_file(path, &svg)
+    }
+
+    /// The chart as SVG text (`path` only names it in errors).
+    fn render(&self, path: &Path) -> Result<String> {
         for s in &self.series {
             let s = &s.series;
             if let Some(spread) = &s.spread {
@@ -291,19 +307,64 @@ impl<'a> Chart<'a> {
                 }
             }
         }
-        let svg = render_svg(self)
-            .map_err(|e| Error::bad_file(path, format!("could not draw chart: {e}")))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?;
-        }
-        std::fs::write(path, svg).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })
+        render_svg(self).map_err(|e| Error::bad_file(path, format!("could not draw chart: {e}")))
     }
+}
+
+/// Writes `text` to `path`, creating its parent directories.
+fn write_file(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `charts` as one SVG, one below the other (each keeps its own title, axes and legend).
+/// Charts of the same width whose x ranges are made equal with [`Chart::x_include`] share one x
+/// axis: the same data x falls on the same pixel column in every panel, since every panel's plot
+/// area has the same left and right edges. Each panel is a nested `<svg>` placed at its offset.
+///
+/// Errors: those of [`Chart::write`].
+pub fn stacked_svg(path: &Path, charts: &[Chart]) -> Result<()> {
+    let mut panels = Vec::with_capacity(charts.len());
+    let (mut width, mut height) = (0u32, 0u32);
+    for chart in charts {
+        let svg = chart.render(path)?;
+        let (w, h) = svg_size(&svg).ok_or_else(|| {
+            Error::bad_file(path, "a panel's SVG has no width and height".to_string())
+        })?;
+        panels.push((height, svg));
+        width = width.max(w);
+        height += h;
+    }
+    let mut out = format!(
+        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+    );
+    for (y, svg) in panels {
+        let start = svg.find("<svg").unwrap_or(0);
+        // the panel's own root element, moved down to its place
+        out.push_str(&svg[start..].replacen("<svg ", &format!("<svg x=\"0\" y=\"{y}\" "), 1));
+    }
+    out.push_str("</svg>\n");
+    write_file(path, &out)
+}
+
+/// The `width` and `height` attributes of the first `<svg` element.
+fn svg_size(svg: &str) -> Option<(u32, u32)> {
+    let head = &svg[svg.find("<svg")?..];
+    let head = &head[..head.find('>')?];
+    let attr = |name: &str| -> Option<u32> {
+        let at = head.find(&format!(" {name}=\""))? + name.len() + 3;
+        let rest = &head[at..];
+        rest[..rest.find('"')?].parse().ok()
+    };
+    Some((attr("width")?, attr("height")?))
 }
 
 /// Writes an SVG line chart (one colour per series, legend, axis labels, grid); size 800×500 by
@@ -853,7 +914,7 @@ fn build_ctx<'a, 'b>(
 fn render_svg(chart: &Chart) -> std::result::Result<String, DrawError> {
     let spec = &chart.spec;
     let mapped: Vec<Mapped> = chart.series.iter().map(|s| map_series(s, spec)).collect();
-    let xs: Vec<f64> = mapped
+    let mut xs: Vec<f64> = mapped
         .iter()
         .flat_map(|m| {
             let run_x = m.runs.iter().flatten().map(|p| p.0);
@@ -887,6 +948,9 @@ fn render_svg(chart: &Chart) -> std::result::Result<String, DrawError> {
                     .filter_map(|v| to_axis(v, spec.y_scale)),
             );
         }
+    }
+    if let Some((lo, hi)) = chart.x_include.filter(|_| any_point) {
+        xs_extend(&mut xs, [lo, hi], spec.x_scale);
     }
     // Sweep lengths on a log axis are ticked at the lengths run.
     let mut x_axis = Axis::new(&xs, spec.x_scale, spec.x_scale == Scale::Log10);
@@ -1005,6 +1069,11 @@ fn render_svg(chart: &Chart) -> std::result::Result<String, DrawError> {
         root.present()?;
     }
     Ok(svg)
+}
+
+/// Adds the drawable ones of `values` (data units) to the mapped x values.
+fn xs_extend(xs: &mut Vec<f64>, values: [f64; 2], scale: Scale) {
+    xs.extend(values.into_iter().filter_map(|v| to_axis(v, scale)));
 }
 
 fn legend_entries(chart: &Chart, mapped: &[Mapped]) -> Vec<LegendEntry> {

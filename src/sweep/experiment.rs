@@ -279,6 +279,8 @@ impl Experiment {
         base.eval_every = 100;
         base.eval_size = 128;
         base.probe_every = 0;
+        // no learning-over-time probes: the main job keeps its time and its files
+        base.history_every = Some(0);
         base.probe_size = 16;
         base.optimizer.lr = 1e-2;
         let ints = |v: &[i64]| v.iter().map(|&i| GridValue::Int(i)).collect::<Vec<_>>();
@@ -356,6 +358,19 @@ impl Experiment {
             }
         }
         self.variants = kept;
+    }
+
+    /// Whether `self` and `other` make the same runs with the same results: equal but for the
+    /// learning-over-time interval (`history_every`), which only measures and never changes a
+    /// run. An `experiment.ron` written before that option existed reads it as auto, while the
+    /// built-in benchmark turns it off; such a directory still resumes.
+    pub fn same_runs_as(&self, other: &Experiment) -> bool {
+        let strip = |e: &Experiment| {
+            let mut e = e.clone();
+            e.base.history_every = None;
+            e
+        };
+        strip(self) == strip(other)
     }
 
     pub fn load(path: &Path) -> Result<Experiment> {
@@ -654,6 +669,19 @@ impl std::str::FromStr for Shard {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn experiments_differing_only_in_the_history_interval_make_the_same_runs() {
+        let new = Experiment::tanaka_benchmark();
+        assert_eq!(new.base.history_every, Some(0));
+        // an experiment.ron written before history_every existed reads it as auto
+        let mut old = new.clone();
+        old.base.history_every = None;
+        assert!(old.same_runs_as(&new) && new.same_runs_as(&old));
+        let mut other = new.clone();
+        other.base.optimizer.lr = 0.5;
+        assert!(!other.same_runs_as(&new));
+    }
 
     #[test]
     fn the_grid_expands_in_a_fixed_order_with_seed_last() {

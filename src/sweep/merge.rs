@@ -20,7 +20,7 @@ pub fn merge_sweeps(out: &Path, dirs: &[PathBuf]) -> Result<ResultsTable> {
     let exp = Experiment::load(&first.join(EXPERIMENT_FILE))?;
     for d in &dirs[1..] {
         let other = Experiment::load(&d.join(EXPERIMENT_FILE))?;
-        if other != exp {
+        if !other.same_runs_as(&exp) {
             return Err(Error::invalid(
                 "merge",
                 format!(

@@ -67,7 +67,7 @@ pub fn option_columns(exp: &Experiment) -> Vec<String> {
 fn option_values(exp: &Experiment, run: &RunSpec, trained: &TrainConfig) -> Vec<(String, String)> {
     let c = &run.config;
     let axes = exp.axes();
-    let fixed = |col: &str| !axes.iter().any(|a| *a == col);
+    let fixed = |col: &str| !axes.contains(&col);
     option_columns(exp)
         .into_iter()
         .map(|col| {
@@ -135,7 +135,7 @@ pub fn claim_dir(exp: &Experiment, dir: &Path) -> Result<()> {
     let path = dir.join(EXPERIMENT_FILE);
     if path.exists() {
         let there = Experiment::load(&path)?;
-        if &there != exp {
+        if !there.same_runs_as(exp) {
             return Err(Error::invalid(
                 "out",
                 format!(
@@ -282,6 +282,9 @@ impl TrainObserver for Forward<'_> {
     }
     fn on_probe(&mut self, probe: &GradientProbe) -> Result<()> {
         self.dir.on_probe(probe)
+    }
+    fn on_history(&mut self, point: &crate::analysis::history::HistoryPoint) -> Result<()> {
+        self.dir.on_history(point)
     }
     fn on_progress(&mut self, p: &Progress) {
         self.observer.progress(self.run, p);

@@ -117,6 +117,11 @@ pub struct TrainConfig {
     pub probe_every: usize,
     /// Sequences in the fixed probe batch of the gradient report.
     pub probe_size: usize,
+    /// Learning-over-time probe (gradient profile, signal at the source) every
+    /// this many steps, besides step 0 and the end; None: auto
+    /// ([`crate::analysis::history::auto_history_every`]: every max(steps/200, 10·passes) steps);
+    /// 0: none.
+    pub history_every: Option<usize>,
     /// Stop as soon as an evaluation counts as solved.
     pub stop_when_solved: bool,
     pub precision: Precision,
@@ -146,6 +151,7 @@ impl Default for TrainConfig {
             eval_size: 256,
             probe_every: 500,
             probe_size: 32,
+            history_every: None,
             stop_when_solved: true,
             precision: Precision::F32,
             eval_lengths: Vec::new(),
@@ -171,6 +177,14 @@ impl TrainConfig {
     pub fn to_ron(&self) -> String {
         ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
             .expect("a config always serialises")
+    }
+
+    /// The learning-over-time interval in steps (0: no history), given the passes one point
+    /// takes on the run's probe batch ([`crate::analysis::history::history_passes`]; 1 gives the
+    /// smallest auto interval, so the most points, an upper bound for memory estimates).
+    pub fn history_interval(&self, passes: usize) -> usize {
+        self.history_every
+            .unwrap_or_else(|| crate::analysis::history::auto_history_every(self.steps, passes))
     }
 
     pub fn bptt_mode(&self) -> Bptt {

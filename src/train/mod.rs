@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod eval;
+pub mod gradients;
 pub mod metadata;
 pub mod options;
 pub mod plots;

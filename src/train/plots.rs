@@ -4,9 +4,12 @@ use std::path::Path;
 
 use super::{MetricRow, TrainConfig};
 use crate::analysis::gradient_report::GradientProbe;
+use crate::analysis::history::HistoryPoint;
 use crate::cells::CellKind;
 use crate::error::Result;
-use crate::report::{line_chart_svg, Chart, ChartSpec, Scale, Series, SeriesStyle};
+use crate::report::{
+    heatmap_svg, line_chart_svg, stacked_svg, Chart, ChartSpec, Heatmap, Scale, Series, SeriesStyle,
+};
 
 /// The configuration in a few words for a plot title: `tanaka T=20, lstm, hidden 64`, with the
 /// activation for a vanilla RNN (or any non-default one), stacked layers, residual connections and
@@ -181,4 +184,240 @@ pub fn accuracy_plot(path: &Path, title: &str, metrics: &[MetricRow], baseline: 
     .reference(baseline_label(baseline), baseline)
     .y_include(0.0, 1.0)
     .write(path)
+}
+
+/// The heatmap's largest size in cells: more probes or distances than this are merged in equal
+/// groups (geometric mean of the group's positive values), so a long run on a long task keeps a
+/// file of at most ~1 MB; `gradient_history.csv` keeps every value.
+pub const HEATMAP_MAX_COLUMNS: usize = 120;
+pub const HEATMAP_MAX_ROWS: usize = 100;
+
+/// Groups of consecutive indices `0..n`, each of `ceil(n / max)` (the last one shorter), so that
+/// there are at most `max` groups.
+fn groups(n: usize, max: usize) -> Vec<std::ops::Range<usize>> {
+    let size = n.div_ceil(max.max(1)).max(1);
+    (0..n).step_by(size).map(|a| a..(a + size).min(n)).collect()
+}
+
+/// Geometric mean of the finite positive values; NaN when there is none.
+fn geometric_mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, n) = values
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((0.0, 0usize), |(s, n), v| (s + v.ln(), n + 1));
+    if n == 0 {
+        f64::NAN
+    } else {
+        (sum / n as f64).exp()
+    }
+}
+
+/// A heatmap's cells: `values[c][r]` at `columns[c]` × `rows[r]`, each cell the geometric mean
+/// of `per_cell` = (probes, distances) measured values.
+#[derive(Debug, Clone, PartialEq)]
+struct Cells {
+    columns: Vec<f64>,
+    rows: Vec<f64>,
+    values: Vec<Vec<f64>>,
+    per_cell: (usize, usize),
+}
+
+/// The heatmap of `values[c][r]` at `columns` × `rows`, merged into at most `max` columns and
+/// rows: positions are the groups' means, values their geometric means (unchanged when it fits).
+fn merged(columns: &[f64], rows: &[f64], values: &[Vec<f64>], max: (usize, usize)) -> Cells {
+    if columns.len() <= max.0 && rows.len() <= max.1 {
+        return Cells {
+            columns: columns.to_vec(),
+            rows: rows.to_vec(),
+            values: values.to_vec(),
+            per_cell: (1, 1),
+        };
+    }
+    let cg = groups(columns.len(), max.0);
+    let rg = groups(rows.len(), max.1);
+    let mean = |p: &[f64]| p.iter().sum::<f64>() / p.len().max(1) as f64;
+    let merged_values = cg
+        .iter()
+        .map(|c| {
+            rg.iter()
+                .map(|r| {
+                    geometric_mean(
+                        values[c.clone()]
+                            .iter()
+                            .flat_map(|col| col[r.clone()].iter().copied()),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let size = |g: &[std::ops::Range<usize>]| g.first().map_or(1, |r| r.len());
+    Cells {
+        columns: cg.iter().map(|c| mean(&columns[c.clone()])).collect(),
+        rows: rg.iter().map(|r| mean(&rows[r.clone()])).collect(),
+        values: merged_values,
+        per_cell: (size(&cg), size(&rg)),
+    }
+}
+
+/// The heatmap of mean ‖∂ℓ/∂h_t‖ of `layer` over training step (x, one column per history point)
+/// × distance from the loss (y), coloured by log10; past [`HEATMAP_MAX_COLUMNS`] ×
+/// [`HEATMAP_MAX_ROWS`] cells, neighbours are merged and the title says so.
+pub fn gradient_history_plot(
+    path: &Path,
+    title: &str,
+    history: &[HistoryPoint],
+    layer: usize,
+) -> Result<()> {
+    let distances = history
+        .iter()
+        .map(|p| p.grad_h.get(layer).map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0);
+    let values: Vec<Vec<f64>> = history
+        .iter()
+        .map(|p| {
+            let mut column = p.grad_h.get(layer).cloned().unwrap_or_default();
+            column.resize(distances, f64::NAN);
+            column
+        })
+        .collect();
+    let columns: Vec<f64> = history.iter().map(|p| p.step as f64).collect();
+    let rows: Vec<f64> = (0..distances).map(|d| d as f64).collect();
+    let Cells {
+        columns,
+        rows,
+        values,
+        per_cell: (per_column, per_row),
+    } = merged(
+        &columns,
+        &rows,
+        &values,
+        (HEATMAP_MAX_COLUMNS, HEATMAP_MAX_ROWS),
+    );
+    let title = if per_column > 1 || per_row > 1 {
+        format!("{title} (cells: geometric means of {per_column} probes × {per_row} distances)")
+    } else {
+        title.to_string()
+    };
+    heatmap_svg(
+        path,
+        &Heatmap {
+            title: &title,
+            x_label: "training step",
+            y_label: "distance from the loss (timesteps)",
+            value_label: "mean ‖∂ℓ/∂h_t‖₂",
+            columns,
+            rows,
+            values,
+        },
+    )
+}
+
+/// Two panels on one training-step axis: the signal at the source (mean over sequences, solid;
+/// geometric mean, dashed; one colour per layer, log y) above the eval accuracy of the run's
+/// evaluations (`metrics`) with the memoryless baseline.
+pub fn learning_over_time_plot(
+    path: &Path,
+    name: &str,
+    history: &[HistoryPoint],
+    metrics: &[MetricRow],
+    baseline_accuracy: f64,
+) -> Result<()> {
+    let steps = history.iter().map(|p| p.step).chain(
+        metrics
+            .iter()
+            .filter(|m| m.eval_accuracy.is_some())
+            .map(|m| m.step),
+    );
+    let (first, last) = steps.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), s| {
+        (a.min(s as f64), b.max(s as f64))
+    });
+    let (first, last) = if first <= last {
+        (first, last)
+    } else {
+        (0.0, 1.0)
+    };
+    let layers = history.first().map_or(0, |p| p.source_signal.len());
+    let signal_title = format!("{name}: signal at the source over training");
+    let mut signal = Chart::new(ChartSpec {
+        title: &signal_title,
+        x_label: "training step",
+        y_label: "‖∂ℓ/∂h_src‖ / ‖∂ℓ/∂h_p‖",
+        y_scale: Scale::Log10,
+        x_scale: Scale::Linear,
+    })
+    .x_include(first, last)
+    .size((800, 400));
+    for layer in 0..layers {
+        let points =
+            |f: &dyn Fn(&crate::analysis::gradient_report::SourceSignal) -> Option<f64>| {
+                history
+                    .iter()
+                    .filter_map(|p| {
+                        let s = p.source_signal.iter().find(|s| s.layer == layer)?;
+                        Some((p.step as f64, f(s)?))
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let prefix = if layers > 1 {
+            format!("layer {layer}: ")
+        } else {
+            String::new()
+        };
+        let style = SeriesStyle::nth(layer);
+        signal = signal
+            .styled(
+                Series::new(format!("{prefix}mean"), points(&|s| Some(s.mean))),
+                style,
+            )
+            .styled(
+                Series::new(
+                    format!("{prefix}geometric mean"),
+                    points(&|s| s.geometric_mean),
+                ),
+                style.dashed(),
+            );
+    }
+    let accuracy_title = format!("{name}: eval accuracy on the same step axis");
+    let accuracy = Chart::new(ChartSpec {
+        title: &accuracy_title,
+        x_label: "training step",
+        y_label: "eval accuracy",
+        y_scale: Scale::Linear,
+        x_scale: Scale::Linear,
+    })
+    .series(by_step("eval accuracy", metrics, |m| m.eval_accuracy))
+    .reference(baseline_label(baseline_accuracy), baseline_accuracy)
+    .y_include(0.0, 1.0)
+    .x_include(first, last)
+    .size((800, 400));
+    stacked_svg(path, &[signal, accuracy])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_heatmaps_merge_neighbours_into_geometric_means() {
+        assert_eq!(groups(5, 10), vec![0..1, 1..2, 2..3, 3..4, 4..5]);
+        assert_eq!(groups(5, 2), vec![0..3, 3..5]);
+        assert!(groups(0, 3).is_empty());
+        let columns: Vec<f64> = (0..250).map(|c| 10.0 * c as f64).collect();
+        let rows: Vec<f64> = (0..201).map(|r| r as f64).collect();
+        let values: Vec<Vec<f64>> = columns
+            .iter()
+            .map(|_| rows.iter().map(|r| 10f64.powf(-r)).collect())
+            .collect();
+        let m = merged(&columns, &rows, &values, (120, 100));
+        assert_eq!(m.per_cell, (3, 3));
+        assert_eq!((m.columns.len(), m.rows.len()), (84, 67));
+        // steps 0, 10, 20 and distances 0, 1, 2 in the first cell
+        assert_eq!((m.columns[0], m.rows[0]), (10.0, 1.0));
+        // geometric mean of 1, 0.1, 0.01
+        assert!((m.values[0][0] / 0.1 - 1.0).abs() < 1e-12);
+        let m = merged(&columns[..3], &rows[..2], &values[..3], (120, 100));
+        assert_eq!((m.columns.len(), m.per_cell), (3, (1, 1)));
+        assert_eq!(m.values[2][1], 0.1);
+        assert!(geometric_mean([0.0, f64::NAN].into_iter()).is_nan());
+    }
 }

@@ -10,9 +10,14 @@
 //!                         mean_jacobian_spectral_norm,mean_gate (see analysis::diagnostics)
 //! DIR/update_share.csv  step,layer,distance,share_at_or_beyond (share of Σ_t grad_w from distances ≥ d)
 //! DIR/source_signal.csv step,layer,sequence,target_step,source_step,ratio (‖∂ℓ/∂h_src‖ / ‖∂ℓ/∂h_target‖)
+//! DIR/gradient_history.csv step,layer,distance,grad_norm (learning over time: mean ‖∂ℓ/∂h_t‖ every
+//!                         history-every steps)
+//! DIR/signal_history.csv  step,layer,source_signal_mean,source_signal_geometric_mean,eval_loss,
+//!                         eval_accuracy (the same steps)
 //! DIR/summary.ron         final numbers, decay summaries at initialisation and at the end
 //! DIR/model.safetensors   weights (PyTorch names) + DIR/model.ron (architecture)
-//! DIR/plots/*.svg         gradient norm against distance, loss and accuracy curves
+//! DIR/plots/*.svg         gradient norm against distance, loss and accuracy curves, the gradient
+//!                         history heatmap and learning over time
 //! DIR/report.{md,html}    the run's report (see `run_report`)
 //! ```
 
@@ -21,12 +26,18 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::config::TrainConfig;
-use super::plots::{accuracy_plot, config_caption, gradient_plot, loss_plot_with};
+use super::plots::{
+    accuracy_plot, config_caption, gradient_history_plot, gradient_plot, learning_over_time_plot,
+    loss_plot_with,
+};
 use super::trainer::{
     MetricRow, RunSummary, TrainObserver, TrainOutcome, TrainedNetwork, METRICS_CSV_HEADER,
 };
 use crate::analysis::gradient_report::{
     GradientProbe, GRADIENTS_CSV_HEADER, SOURCE_SIGNAL_CSV_HEADER, UPDATE_SHARE_CSV_HEADER,
+};
+use crate::analysis::history::{
+    HistoryPoint, GRADIENT_HISTORY_CSV_HEADER, SIGNAL_HISTORY_CSV_HEADER,
 };
 use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
@@ -41,6 +52,20 @@ pub const SUMMARY_FILE: &str = "summary.ron";
 pub const DIAGNOSTICS_FILE: &str = "diagnostics.csv";
 pub const UPDATE_SHARE_FILE: &str = "update_share.csv";
 pub const SOURCE_SIGNAL_FILE: &str = "source_signal.csv";
+pub const GRADIENT_HISTORY_FILE: &str = "gradient_history.csv";
+pub const SIGNAL_HISTORY_FILE: &str = "signal_history.csv";
+/// The learning-over-time plots of layer 0 (other layers' heatmaps: `gradient_history_l1.svg`, …).
+pub const GRADIENT_HISTORY_PLOT: &str = "gradient_history.svg";
+pub const LEARNING_OVER_TIME_PLOT: &str = "learning_over_time.svg";
+
+/// The heatmap file of `layer`.
+pub fn gradient_history_plot_file(layer: usize) -> String {
+    if layer == 0 {
+        GRADIENT_HISTORY_PLOT.to_string()
+    } else {
+        format!("gradient_history_l{layer}.svg")
+    }
+}
 
 /// An open run directory receiving a run's files.
 pub struct RunDir {
@@ -52,6 +77,8 @@ pub struct RunDir {
     diagnostics: BufWriter<File>,
     update_share: BufWriter<File>,
     source_signal: BufWriter<File>,
+    gradient_history: BufWriter<File>,
+    signal_history: BufWriter<File>,
 }
 
 /// The default directory of a run: `runs/<task>-<cell>-L<length>-s<seed>`.
@@ -83,6 +110,12 @@ impl RunDir {
         let mut source_signal = create(&path.join(SOURCE_SIGNAL_FILE))?;
         writeln!(source_signal, "{SOURCE_SIGNAL_CSV_HEADER}")
             .map_err(|e| io(path.join(SOURCE_SIGNAL_FILE), e))?;
+        let mut gradient_history = create(&path.join(GRADIENT_HISTORY_FILE))?;
+        writeln!(gradient_history, "{GRADIENT_HISTORY_CSV_HEADER}")
+            .map_err(|e| io(path.join(GRADIENT_HISTORY_FILE), e))?;
+        let mut signal_history = create(&path.join(SIGNAL_HISTORY_FILE))?;
+        writeln!(signal_history, "{SIGNAL_HISTORY_CSV_HEADER}")
+            .map_err(|e| io(path.join(SIGNAL_HISTORY_FILE), e))?;
         Ok(RunDir {
             path: path.to_path_buf(),
             config: config.clone(),
@@ -91,6 +124,8 @@ impl RunDir {
             diagnostics,
             update_share,
             source_signal,
+            gradient_history,
+            signal_history,
         })
     }
 
@@ -102,6 +137,12 @@ impl RunDir {
         self.gradients
             .flush()
             .map_err(|e| io(self.path.join(GRADIENTS_FILE), e))?;
+        self.gradient_history
+            .flush()
+            .map_err(|e| io(self.path.join(GRADIENT_HISTORY_FILE), e))?;
+        self.signal_history
+            .flush()
+            .map_err(|e| io(self.path.join(SIGNAL_HISTORY_FILE), e))?;
         let init = self.config.resolved_init(&outcome.task);
         match &outcome.network {
             TrainedNetwork::F32(n) => save_model_initialised(n, Some(&init), &self.path)?,
@@ -156,6 +197,60 @@ impl TrainObserver for RunDir {
             .flush()
             .map_err(|e| io(self.path.join(SOURCE_SIGNAL_FILE), e))
     }
+
+    fn on_history(&mut self, point: &HistoryPoint) -> Result<()> {
+        for row in point.gradient_csv_rows() {
+            writeln!(self.gradient_history, "{row}")
+                .map_err(|e| io(self.path.join(GRADIENT_HISTORY_FILE), e))?;
+        }
+        self.gradient_history
+            .flush()
+            .map_err(|e| io(self.path.join(GRADIENT_HISTORY_FILE), e))?;
+        for row in point.signal_csv_rows() {
+            writeln!(self.signal_history, "{row}")
+                .map_err(|e| io(self.path.join(SIGNAL_HISTORY_FILE), e))?;
+        }
+        self.signal_history
+            .flush()
+            .map_err(|e| io(self.path.join(SIGNAL_HISTORY_FILE), e))
+    }
+}
+
+/// Writes the files of one probe without training, as a run writes them (`rnnlab gradients`):
+/// `gradients.csv`, `diagnostics.csv` and `source_signal.csv` with their headers.
+pub fn write_probe_files(dir: &Path, probe: &GradientProbe) -> Result<()> {
+    let file = |header: &str, rows: Vec<String>| {
+        let mut text = format!("{header}\n");
+        for row in rows {
+            text.push_str(&row);
+            text.push('\n');
+        }
+        text
+    };
+    let gradients = file(
+        GRADIENTS_CSV_HEADER,
+        probe.rows.iter().map(|r| r.csv()).collect(),
+    );
+    write_atomic(&dir.join(GRADIENTS_FILE), gradients.as_bytes())?;
+    let diagnostics = file(
+        DIAGNOSTICS_CSV_HEADER,
+        diagnostics_csv_rows(probe.step, &probe.diagnostics),
+    );
+    write_atomic(&dir.join(DIAGNOSTICS_FILE), diagnostics.as_bytes())?;
+    let sources = file(
+        SOURCE_SIGNAL_CSV_HEADER,
+        probe.source_rows.iter().map(|r| r.csv()).collect(),
+    );
+    write_atomic(&dir.join(SOURCE_SIGNAL_FILE), sources.as_bytes())
+}
+
+/// The gradient plot file of `layer`: `gradients.svg`, then `gradients_l1.svg`, ….
+pub fn gradient_plot_file(layer: usize) -> String {
+    if layer == 0 {
+        "gradients.svg".to_string()
+    } else {
+        format!("gradients_l{layer}.svg")
+    }
 }
 
 /// `plots/gradients.svg` (one per layer when stacked: `gradients_l1.svg`, …), `plots/loss.svg`,
@@ -178,11 +273,7 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
     };
     let layers = outcome.probes.first().map_or(0, |p| p.summaries.len());
     for layer in 0..layers {
-        let file = if layer == 0 {
-            "gradients.svg".to_string()
-        } else {
-            format!("gradients_l{layer}.svg")
-        };
+        let file = gradient_plot_file(layer);
         let which = if layers > 1 {
             format!(", layer {layer}")
         } else {
@@ -190,6 +281,29 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         };
         let title = format!("{name}: gradient reaching each step back{which}");
         gradient_plot(&plots.join(file), &title, &outcome.probes, layer)?;
+    }
+    if !outcome.history.is_empty() {
+        let history_layers = outcome.history[0].grad_h.len();
+        for layer in 0..history_layers {
+            let which = if history_layers > 1 {
+                format!(", layer {layer}")
+            } else {
+                String::new()
+            };
+            gradient_history_plot(
+                &plots.join(gradient_history_plot_file(layer)),
+                &format!("{name}: log ‖∂ℓ/∂h_t‖ over training{which}"),
+                &outcome.history,
+                layer,
+            )?;
+        }
+        learning_over_time_plot(
+            &plots.join(LEARNING_OVER_TIME_PLOT),
+            &name,
+            &outcome.history,
+            &outcome.metrics,
+            s.baseline_accuracy,
+        )?;
     }
     let loss_label = match outcome.task.output_kind() {
         OutputKind::Values { .. } => "loss (mean squared error)",

@@ -6,9 +6,13 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::plots::config_caption;
-use super::run_dir::write_atomic;
+use super::run_dir::{
+    gradient_history_plot_file, write_atomic, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT,
+    SIGNAL_HISTORY_FILE,
+};
 use super::trainer::TrainOutcome;
 use super::TrainConfig;
+use crate::analysis::history::learning_story;
 use crate::error::Result;
 use crate::report::html::write_html_report;
 
@@ -95,6 +99,44 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             "![gradient norm against distance from the loss, layer {layer}](plots/{file})\n"
         );
     }
+    if !outcome.history.is_empty() {
+        let h = &outcome.history;
+        let _ = writeln!(md, "## Learning over time\n");
+        let _ = writeln!(
+            md,
+            "The gradient profile and the signal at the source at {} training steps (every {} steps, step 0 and the end; `--history-every`), and the eval accuracy of the run's evaluations (every {} steps; `--eval-every`). In the heatmap each column is one of those steps and each row a distance from the loss; the colour is log10 of mean ‖∂ℓ/∂h_t‖₂.\n",
+            h.len(),
+            outcome.history_every,
+            config.eval_every
+        );
+        let accuracy: Vec<(usize, f64)> = outcome
+            .metrics
+            .iter()
+            .filter_map(|m| Some((m.step, m.eval_accuracy?)))
+            .collect();
+        let history_layers = h[0].grad_h.len();
+        for layer in 0..history_layers {
+            let _ = writeln!(
+                md,
+                "![log gradient norm over distance and training step, layer {layer}](plots/{})\n",
+                gradient_history_plot_file(layer)
+            );
+        }
+        let _ = writeln!(
+            md,
+            "![signal at the source and eval accuracy against training step](plots/{LEARNING_OVER_TIME_PLOT})\n"
+        );
+        for layer in 0..history_layers {
+            if let Some(story) = learning_story(h, &accuracy, layer) {
+                let which = if history_layers > 1 {
+                    format!("Layer {layer}: ")
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(md, "{which}{story}\n");
+            }
+        }
+    }
     let _ = writeln!(md, "## Training\n");
     let _ = writeln!(md, "![loss against training step](plots/loss.svg)\n");
     let _ = writeln!(
@@ -133,6 +175,22 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             "grad_h, grad_c, grad_w per probe, layer and timestep",
         ),
         ("diagnostics.csv", "the diagnostics per probe and layer"),
+        (
+            "source_signal.csv",
+            "the signal at the source per probe, layer, sequence and dependency",
+        ),
+        (
+            "update_share.csv",
+            "the share of the W_hh update made at each distance or beyond, per probe and layer",
+        ),
+        (
+            GRADIENT_HISTORY_FILE,
+            "learning over time: mean ‖∂ℓ/∂h_t‖ per step, layer and distance",
+        ),
+        (
+            SIGNAL_HISTORY_FILE,
+            "learning over time: the signal at the source and eval loss and accuracy per step",
+        ),
         ("summary.ron", "the summary"),
         ("summary.json", "the same as JSON"),
         ("model.safetensors", "the weights (PyTorch names)"),

@@ -12,6 +12,7 @@ use super::metadata::RunMetadata;
 use crate::analysis::gradient_report::{
     probe_gradients, DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
 };
+use crate::analysis::history::{history_passes, measure_history, HistoryPoint};
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
@@ -70,6 +71,10 @@ pub trait TrainObserver {
         Ok(())
     }
     fn on_probe(&mut self, _probe: &GradientProbe) -> Result<()> {
+        Ok(())
+    }
+    /// A learning-over-time point (every `history_every` steps, at step 0 and at the end).
+    fn on_history(&mut self, _point: &HistoryPoint) -> Result<()> {
         Ok(())
     }
     fn on_progress(&mut self, _progress: &Progress) {}
@@ -183,6 +188,10 @@ pub struct TrainOutcome {
     pub summary: RunSummary,
     pub network: TrainedNetwork,
     pub probes: Vec<GradientProbe>,
+    /// The learning-over-time points, in step order (empty when `history_every` is 0).
+    pub history: Vec<HistoryPoint>,
+    /// The interval they were taken at (the config's, or the auto one; 0: none).
+    pub history_every: usize,
     pub metrics: Vec<MetricRow>,
     /// The resolved task (from the config, or from the training data file).
     pub task: Task,
@@ -250,7 +259,7 @@ impl RunData {
             None => task.generate(config.eval_size, derived_seed(config.seed, STREAM_EVAL)),
         };
         let val = task.generate(config.eval_size, derived_seed(config.seed, STREAM_VAL));
-        let probe = task.generate(config.probe_size, derived_seed(config.seed, STREAM_PROBE));
+        let probe = probe_sequences(&task, config);
         Ok(RunData {
             task,
             train,
@@ -259,6 +268,12 @@ impl RunData {
             probe,
         })
     }
+}
+
+/// The fixed probe batch's sequences of a run: `probe_size` sequences of `task` from the probe
+/// stream of `config.seed` (`rnnlab gradients` measures the same ones).
+pub fn probe_sequences(task: &Task, config: &TrainConfig) -> Vec<Sequence> {
+    task.generate(config.probe_size, derived_seed(config.seed, STREAM_PROBE))
 }
 
 /// Trains as `config` says, reporting to `observer`. A run that diverges stops and is reported in
@@ -319,10 +334,36 @@ where
             &data.probe,
         )
     };
+    // the learning-over-time point: profile and signal at the source in f64, eval as measured
+    let history_every = config.history_interval(history_passes(task, &data.probe));
+    let mut history = Vec::new();
+    let mut history_workspace = Workspace::new();
+    let mut record = |net: &Network<F>,
+                      step: usize,
+                      eval: Option<(f64, f64)>,
+                      observer: &mut dyn TrainObserver|
+     -> Result<()> {
+        let point = measure_history(
+            &net.cast::<f64>(),
+            &mut history_workspace,
+            &probe_batch,
+            probe_step,
+            task,
+            &data.probe,
+            step,
+            eval,
+        )?;
+        observer.on_history(&point)?;
+        history.push(point);
+        Ok(())
+    };
     let probe = measure(&net, 0)?;
     observer.on_probe(&probe)?;
     probes.push(probe);
     let (mut eval_loss, mut eval_acc) = evaluate(&net, task, &eval_batch)?;
+    if history_every > 0 {
+        record(&net, 0, Some((eval_loss, eval_acc)), observer)?;
+    }
     emit_metric(
         MetricRow {
             step: 0,
@@ -345,6 +386,7 @@ where
     let mut last_finite = net.params.clone();
     let (mut step, mut clipped_steps, mut diverged, mut last_probe) =
         (0usize, 0usize, false, 0usize);
+    let mut last_history = 0usize;
     while !stopped && step < config.steps {
         step += 1;
         let sequences = match &data.train {
@@ -409,6 +451,13 @@ where
                 solved_since = None;
             }
         }
+        if history_every > 0 && step % history_every == 0 {
+            // the step's own evaluation when it had one (no extra one: it would cost more than
+            // the history point)
+            let eval = row.eval_loss.zip(row.eval_accuracy);
+            record(&net, step, eval, observer)?;
+            last_history = step;
+        }
         emit_metric(row, observer, &mut metrics)?;
         observer.on_progress(&Progress {
             step,
@@ -426,6 +475,9 @@ where
     }
     if diverged || metrics.last().is_some_and(|m| m.eval_loss.is_none()) {
         (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
+    }
+    if history_every > 0 && step > 0 && last_history != step {
+        record(&net, step, Some((eval_loss, eval_acc)), observer)?;
     }
     // the final probe, unless the last step was probed already (or no step was taken)
     if step > 0 && last_probe != step {
@@ -501,6 +553,8 @@ where
         summary,
         network: net.into_trained(),
         probes,
+        history,
+        history_every,
         metrics,
         task: task.clone(),
         probe_sequences: data.probe.clone(),
