@@ -20,10 +20,11 @@ fn gradcheck_prints_every_tensor_of_every_configuration_and_passes() {
     let out = rnnlab(&["gradcheck", "--cell", "gru"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    // gru: 1 layer and 2 layers with residual × 2 masks × 2 losses + a token case + 4 truncated
+    // gru: 1 layer and 2 layers with residual × 2 masks × 2 losses + a token case + 4 with chrono
+    // initialisation + 4 truncated
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        8 + 1 + 4,
+        8 + 1 + 4 + 4,
         "{stdout}"
     );
     assert!(!stdout.contains("FAIL"));

@@ -231,7 +231,9 @@ pub struct BenchmarkGroup {
 /// The built-in benchmark's groups. The learning rates are those
 /// `datasets/experiments/tanaka-tuning.ron` chose from 0.001, 0.003, 0.01 and 0.03 (mean validation
 /// accuracy over lengths 20, 50 and 100 and seeds 100 and 101, which the benchmark does not use;
-/// docs/experiments/tanaka-tuning).
+/// docs/experiments/tanaka-tuning). Of the three LSTM remedies that tuned to a validation accuracy of
+/// 1 (forget bias 3, no forget gate, chrono), chrono scored 1 at every learning rate and is the
+/// one the benchmark carries; docs/experiments/tanaka-benchmark also has the 1997 cell's rows.
 pub const BENCHMARK_GROUPS: &[BenchmarkGroup] = &[
     BenchmarkGroup {
         name: "rnn",
@@ -244,12 +246,6 @@ pub const BENCHMARK_GROUPS: &[BenchmarkGroup] = &[
         cell: "lstm",
         extra: None,
         lr: 0.003,
-    },
-    BenchmarkGroup {
-        name: "lstm-1997",
-        cell: "lstm",
-        extra: Some(("forget-gate", "false")),
-        lr: 0.001,
     },
     BenchmarkGroup {
         name: "lstm-chrono",
@@ -267,8 +263,7 @@ pub const BENCHMARK_GROUPS: &[BenchmarkGroup] = &[
 
 impl Experiment {
     /// The built-in benchmark `rnnlab sweep` runs with no arguments: "who is Tanaka?" for a tanh
-    /// RNN, PyTorch's LSTM, the 1997 LSTM (no forget gate), the LSTM with chrono initialisation
-    /// and a GRU at lengths 5 to 200,
+    /// RNN, PyTorch's LSTM, the LSTM with chrono initialisation and a GRU at lengths 5 to 200,
     /// five seeds each, up to 10,000 steps, each group at the learning rate the shipped tuning
     /// experiment chose for it on validation data ([`BENCHMARK_GROUPS`]).
     pub fn tanaka_benchmark() -> Experiment {
@@ -303,7 +298,7 @@ impl Experiment {
             .collect();
         Experiment {
             name: "tanaka-benchmark".into(),
-            description: "Who is \"that guy\"? A tanh RNN, PyTorch's LSTM, the 1997 LSTM without a forget gate, the LSTM with chrono initialisation and a GRU recall the subject of a Tanaka sentence across 5 to 200 filler phrases (5 seeds each; each group at the Adam learning rate that docs/experiments/tanaka-tuning chose on validation data).".into(),
+            description: "Who is \"that guy\"? A tanh RNN, PyTorch's LSTM, the LSTM with chrono initialisation and a GRU recall the subject of a Tanaka sentence across 5 to 200 filler phrases (5 seeds each; each group at the Adam learning rate that docs/experiments/tanaka-tuning chose on validation data).".into(),
             base,
             grid: BTreeMap::from([
                 ("length".to_string(), ints(&[5, 10, 20, 50, 100, 200])),
@@ -687,7 +682,7 @@ mod tests {
     fn the_grid_expands_in_a_fixed_order_with_seed_last() {
         let exp = Experiment::tanaka_benchmark();
         let runs = exp.runs().unwrap();
-        assert_eq!(runs.len(), 5 * 6 * 5);
+        assert_eq!(runs.len(), 4 * 6 * 5);
         assert_eq!(runs[0].id(), "variant=rnn,length=5,seed=0");
         assert_eq!(runs[1].id(), "variant=rnn,length=5,seed=1");
         let last = runs.last().unwrap();
@@ -713,7 +708,7 @@ mod tests {
         let mut exp = Experiment::tanaka_benchmark();
         exp.select_cells(&["lstm".into(), "exprnn".into()]).unwrap();
         let names: Vec<&str> = exp.variants.iter().map(|v| v.name.as_str()).collect();
-        assert_eq!(names, ["lstm", "lstm-1997", "lstm-chrono", "exprnn"]);
+        assert_eq!(names, ["lstm", "lstm-chrono", "exprnn"]);
         assert!(exp
             .select_cells(&["elman".into()])
             .unwrap_err()
@@ -722,11 +717,11 @@ mod tests {
         // a flag's value of an option replaces the groups' own; groups left alike merge
         let mut exp = Experiment::tanaka_benchmark();
         exp.unset_in_variants("lr");
-        assert_eq!(exp.variants.len(), 5);
+        assert_eq!(exp.variants.len(), 4);
         assert!(exp.variants.iter().all(|v| !v.set.contains_key("lr")));
         exp.unset_in_variants("chrono");
         let names: Vec<&str> = exp.variants.iter().map(|v| v.name.as_str()).collect();
-        assert_eq!(names, ["rnn", "lstm", "lstm-1997", "gru"]);
+        assert_eq!(names, ["rnn", "lstm", "gru"]);
     }
 
     #[test]
