@@ -65,7 +65,7 @@ impl Args for GridArgs {
 
 #[derive(Args)]
 #[command(after_help = "Examples:
-  rnnlab sweep                                          # the built-in Tanaka benchmark (rnn, lstm, gru × lengths 5–200 × 3 seeds)
+  rnnlab sweep                                          # the built-in Tanaka benchmark (rnn, lstm, lstm-chrono, gru × lengths 5–200 × 5 seeds)
   rnnlab sweep --cell rnn,lstm,gru --length 5,10,20,50,100 --seeds 3   # train's defaults, this grid
   rnnlab sweep --benchmark --cell rnn,gru               # the benchmark's recipe, another grid
   rnnlab sweep --cell rnn,lstm --length 10,20 --dry-run # list the runs and their cost, run nothing
@@ -105,8 +105,9 @@ pub struct SweepArgs {
     /// Skip runs already in DIR/results.csv (always done; the flag is for scripts that say so).
     #[arg(long)]
     resume: bool,
-    /// Use the built-in benchmark's recipe (hidden 32, Adam lr 1e-2, up to 10,000 steps) for the
-    /// options the grid does not set; without it a grid from flags uses train's defaults.
+    /// Use the built-in benchmark's recipe (hidden 32, Adam at each group's tuned learning rate, up
+    /// to 10,000 steps) for the options the grid does not set; --cell picks its groups. Without it
+    /// a grid from flags uses train's defaults.
     #[arg(long)]
     benchmark: bool,
     /// List the runs and their estimated cost, and run nothing.
