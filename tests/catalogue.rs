@@ -489,6 +489,23 @@ fn numeric_cases() -> Vec<Case> {
         train(2, &["momentum"], &["--momentum", "-1"]),
         train(2, &["momentum"], &["--momentum", "1e308"]),
         train(2, &["forget_bias"], &["--forget-bias", "NaN"]),
+        // chrono's T_max must be a number ≥ 2, and only gated cells take it
+        train(2, &["chrono"], &["--chrono", "1"]),
+        train(2, &["chrono"], &["--chrono", "NaN"]),
+        train(2, &["chrono"], &["--chrono", "inf"]),
+        train(2, &["chrono"], &["--chrono", "soon"]),
+        train(
+            2,
+            &["chrono", "rnn"],
+            &["--cell", "rnn", "--chrono", "auto"],
+        ),
+        train(
+            2,
+            &["forget_gate", "gru"],
+            &["--cell", "gru", "--no-forget-gate"],
+        ),
+        train(2, &["--history-every"], &["--history-every", "-1"]),
+        train(2, &["--history-every"], &["--history-every", "soon"]),
         train(2, &["--seed"], &["--seed", "-1"]),
         train(2, &["--seed"], &["--seed", OVER_U64]),
         train(2, &["layers"], &["--layers", "0"]),
