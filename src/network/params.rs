@@ -8,7 +8,7 @@ use super::spec::ModelSpec;
 use crate::batch::cast;
 #[cfg(doc)]
 use crate::cells::Cell;
-use crate::cells::{CellVisitor, Registered, TensorNames};
+use crate::cells::{CellKind, CellVisitor, Registered, TensorNames};
 use crate::error::{Error, Result};
 use crate::init::{uniform, InitSpec};
 use ndarray_rand::rand::SeedableRng;
@@ -233,6 +233,17 @@ impl<F: NdFloat> CellVisitor for ZeroLayers<'_, F> {
     }
 }
 
+/// Refuses chrono initialisation for a cell without gates to set (field `chrono`).
+pub fn check_chrono(init: &InitSpec, cell: CellKind) -> Result<()> {
+    if init.chrono.is_off() || cell.supports_chrono() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "chrono",
+        format!("initialises the gates of gated cells (lstm, gru), not {cell}"),
+    ))
+}
+
 /// Draws all parameters of `spec` from `seed`: per layer what the cell draws
 /// ([`Cell::init_layer`]: by default the input weights, the recurrent weights and both biases per
 /// gate block; LSTM then sets its forget bias). Readout: PyTorch's nn.Linear default
@@ -240,15 +251,8 @@ impl<F: NdFloat> CellVisitor for ZeroLayers<'_, F> {
 pub fn init_params<F: NdFloat>(spec: &ModelSpec, init: &InitSpec, seed: u64) -> Result<Params<F>> {
     spec.validate()?;
     init.validate()?;
-    if init.chrono_t_max()?.is_some() && !spec.cell.supports_chrono() {
-        return Err(Error::invalid(
-            "chrono",
-            format!(
-                "initialises the gates of gated cells (lstm, gru), not {}",
-                spec.cell
-            ),
-        ));
-    }
+    init.chrono_t_max()?;
+    check_chrono(init, spec.cell)?;
     Ok(spec.cell.visit(
         &spec.cell_config(),
         InitParams {

@@ -218,15 +218,7 @@ impl TrainConfig {
         self.optimizer.validate()?;
         self.clip.validate()?;
         self.init.validate()?;
-        if !self.init.chrono.is_off() && !self.model.cell.supports_chrono() {
-            return Err(Error::invalid(
-                "chrono",
-                format!(
-                    "initialises the gates of gated cells (lstm, gru), not {}",
-                    self.model.cell
-                ),
-            ));
-        }
+        crate::network::params::check_chrono(&self.init, self.model.cell)?;
         self.bptt_mode().validate()?;
         Ok(())
     }
