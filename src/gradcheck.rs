@@ -48,6 +48,9 @@ pub struct GradcheckCase {
     pub batch: usize,
     /// Chrono initialisation's T_max for the gate biases (gated cells), None for the usual draw.
     pub chrono: Option<f64>,
+    /// The recurrent scheme at scale 1 (e.g. expRNN's Henaff rotations), None for PyTorch's
+    /// default at scale 1.5.
+    pub recurrent_init: Option<InitScheme>,
 }
 
 impl fmt::Display for GradcheckCase {
@@ -69,6 +72,9 @@ impl fmt::Display for GradcheckCase {
         }
         if let Some(t) = self.chrono {
             write!(f, " chrono(T_max={t})")?;
+        }
+        if let Some(scheme) = self.recurrent_init {
+            write!(f, " recurrent-init={scheme}")?;
         }
         let input = match s.input {
             InputKind::Tokens { .. } => "tokens",
@@ -161,6 +167,7 @@ pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gra
                                 steps: 7,
                                 batch: 3,
                                 chrono: None,
+                                recurrent_init: None,
                             });
                         }
                     }
@@ -181,6 +188,7 @@ pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gra
                 steps: 7,
                 batch: 3,
                 chrono: None,
+                recurrent_init: None,
             });
         }
         cases.extend(variant_cases(cell));
@@ -188,22 +196,28 @@ pub fn standard_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gra
     cases
 }
 
-/// The cell's options and initialisations beyond the grid: the LSTM without a forget gate, and
-/// chrono initialisation (T_max 20) of the gated cells; 1 layer and 2 with residual, loss at the
+/// The cell's options and initialisations beyond the grid: the LSTM without a forget gate,
+/// chrono initialisation (T_max 20) of the gated cells, and the rotation initialisations (Henaff,
+/// Cayley) of a parameterised recurrent matrix with the cell's own activation (expRNN: the
+/// Fréchet derivative at a block-diagonal skew matrix); 1 layer and 2 with residual, loss at the
 /// last and at several steps.
 fn variant_cases(cell: CellKind) -> Vec<GradcheckCase> {
-    let mut variants: Vec<(bool, Option<f64>)> = Vec::new();
+    let mut variants: Vec<(bool, Option<f64>, Option<InitScheme>)> = Vec::new();
     if cell.forget_gate_optional() {
-        variants.push((false, None));
+        variants.push((false, None, None));
         if cell.supports_chrono() {
-            variants.push((false, Some(20.0)));
+            variants.push((false, Some(20.0), None));
         }
     }
     if cell.supports_chrono() {
-        variants.push((true, Some(20.0)));
+        variants.push((true, Some(20.0), None));
+    }
+    if cell.reparameterised() {
+        variants.push((true, None, Some(InitScheme::Henaff)));
+        variants.push((true, None, Some(InitScheme::Cayley)));
     }
     let mut cases = Vec::new();
-    for (forget_gate, chrono) in variants {
+    for (forget_gate, chrono, recurrent_init) in variants {
         for (layers, residual) in [(1, false), (2, true)] {
             for loss_steps in [LossSteps::Last, LossSteps::Several] {
                 let mut spec = ModelSpec::new(
@@ -215,6 +229,9 @@ fn variant_cases(cell: CellKind) -> Vec<GradcheckCase> {
                 );
                 spec.residual = residual;
                 spec.forget_gate = forget_gate;
+                if recurrent_init.is_some() {
+                    spec.activation = cell.default_activation();
+                }
                 cases.push(GradcheckCase {
                     spec,
                     loss_steps,
@@ -222,6 +239,7 @@ fn variant_cases(cell: CellKind) -> Vec<GradcheckCase> {
                     steps: 7,
                     batch: 3,
                     chrono,
+                    recurrent_init,
                 });
             }
         }
@@ -252,6 +270,7 @@ pub fn truncated_cases(cells: &[CellKind], activations: &[Activation]) -> Vec<Gr
                     steps: 7,
                     batch: 3,
                     chrono: None,
+                    recurrent_init: None,
                 });
             }
         }
@@ -266,7 +285,11 @@ pub fn case_setup(
 ) -> Result<(Network<f64>, Batch<f64>, State<f64>)> {
     // a little larger than PyTorch's default, so that gradients reach back through all steps
     let init = InitSpec {
-        recurrent: WeightInit::new(InitScheme::Default, 1.5),
+        recurrent: case
+            .recurrent_init
+            .map_or(WeightInit::new(InitScheme::Default, 1.5), |scheme| {
+                WeightInit::new(scheme, 1.0)
+            }),
         input: WeightInit::new(InitScheme::Default, 1.5),
         chrono: case.chrono.map_or(Chrono::Off, Chrono::TMax),
         ..InitSpec::default()

@@ -30,6 +30,22 @@ pub enum InitScheme {
     Identity,
     /// All zeros.
     Zeros,
+    /// Henaff, Szlam & LeCun 2016 (expRNN's default for the copy task): a block-diagonal rotation,
+    /// 2×2 blocks `[[cos θ, sin θ], [−sin θ, cos θ]]` with θ ~ U[−π, π] (an odd size ends in a 1).
+    /// Recurrent weights only. For expRNN it sets the skew parameter to the angles, so
+    /// `exp(S − Sᵀ)` is this rotation.
+    Henaff,
+    /// Helfrich et al. 2018's Cayley initialisation as expRNN's code uses it: the same rotation
+    /// blocks with θ = −tan(u/2), u ~ U[0, π/2] (θ ∈ [−1, 0]). Recurrent weights only.
+    Cayley,
+}
+
+impl InitScheme {
+    /// Whether the scheme draws a rotation from angles ([`rotation_angles`]): square recurrent
+    /// blocks only.
+    pub fn is_rotation(self) -> bool {
+        matches!(self, InitScheme::Henaff | InitScheme::Cayley)
+    }
 }
 
 impl fmt::Display for InitScheme {
@@ -41,6 +57,8 @@ impl fmt::Display for InitScheme {
             InitScheme::Orthogonal => "orthogonal",
             InitScheme::Identity => "identity",
             InitScheme::Zeros => "zeros",
+            InitScheme::Henaff => "henaff",
+            InitScheme::Cayley => "cayley",
         })
     }
 }
@@ -55,10 +73,12 @@ impl FromStr for InitScheme {
             "orthogonal" => InitScheme::Orthogonal,
             "identity" | "irnn" => InitScheme::Identity,
             "zeros" | "zero" => InitScheme::Zeros,
+            "henaff" => InitScheme::Henaff,
+            "cayley" => InitScheme::Cayley,
             other => {
                 return Err(Error::invalid(
                     "init",
-                    format!("unknown scheme '{other}' (expected default, xavier, he, orthogonal, identity or zeros)"),
+                    format!("unknown scheme '{other}' (expected default, xavier, he, orthogonal, identity, zeros, henaff or cayley)"),
                 ))
             }
         })
@@ -241,6 +261,15 @@ impl InitSpec {
                 ),
             ));
         }
+        if self.input.scheme.is_rotation() {
+            return Err(Error::invalid(
+                "init.input",
+                format!(
+                    "'{}' draws a square rotation; it is a recurrent scheme (--recurrent-init)",
+                    self.input.scheme
+                ),
+            ));
+        }
         if !self.forget_bias.is_finite() {
             return Err(Error::invalid("forget_bias", "must be a finite number"));
         }
@@ -298,7 +327,38 @@ pub fn weight_block(
             .slice(ndarray::s![..rows, ..cols])
             .to_owned(),
         InitScheme::Zeros => Array2::zeros((rows, cols)),
+        InitScheme::Henaff | InitScheme::Cayley => {
+            let mut w = Array2::eye(rows.max(cols));
+            for (k, theta) in rotation_angles(rows.min(cols), scheme, rng)
+                .into_iter()
+                .enumerate()
+            {
+                let (sin, cos) = theta.sin_cos();
+                let i = 2 * k;
+                w[[i, i]] = cos;
+                w[[i, i + 1]] = sin;
+                w[[i + 1, i]] = -sin;
+                w[[i + 1, i + 1]] = cos;
+            }
+            w.slice(ndarray::s![..rows, ..cols]).to_owned()
+        }
     }
+}
+
+/// The ⌊n/2⌋ angles of a rotation scheme ([`InitScheme::Henaff`]: U[−π, π];
+/// [`InitScheme::Cayley`]: −tan(u/2), u ~ U[0, π/2]); block k rotates coordinates 2k, 2k+1.
+/// Empty for any other scheme.
+pub fn rotation_angles(n: usize, scheme: InitScheme, rng: &mut ChaCha8Rng) -> Vec<f64> {
+    let draw = |rng: &mut ChaCha8Rng| -> f64 {
+        match scheme {
+            InitScheme::Henaff => uniform(rng, std::f64::consts::PI),
+            _ => -(rng.random::<f64>() * std::f64::consts::FRAC_PI_4).tan(),
+        }
+    };
+    if !scheme.is_rotation() {
+        return Vec::new();
+    }
+    (0..n / 2).map(|_| draw(rng)).collect()
 }
 
 pub(crate) fn bias(len: usize, h: usize, w: WeightInit, rng: &mut ChaCha8Rng) -> Array1<f64> {

@@ -174,3 +174,140 @@ fn exprnn_defaults_to_modrelu_unless_another_activation_is_asked_for() {
         .collect();
     assert_eq!(acts, [Activation::Relu, Activation::Tanh, Activation::Tanh]);
 }
+
+#[test]
+fn henaff_gives_exprnn_the_rotation_a_plain_recurrent_matrix_gets_from_the_same_seed() {
+    use rnnlab::init::{InitScheme, WeightInit};
+    for scheme in [InitScheme::Henaff, InitScheme::Cayley] {
+        let init = InitSpec {
+            recurrent: WeightInit::new(scheme, 1.0),
+            ..InitSpec::default()
+        };
+        let spec = |cell| {
+            ModelSpec::new(
+                cell,
+                InputKind::Dense { width: 3 },
+                7,
+                1,
+                OutputKind::Classes { count: 2 },
+            )
+        };
+        let rnn = Network::<f64>::init(spec(CellKind::Rnn), &init, 9).unwrap();
+        let exp = Network::<f64>::init(spec(CellKind::ExpRnn), &init, 9).unwrap();
+        let w = &rnn.params.layers[0].weight_hh;
+        let err = (&ExpRnn::recurrent_matrix(&exp.params.layers[0]) - w)
+            .iter()
+            .fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(err < 1e-12, "{scheme}: exp(S − Sᵀ) differs by {err:e}");
+        // 2×2 rotation blocks (an odd size ends in a 1), nothing off the blocks
+        assert_eq!(w[[6, 6]], 1.0);
+        for i in 0..7 {
+            for j in 0..7 {
+                if i / 2 != j / 2 || i == 6 || j == 6 {
+                    assert_eq!(
+                        w[[i, j]],
+                        f64::from(u8::from(i == j)),
+                        "{scheme} ({i}, {j})"
+                    );
+                }
+            }
+        }
+        for k in 0..3 {
+            let (c, s) = (w[[2 * k, 2 * k]], w[[2 * k, 2 * k + 1]]);
+            assert_eq!(w[[2 * k + 1, 2 * k + 1]], c);
+            assert_eq!(w[[2 * k + 1, 2 * k]], -s);
+            assert!((c * c + s * s - 1.0).abs() < 1e-15);
+        }
+        // the inputs are the same draw with and without the rotation scheme
+        assert_eq!(
+            rnn.params.layers[0].weight_ih,
+            exp.params.layers[0].weight_ih
+        );
+    }
+}
+
+#[test]
+fn the_rotation_angles_follow_their_laws() {
+    use ndarray_rand::rand::SeedableRng;
+    use rnnlab::init::{rotation_angles, InitScheme};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let henaff = rotation_angles(4001, InitScheme::Henaff, &mut rng);
+    assert_eq!(henaff.len(), 2000);
+    let pi = std::f64::consts::PI;
+    assert!(henaff.iter().all(|t| (-pi..=pi).contains(t)));
+    // U[−π, π]: mean 0 ± 3·π/√(3·2000), a quarter of the angles beyond ±π/2 on each side
+    let mean = henaff.iter().sum::<f64>() / 2000.0;
+    assert!(mean.abs() < 3.0 * pi / (3.0f64 * 2000.0).sqrt(), "{mean}");
+    let beyond = henaff.iter().filter(|t| **t > pi / 2.0).count();
+    assert!((400..600).contains(&beyond), "{beyond}");
+    // Cayley: −tan(u/2), u ~ U[0, π/2], so θ ∈ [−1, 0] with median −tan(π/8)
+    let cayley = rotation_angles(4000, InitScheme::Cayley, &mut rng);
+    assert!(cayley.iter().all(|t| (-1.0..=0.0).contains(t)));
+    let below = cayley.iter().filter(|t| **t < -(pi / 8.0).tan()).count();
+    assert!((900..1100).contains(&below), "{below}");
+    assert!(rotation_angles(10, InitScheme::Orthogonal, &mut rng).is_empty());
+}
+
+#[test]
+fn exprnn_defaults_to_henaff_unless_another_recurrent_init_is_asked_for() {
+    use rnnlab::init::InitScheme;
+    use rnnlab::train::options::set_option;
+    use rnnlab::train::TrainConfig;
+    let with = |options: &[(&str, &str)]| {
+        let mut c = TrainConfig::default();
+        for (k, v) in options {
+            set_option(&mut c, k, v).unwrap();
+        }
+        c.init.recurrent.scheme
+    };
+    assert_eq!(with(&[("cell", "exprnn")]), InitScheme::Henaff);
+    assert_eq!(
+        with(&[("cell", "exprnn"), ("recurrent-init", "default")]),
+        InitScheme::Default
+    );
+    assert_eq!(
+        with(&[("cell", "exprnn"), ("init", "orthogonal")]),
+        InitScheme::Orthogonal
+    );
+    // back to another cell: its own default again
+    assert_eq!(
+        with(&[("cell", "exprnn"), ("cell", "rnn")]),
+        InitScheme::Default
+    );
+    assert_eq!(with(&[("cell", "lstm")]), InitScheme::Default);
+}
+
+#[test]
+fn lr_orth_scales_the_skew_parameter_step_alone() {
+    use rnnlab::optim::{Clip, Optimizer, OptimizerKind, OptimizerSpec};
+    let case = &standard_cases(&[CellKind::ExpRnn], &[Activation::Relu])[0];
+    let (net, batch, state) = case_setup(case, 5).unwrap();
+    let grads = net
+        .evaluate(&batch, Some(&state), Bptt::Full)
+        .unwrap()
+        .backward
+        .grads;
+    let step = |lr_orth: Option<f64>| {
+        let mut spec = OptimizerSpec::new(OptimizerKind::Rmsprop, 1e-2);
+        spec.lr_orth = lr_orth;
+        let mut params = net.params.clone();
+        let mut opt = Optimizer::new(spec, &params).unwrap();
+        opt.step(&mut params, &mut grads.clone(), Clip::None)
+            .unwrap();
+        params
+    };
+    let (shared, split) = (step(None), step(Some(1e-3)));
+    let delta = |p: &rnnlab::network::Params<f64>, l: usize| {
+        &p.layers[l].weight_hh - &net.params.layers[l].weight_hh
+    };
+    for l in 0..net.params.layers.len() {
+        let (a, b) = (delta(&shared, l), delta(&split, l));
+        assert!(a.iter().any(|v| v.abs() > 1e-4));
+        let err = (&a * 0.1 - &b).iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(err < 1e-15, "layer {l}: {err:e}");
+        let layer = |p: &rnnlab::network::Params<f64>| p.layers[l].clone();
+        assert_eq!(layer(&shared).weight_ih, layer(&split).weight_ih);
+        assert_eq!(layer(&shared).bias_hh, layer(&split).bias_hh);
+    }
+    assert_eq!(shared.readout_weight, split.readout_weight);
+}

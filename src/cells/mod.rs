@@ -153,6 +153,10 @@ pub trait Cell: Copy + fmt::Debug + Send + Sync {
     /// is `relu`; every other cell tanh).
     const DEFAULT_ACTIVATION: Activation = Activation::Tanh;
 
+    /// The recurrent initialisation a model of this cell gets unless one is asked for (expRNN:
+    /// Henaff's rotations, its authors' default; every other cell PyTorch's default).
+    const DEFAULT_RECURRENT_INIT: crate::init::InitScheme = crate::init::InitScheme::Default;
+
     /// Whether `forget_gate: false` may be set for this cell (LSTM).
     const FORGET_GATE_OPTIONAL: bool = false;
 

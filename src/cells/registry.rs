@@ -200,6 +200,7 @@ struct CellFacts {
     forget_gate_optional: bool,
     supports_chrono: bool,
     default_activation: super::Activation,
+    default_recurrent_init: crate::init::InitScheme,
 }
 
 struct Facts;
@@ -216,6 +217,7 @@ impl CellVisitor for Facts {
             forget_gate_optional: C::FORGET_GATE_OPTIONAL,
             supports_chrono: C::SUPPORTS_CHRONO,
             default_activation: C::DEFAULT_ACTIVATION,
+            default_recurrent_init: C::DEFAULT_RECURRENT_INIT,
         }
     }
 }
@@ -266,6 +268,12 @@ impl CellKind {
     /// The activation a model of this cell gets unless one is asked for (modReLU for expRNN).
     pub fn default_activation(self) -> super::Activation {
         self.facts().default_activation
+    }
+
+    /// The recurrent initialisation a model of this cell gets unless one is asked for (Henaff's
+    /// rotations for expRNN).
+    pub fn default_recurrent_init(self) -> crate::init::InitScheme {
+        self.facts().default_recurrent_init
     }
 
     /// Whether the cell takes chrono initialisation (LSTM, GRU).

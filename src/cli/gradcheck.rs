@@ -11,10 +11,10 @@ use super::CheckFailed;
     after_help = "Examples:\n  rnnlab gradcheck                      # every configuration\n  rnnlab gradcheck --cell rnn --activation sigmoid\n  rnnlab gradcheck --cell lstm,gru"
 )]
 pub struct GradcheckArgs {
-    /// Cells to check (comma list of rnn, lstm, gru); all by default.
+    /// Cells to check (comma list of registered cell names, as for `rnnlab train --cell`); all by default.
     #[arg(long, value_delimiter = ',')]
     cell: Vec<CellKind>,
-    /// Vanilla RNN activations to check (comma list of tanh, sigmoid, relu); all by default.
+    /// Activations of the cells that take one (rnn, exprnn, lru; comma list of tanh, sigmoid, relu); all by default.
     #[arg(long, value_delimiter = ',')]
     activation: Vec<Activation>,
     /// Seed of the random weights, inputs and targets.
@@ -24,7 +24,7 @@ pub struct GradcheckArgs {
 
 pub fn run(args: GradcheckArgs) -> anyhow::Result<()> {
     let cells = if args.cell.is_empty() {
-        CellKind::ALL.to_vec()
+        CellKind::REGISTERED.to_vec()
     } else {
         args.cell
     };

@@ -101,10 +101,14 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
     option!("cell", crate::cells::CELL_HELP, Value("CELL"), false, "gru",
         set: |c, v, name| {
             let cell = parse::<CellKind>(name, v)?;
-            // the new cell's own default activation, unless another was asked for (options are
-            // applied in this table's order, so --activation comes after and wins)
+            // the new cell's own default activation and recurrent initialisation, unless others
+            // were asked for (options are applied in this table's order, so --activation and
+            // --init come after and win)
             if c.model.activation == c.model.cell.default_activation() {
                 c.model.activation = cell.default_activation();
+            }
+            if c.init.recurrent.scheme == c.model.cell.default_recurrent_init() {
+                c.init.recurrent.scheme = cell.default_recurrent_init();
             }
             c.model.cell = cell;
         },
@@ -153,7 +157,7 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
             c.init.recurrent.scale = x;
         },
         get: |c| c.init.input.scale.to_string()),
-    option!("recurrent-init", "Scheme of the recurrent weights alone (after --init).", Value("SCHEME"), false, "identity",
+    option!("recurrent-init", "Scheme of the recurrent weights alone (after --init); also henaff or cayley, block-diagonal rotations (expRNN: its skew matrix's angles; henaff is its default).", Value("SCHEME"), false, "identity",
         set: |c, v, name| c.init.recurrent.scheme = parse(name, v)?,
         get: |c| c.init.recurrent.scheme.to_string()),
     option!("recurrent-scale", "Scale of the recurrent weights alone (after --init-scale).", Value("X"), false, "1.2",
@@ -183,6 +187,12 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
     option!("lr", "Learning rate.", Value("X"), false, "0.1",
         set: |c, v, name| c.optimizer.lr = parse(name, v)?,
         get: |c| c.optimizer.lr.to_string()),
+    option!("lr-orth", "Learning rate of the orthogonal parameterisation (expRNN's skew matrix); the rest trains at --lr. `lr` (the default): --lr. expRNN's authors use --lr / 10.", Value("X"), false, "0.0001",
+        set: |c, v, name| c.optimizer.lr_orth = match v.trim() {
+            "lr" => None,
+            _ => Some(parse(name, v)?),
+        },
+        get: |c| opt_text(&c.optimizer.lr_orth, "lr")),
     option!("momentum", "SGD momentum.", Value("X"), false, "0.9",
         set: |c, v, name| c.optimizer.momentum = parse(name, v)?,
         get: |c| c.optimizer.momentum.to_string()),
