@@ -504,6 +504,18 @@ fn numeric_cases() -> Vec<Case> {
             &["forget_gate", "gru"],
             &["--cell", "gru", "--no-forget-gate"],
         ),
+        // the orthogonal parameter's own learning rate: positive, and only for expRNN
+        train(2, &["lr-orth"], &["--cell", "exprnn", "--lr-orth", "0"]),
+        train(2, &["lr-orth"], &["--cell", "exprnn", "--lr-orth", "NaN"]),
+        train(
+            2,
+            &["lr-orth", "lstm"],
+            &["--cell", "lstm", "--lr-orth", "1e-4"],
+        ),
+        // the rotation schemes draw square matrices: recurrent weights only
+        train(2, &["init.input", "henaff"], &["--input-init", "henaff"]),
+        train(2, &["init.input", "cayley"], &["--init", "cayley"]),
+        train(2, &["init.bias", "henaff"], &["--bias-init", "henaff"]),
         train(2, &["--history-every"], &["--history-every", "-1"]),
         train(2, &["--history-every"], &["--history-every", "soon"]),
         train(2, &["--seed"], &["--seed", "-1"]),

@@ -145,6 +145,19 @@ impl<F: NdFloat> Params<F> {
         out
     }
 
+    /// For every slice of [`Params::slices_mut`], whether it is a layer's `weight_hh`.
+    pub fn recurrent_slices(&self) -> Vec<bool> {
+        let mut out = Vec::new();
+        for p in &self.layers {
+            out.extend([false, true, false, false]);
+            if p.layer_norm.is_some() {
+                out.extend([false, false]);
+            }
+        }
+        out.extend([false, false]);
+        out
+    }
+
     /// Total number of scalars.
     pub fn len(&self) -> usize {
         self.named().iter().map(|t| t.data.len()).sum()

@@ -58,6 +58,10 @@ impl FromStr for OptimizerKind {
 pub struct OptimizerSpec {
     pub kind: OptimizerKind,
     pub lr: f64,
+    /// The learning rate of a parameterised recurrent matrix's parameter (expRNN's skew S), when
+    /// it differs from `lr`. expRNN's authors train it with its own RMSprop at lr/10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr_orth: Option<f64>,
     /// SGD momentum μ (0 = plain SGD).
     #[serde(default)]
     pub momentum: f64,
@@ -93,6 +97,7 @@ impl OptimizerSpec {
         OptimizerSpec {
             kind,
             lr,
+            lr_orth: None,
             momentum: 0.0,
             alpha: default_alpha(),
             beta1: default_beta1(),
@@ -107,6 +112,14 @@ impl OptimizerSpec {
                 "lr",
                 format!("must be a positive number, got {}", self.lr),
             ));
+        }
+        if let Some(lr) = self.lr_orth {
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(Error::invalid(
+                    "lr-orth",
+                    format!("must be a positive number, got {lr}"),
+                ));
+            }
         }
         if !(0.0..1.0).contains(&self.momentum) {
             return Err(Error::invalid(
@@ -177,7 +190,9 @@ impl<F: NdFloat> Optimizer<F> {
         self.steps
     }
 
-    /// Clips `grads` as asked, then updates `params`. A non-finite gradient is an error
+    /// Clips `grads` as asked, then updates `params`: every tensor at `lr`, `weight_hh` at
+    /// `lr_orth` when it is set (the trainer allows that only for a cell whose `weight_hh`
+    /// parameterises its recurrent matrix). A non-finite gradient is an error
     /// ([`Error::Diverged`]) and leaves `params` and the optimiser state untouched.
     pub fn step(
         &mut self,
@@ -188,24 +203,38 @@ impl<F: NdFloat> Optimizer<F> {
         let report = clip_gradients(grads, clip)?;
         self.steps += 1;
         let s = self.spec;
-        let lr: F = cast(s.lr);
         let t = self.steps;
+        let recurrent = params.recurrent_slices();
         let grads = grads.slices_mut();
-        for (((p, g), first), second) in params
+        for ((((p, g), first), second), recurrent) in params
             .slices_mut()
             .into_iter()
             .zip(grads)
             .zip(self.first.slices_mut())
             .zip(self.second.slices_mut())
+            .zip(recurrent)
         {
+            let lr_f64 = match s.lr_orth {
+                Some(lr_orth) if recurrent => lr_orth,
+                _ => s.lr,
+            };
+            let lr: F = cast(lr_f64);
             match s.kind {
                 OptimizerKind::Sgd => sgd::sgd_update(p, g, first, lr, cast(s.momentum), t == 1),
                 OptimizerKind::Rmsprop => {
                     rmsprop::rmsprop_update(p, g, second, lr, cast(s.alpha), cast(s.eps))
                 }
-                OptimizerKind::Adam => {
-                    adam::adam_update(p, g, first, second, s.lr, s.beta1, s.beta2, cast(s.eps), t)
-                }
+                OptimizerKind::Adam => adam::adam_update(
+                    p,
+                    g,
+                    first,
+                    second,
+                    lr_f64,
+                    s.beta1,
+                    s.beta2,
+                    cast(s.eps),
+                    t,
+                ),
             }
         }
         Ok(report)

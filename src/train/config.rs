@@ -219,6 +219,15 @@ impl TrainConfig {
         self.clip.validate()?;
         self.init.validate()?;
         crate::network::params::check_chrono(&self.init, self.model.cell)?;
+        if self.optimizer.lr_orth.is_some() && !self.model.cell.reparameterised() {
+            return Err(Error::invalid(
+                "lr-orth",
+                format!(
+                    "is the learning rate of a parameterised recurrent matrix (exprnn); {} trains its recurrent weights at --lr",
+                    self.model.cell
+                ),
+            ));
+        }
         self.bptt_mode().validate()?;
         Ok(())
     }
