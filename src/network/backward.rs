@@ -11,7 +11,7 @@ use super::forward::{reuse, ForwardCache, LayerCache, LayerInput, State};
 use super::params::{LayerParams, Params};
 use super::spec::ModelSpec;
 use crate::batch::{cast, Inputs};
-use crate::cells::{CellAdjoint, CellVisitor, Registered};
+use crate::cells::{CellAdjoint, CellCache, CellVisitor, Registered};
 use crate::error::{Error, Result};
 use crate::parallel;
 
@@ -53,6 +53,9 @@ pub struct LayerAdjoints<F: NdFloat> {
     pub d_pre: Array3<F>,
     /// The cell's own adjoints (LSTM ∂L/∂c_t, GRU ∂L/∂(h_{t−1} W_hh^T + b_hh)).
     pub cell: CellAdjoint<F>,
+    /// With several threads: each thread's copy of its block's forward buffers and its own
+    /// adjoints, kept so that the next pass reuses their memory (as `LayerCache::blocks`).
+    pub blocks: Vec<(CellCache<F>, CellAdjoint<F>)>,
 }
 
 impl<F: NdFloat> LayerAdjoints<F> {
@@ -144,6 +147,7 @@ pub fn network_backward_into<F: NdFloat>(
             dh: Array3::zeros((0, 0, 0)),
             d_pre: Array3::zeros((0, 0, 0)),
             cell: CellAdjoint::Empty,
+            blocks: Vec::new(),
         });
     }
     spec.cell.visit(
@@ -280,6 +284,7 @@ fn layer_backward<F: NdFloat, C: Registered>(
                 cache_blocks[i].push(piece);
             }
         }
+        adj.blocks.resize_with(rs.len(), Default::default);
         let jobs: Vec<_> = parallel::split(cache.gates.view(), Axis(1), &rs)
             .into_iter()
             .zip(parallel::split(cache.h.view(), Axis(1), &rs))
@@ -288,7 +293,8 @@ fn layer_backward<F: NdFloat, C: Registered>(
             .zip(parallel::split_mut(d_pre.view_mut(), Axis(1), &rs))
             .zip(parallel::split_mut(dh_next.view_mut(), Axis(0), &rs))
             .zip(cache_blocks.into_iter().zip(adj_blocks))
-            .map(|((((((g, h), dy), dh), dp), dn), (c, a))| {
+            .zip(adj.blocks.iter_mut())
+            .map(|(((((((g, h), dy), dh), dp), dn), (c, a)), slots)| {
                 (
                     BackwardBlock {
                         gates: g,
@@ -300,22 +306,23 @@ fn layer_backward<F: NdFloat, C: Registered>(
                     },
                     c,
                     a,
+                    slots,
                 )
             })
             .collect();
-        parallel::run(jobs, |(mut block, cache_rows, mut adj_rows)| {
+        parallel::run(jobs, |(mut block, cache_rows, mut adj_rows, slots)| {
             let rows = block.gates.dim().1;
-            let mut fc = C::Cache::<F>::default();
-            cell.begin_forward(&mut fc, steps, rows, hid, None);
-            let dst =
-                C::cache_rows_mut(&mut fc).expect("a cell with cache_rows has cache_rows_mut");
+            let (fc_slot, ba_slot) = slots;
+            let fc = C::cache_mut(fc_slot);
+            cell.begin_forward(fc, steps, rows, hid, None);
+            let dst = C::cache_rows_mut(fc).expect("a cell with cache_rows has cache_rows_mut");
             for (mut d, s) in dst.into_iter().zip(cache_rows) {
                 d.assign(&s);
             }
-            let mut ba = C::Adjoint::<F>::default();
-            cell.begin_backward(&mut ba, steps, rows, hid);
-            backward_steps(cell, &prep, &fc, &mut ba, bptt, &mut block);
-            let src = C::adjoint_rows(&mut ba).expect("the cell split its adjoint above");
+            let ba = C::adjoint_mut(ba_slot);
+            cell.begin_backward(ba, steps, rows, hid);
+            backward_steps(cell, &prep, fc, ba, bptt, &mut block);
+            let src = C::adjoint_rows(ba).expect("the cell split its adjoint above");
             for (d, s) in adj_rows.iter_mut().zip(src) {
                 d.assign(&s);
             }

@@ -50,6 +50,10 @@ pub struct LayerCache<F: NdFloat> {
     pub cell: CellCache<F>,
     /// Residual layers: (T, B, H) `h_t + input_t`, the layer's output. None: the output is h_t.
     pub residual_out: Option<Array3<F>>,
+    /// With several threads: each thread's own buffers for its block of sequences, copied into
+    /// `cell` after the time loop and kept so that the next pass reuses their memory (fresh
+    /// per-pass buffers cost more in page faults than the threads gain at hidden 128).
+    pub blocks: Vec<CellCache<F>>,
 }
 
 impl<F: NdFloat> LayerCache<F> {
@@ -60,6 +64,7 @@ impl<F: NdFloat> LayerCache<F> {
             h: Array3::zeros((0, 0, 0)),
             cell: CellCache::Empty,
             residual_out: None,
+            blocks: Vec::new(),
         }
     }
 
@@ -334,6 +339,7 @@ fn layer_forward<F: NdFloat, C: Registered>(
         gates,
         h,
         cell: slot,
+        blocks,
         ..
     } = cache;
     let gh = cell.gates() * hid;
@@ -366,19 +372,21 @@ fn layer_forward<F: NdFloat, C: Registered>(
                 .collect(),
             None => vec![None; rs.len()],
         };
+        blocks.resize_with(rs.len(), CellCache::default);
         let jobs: Vec<_> = parallel::split_mut(gates.view_mut(), Axis(1), &rs)
             .into_iter()
             .zip(parallel::split_mut(h.view_mut(), Axis(1), &rs))
             .zip(own_blocks)
             .zip(c0s)
+            .zip(blocks.iter_mut())
             .collect();
-        parallel::run(jobs, |(((g, hb), mut dst), c0)| {
+        parallel::run(jobs, |((((g, hb), mut dst), c0), slot)| {
             let rows = g.dim().1;
             let mut prep = cell.prepare_forward(p, rows);
-            let mut block = C::Cache::<F>::default();
-            cell.begin_forward(&mut block, steps, rows, hid, c0);
-            forward_steps(cell, &mut prep, &mut block, g, hb);
-            let src = C::cache_rows(&block).expect("a cell with cache_rows_mut has cache_rows");
+            let block = C::cache_mut(slot);
+            cell.begin_forward(block, steps, rows, hid, c0);
+            forward_steps(cell, &mut prep, block, g, hb);
+            let src = C::cache_rows(block).expect("a cell with cache_rows_mut has cache_rows");
             for (d, s) in dst.iter_mut().zip(src) {
                 d.assign(&s);
             }
