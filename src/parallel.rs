@@ -19,6 +19,8 @@
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, NdFloat};
 use std::cell::Cell;
 use std::ops::Range;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
 
 thread_local! {
     static THREADS: Cell<usize> = const { Cell::new(1) };
@@ -73,6 +75,17 @@ pub fn plan(rows: usize, work: usize) -> usize {
         .max(1)
 }
 
+/// What one element of a memory-bound pass (a copy, an add, a gather or scatter of rows) costs in
+/// multiply-adds of a matrix product, for [`plan_elementwise`]: with the default minimum work, such
+/// a pass is split once each thread gets 2¹⁹ elements (2 MiB of f32, about 0.1 ms), a few times
+/// the fork and join it pays for.
+pub const ELEMENT_WORK: usize = 8;
+
+/// [`plan`] for a memory-bound pass over `elements` elements in `rows` independent rows.
+pub fn plan_elementwise(rows: usize, elements: usize) -> usize {
+    plan(rows, elements.saturating_mul(ELEMENT_WORK))
+}
+
 /// `0..rows` cut into `parts` contiguous ranges of near-equal length (the first ones longer).
 pub fn ranges(rows: usize, parts: usize) -> Vec<Range<usize>> {
     let parts = parts.clamp(1, rows.max(1));
@@ -88,18 +101,120 @@ pub fn ranges(rows: usize, parts: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
-/// Runs `f` on every job, the first on the calling thread and the others on scoped threads; returns
-/// when all are done. A panic in a job is re-raised here.
+/// Runs `f` on every job, the first on the calling thread and each other on one of the calling
+/// thread's pool workers ([`pool`]); returns when all are done. A panic in a job is re-raised
+/// here, after every other job has finished.
 pub fn run<T: Send>(jobs: Vec<T>, f: impl Fn(T) + Sync) {
     let mut jobs = jobs.into_iter();
     let Some(first) = jobs.next() else { return };
-    let f = &f;
-    std::thread::scope(|scope| {
-        for job in jobs {
-            scope.spawn(move || f(job));
-        }
+    let mut rest = jobs.peekable();
+    if rest.peek().is_none() {
         f(first);
+        return;
+    }
+    let f = &f;
+    let (done_tx, done_rx) = mpsc::channel::<std::thread::Result<()>>();
+    let mut sent = 0;
+    pool::with_workers(rest.len(), |workers| {
+        for worker in workers {
+            let Some(job) = rest.next() else { break };
+            sent += 1;
+            let done = done_tx.clone();
+            let task: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
+                let result = panic::catch_unwind(AssertUnwindSafe(|| f(job)));
+                // the job and its borrows are gone before the caller hears of it
+                let _ = done.send(result);
+            });
+            // SAFETY: the task borrows `f` and its job from this frame. This function neither
+            // returns nor unwinds (the caller's own jobs run under catch_unwind) before every
+            // task handed out has reported on `done_rx`, which a task does as its last act,
+            // after its job is dropped; a task its worker cannot take is run right here.
+            let task: Box<dyn FnOnce() + Send + 'static> = unsafe { std::mem::transmute(task) };
+            worker.send(task);
+        }
     });
+    drop(done_tx);
+    // the first job, and any the pool could not take, on the calling thread
+    let own = panic::catch_unwind(AssertUnwindSafe(|| {
+        f(first);
+        rest.for_each(f);
+    }));
+    let mut panicked = own.err();
+    for _ in 0..sent {
+        match done_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(payload)) => panicked = panicked.or(Some(payload)),
+            Err(_) => unreachable!("every task sent reports before it drops its sender"),
+        }
+    }
+    if let Some(payload) = panicked {
+        panic::resume_unwind(payload);
+    }
+}
+
+/// The calling thread's workers: threads that wait for tasks (one at a time, in order) and live
+/// as long as the thread that made them. A region costs a channel send and a wake-up per worker
+/// instead of a thread spawn (`cargo run --release --example sync_cost`). Each thread has its
+/// own pool, so the runs of a sweep's jobs never queue behind each other.
+mod pool {
+    use std::cell::RefCell;
+    use std::sync::mpsc;
+
+    pub type Task = Box<dyn FnOnce() + Send + 'static>;
+
+    pub struct Worker {
+        tasks: mpsc::Sender<Task>,
+    }
+
+    impl Worker {
+        fn spawn() -> Option<Worker> {
+            let (tasks, inbox) = mpsc::channel::<Task>();
+            std::thread::Builder::new()
+                .name("rnnlab-worker".into())
+                .spawn(move || {
+                    // ends when the owning thread's pool is dropped (its senders with it)
+                    while let Ok(task) = inbox.recv() {
+                        task();
+                    }
+                })
+                .ok()?;
+            Some(Worker { tasks })
+        }
+
+        /// Queues `task`; if the worker is gone (it cannot be: tasks catch their panics), runs
+        /// it on the calling thread.
+        pub fn send(&self, task: Task) {
+            if let Err(mpsc::SendError(task)) = self.tasks.send(task) {
+                task();
+            }
+        }
+    }
+
+    thread_local! {
+        static WORKERS: RefCell<Vec<Worker>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Calls `f` with `n` workers of the calling thread (fewer if the system refuses threads:
+    /// the caller then runs the jobs left over).
+    pub fn with_workers(n: usize, f: impl FnOnce(&[Worker])) {
+        WORKERS.with(|cell| {
+            // `f` only queues tasks, so the pool is never borrowed twice; should it be, fresh
+            // threads serve
+            let Ok(mut workers) = cell.try_borrow_mut() else {
+                let extra: Vec<Worker> = (0..n).filter_map(|_| Worker::spawn()).collect();
+                f(&extra);
+                return;
+            };
+            while workers.len() < n {
+                match Worker::spawn() {
+                    Some(w) => workers.push(w),
+                    None => break,
+                }
+            }
+            let k = n.min(workers.len());
+            f(&workers[..k]);
+        })
+    }
 }
 
 /// Splits a view into consecutive pieces along `axis` with the lengths of `ranges`.
@@ -165,8 +280,8 @@ pub fn mat_mul<F: NdFloat>(
 /// result is the same bit for bit.
 pub fn column_sums<F: NdFloat>(a: &ArrayView2<'_, F>) -> ndarray::Array1<F> {
     let (m, n) = a.dim();
-    // one add per entry: split only when large
-    let parts = plan(n, m.saturating_mul(n) / 16);
+    // one add per entry: a memory-bound pass
+    let parts = plan_elementwise(n, m.saturating_mul(n));
     if parts <= 1 {
         return a.sum_axis(Axis(0));
     }
@@ -246,6 +361,72 @@ mod tests {
             });
             assert_eq!(got, want);
         }
+    }
+
+    #[test]
+    fn every_job_runs_once_on_borrowed_data_region_after_region() {
+        let mut out = vec![0usize; 7];
+        for round in 0..500 {
+            let rs = ranges(out.len(), 4);
+            let jobs: Vec<_> = rs
+                .iter()
+                .cloned()
+                .zip(split_mut(
+                    ndarray::ArrayViewMut1::from(&mut out[..]),
+                    Axis(0),
+                    &rs,
+                ))
+                .collect();
+            run(jobs, |(range, mut piece)| {
+                for (i, v) in range.zip(piece.iter_mut()) {
+                    *v += i + round;
+                }
+            });
+        }
+        let want: Vec<usize> = (0..7).map(|i| 500 * i + 499 * 500 / 2).collect();
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn a_panicking_job_is_re_raised_after_the_others_finish_and_the_pool_lives_on() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let finished = AtomicUsize::new(0);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            run((0..4).collect(), |i: usize| {
+                if i == 2 {
+                    panic!("job {i} fails");
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                finished.fetch_add(1, Ordering::SeqCst);
+            })
+        }));
+        let payload = result.unwrap_err();
+        assert_eq!(payload.downcast_ref::<String>().unwrap(), "job 2 fails");
+        assert_eq!(finished.load(Ordering::SeqCst), 3);
+        // the same workers serve the next region
+        let count = AtomicUsize::new(0);
+        run((0..4).collect(), |_: usize| {
+            count.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn regions_nest_and_threads_have_their_own_pools() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let count = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    run((0..3).collect(), |_: usize| {
+                        run((0..3).collect(), |_: usize| {
+                            count.fetch_add(1, Ordering::SeqCst);
+                        });
+                    });
+                });
+            }
+        });
+        assert_eq!(count.load(Ordering::SeqCst), 27);
     }
 
     #[test]

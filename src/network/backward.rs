@@ -310,23 +310,41 @@ fn layer_backward<F: NdFloat, C: Registered>(
                 )
             })
             .collect();
-        parallel::run(jobs, |(mut block, cache_rows, mut adj_rows, slots)| {
-            let rows = block.gates.dim().1;
-            let (fc_slot, ba_slot) = slots;
-            let fc = C::cache_mut(fc_slot);
-            cell.begin_forward(fc, steps, rows, hid, None);
-            let dst = C::cache_rows_mut(fc).expect("a cell with cache_rows has cache_rows_mut");
-            for (mut d, s) in dst.into_iter().zip(cache_rows) {
-                d.assign(&s);
-            }
-            let ba = C::adjoint_mut(ba_slot);
-            cell.begin_backward(ba, steps, rows, hid);
-            backward_steps(cell, &prep, fc, ba, bptt, &mut block);
-            let src = C::adjoint_rows(ba).expect("the cell split its adjoint above");
-            for (d, s) in adj_rows.iter_mut().zip(src) {
-                d.assign(&s);
-            }
-        });
+        // the forward pass's own blocks when it split the batch the same way (it then copied
+        // them into the layer's cache, so they hold the same values); else copies of the rows
+        let forward_blocks: Vec<Option<&CellCache<F>>> = if cache.block_ranges == rs {
+            cache.blocks.iter().map(Some).collect()
+        } else {
+            vec![None; rs.len()]
+        };
+        let jobs: Vec<_> = jobs.into_iter().zip(forward_blocks).collect();
+        parallel::run(
+            jobs,
+            |((mut block, cache_rows, mut adj_rows, slots), forward)| {
+                let rows = block.gates.dim().1;
+                let (fc_slot, ba_slot) = slots;
+                let fc = match forward.and_then(C::cache_ref) {
+                    Some(fc) => fc,
+                    None => {
+                        let fc = C::cache_mut(fc_slot);
+                        cell.begin_forward(fc, steps, rows, hid, None);
+                        let dst = C::cache_rows_mut(fc)
+                            .expect("a cell with cache_rows has cache_rows_mut");
+                        for (mut d, s) in dst.into_iter().zip(cache_rows) {
+                            d.assign(&s);
+                        }
+                        fc
+                    }
+                };
+                let ba = C::adjoint_mut(ba_slot);
+                cell.begin_backward(ba, steps, rows, hid);
+                backward_steps(cell, &prep, fc, ba, bptt, &mut block);
+                let src = C::adjoint_rows(ba).expect("the cell split its adjoint above");
+                for (d, s) in adj_rows.iter_mut().zip(src) {
+                    d.assign(&s);
+                }
+            },
+        );
     } else {
         let mut block = BackwardBlock {
             gates: cache.gates.view(),
@@ -381,7 +399,7 @@ fn layer_backward<F: NdFloat, C: Registered>(
             // one-hot rows: each step's adjoint lands in the column of its token
             // split by columns: every entry still sums its steps in order
             let mut d_w_t = Array2::<F>::zeros((p.weight_ih.ncols(), gh));
-            let rs = parallel::ranges(gh, parallel::plan(gh, steps * batch * gh / 16));
+            let rs = parallel::ranges(gh, parallel::plan_elementwise(gh, steps * batch * gh));
             let jobs: Vec<_> = parallel::split(d_pre.view(), Axis(2), &rs)
                 .into_iter()
                 .zip(parallel::split_mut(d_w_t.view_mut(), Axis(1), &rs))

@@ -54,6 +54,9 @@ pub struct LayerCache<F: NdFloat> {
     /// `cell` after the time loop and kept so that the next pass reuses their memory (fresh
     /// per-pass buffers cost more in page faults than the threads gain at hidden 128).
     pub blocks: Vec<CellCache<F>>,
+    /// The rows of the batch each of `blocks` holds, as the last forward pass split them; empty
+    /// when it ran on one thread (then `blocks` are stale and the backward pass copies rows).
+    pub block_ranges: Vec<std::ops::Range<usize>>,
 }
 
 impl<F: NdFloat> LayerCache<F> {
@@ -65,6 +68,7 @@ impl<F: NdFloat> LayerCache<F> {
             cell: CellCache::Empty,
             residual_out: None,
             blocks: Vec::new(),
+            block_ranges: Vec::new(),
         }
     }
 
@@ -314,12 +318,21 @@ pub fn input_projection<F: NdFloat>(
             // (`as_standard_layout`: `to_owned` of the transposed view would stay column-major)
             let mut table = w_ih.t().as_standard_layout().into_owned();
             table += bias;
-            Zip::from(out.lanes_mut(Axis(2)))
-                .and(&ids)
-                .for_each(|mut row, &id| match row.as_slice_mut() {
-                    Some(dst) => dst.copy_from_slice(crate::cells::row(&table.view(), id)),
-                    None => row.assign(&table.row(id)),
-                });
+            let table = table.view();
+            // row copies: split by timesteps, each row written by whichever thread, same bits
+            let rs = parallel::ranges(t, parallel::plan_elementwise(t, t * b * gh));
+            let jobs: Vec<_> = parallel::split_mut(out.view_mut(), Axis(0), &rs)
+                .into_iter()
+                .zip(parallel::split(ids.view(), Axis(0), &rs))
+                .collect();
+            parallel::run(jobs, |(mut out, ids)| {
+                Zip::from(out.lanes_mut(Axis(2)))
+                    .and(&ids)
+                    .for_each(|mut row, &id| match row.as_slice_mut() {
+                        Some(dst) => dst.copy_from_slice(crate::cells::row(&table, id)),
+                        None => row.assign(&table.row(id)),
+                    });
+            });
         }
     }
 }
@@ -340,8 +353,10 @@ fn layer_forward<F: NdFloat, C: Registered>(
         h,
         cell: slot,
         blocks,
+        block_ranges,
         ..
     } = cache;
+    block_ranges.clear();
     let gh = cell.gates() * hid;
     fit(gates, ndarray::Dim((steps, batch, gh)));
     input_projection(gates, input, &p.weight_ih, &cell.input_bias(p));
@@ -373,6 +388,7 @@ fn layer_forward<F: NdFloat, C: Registered>(
             None => vec![None; rs.len()],
         };
         blocks.resize_with(rs.len(), CellCache::default);
+        block_ranges.clone_from(&rs);
         let jobs: Vec<_> = parallel::split_mut(gates.view_mut(), Axis(1), &rs)
             .into_iter()
             .zip(parallel::split_mut(h.view_mut(), Axis(1), &rs))
