@@ -1,7 +1,8 @@
-//! The synchronisation cost of one parallel region (`rnnlab::parallel::run`: fork N−1 scoped
-//! threads, join them): `cargo run --release --example sync_cost`. A training step of one layer
-//! has six regions (forward time loop, backward time loop, three weight-gradient products and the
-//! input projection of a second layer), so this cost × 6 is the overhead per step.
+//! The synchronisation cost of one parallel region (`rnnlab::parallel::run`: hand N−1 jobs to the
+//! calling thread's pool workers, run one, wait for the others):
+//! `cargo run --release --example sync_cost`. A training step of one layer has about six regions
+//! (forward and backward time loops, the weight-gradient products, the one-hot gather and
+//! scatter), so this cost × 6 is the overhead per step.
 
 use rnnlab::parallel;
 use std::time::Instant;

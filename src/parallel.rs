@@ -1,20 +1,22 @@
 //! Threads inside one run: the batch is split into blocks of rows (sequences), and each block runs
 //! on its own thread. Sequences of a batch never meet inside the time loops, so a block runs its
-//! whole time loop without synchronising with the others: one fork and one join per layer and pass
-//! (not a barrier per step). The weight-gradient products after the time loop are split by their
-//! output rows, so every sum keeps its order (over timesteps and sequences, as on one thread).
+//! whole time loop without synchronising with the others: one region (hand out the blocks, wait
+//! for them) per layer and pass, not a barrier per step. The weight-gradient products after the
+//! time loop are split by their output rows, so every sum keeps its order (over timesteps and
+//! sequences, as on one thread). Regions run on workers that each calling thread keeps ([`run`]).
 //!
 //! Results are bit-identical whatever the thread count: no float sum's order depends on the split
 //! (each output element of every split product is computed by the same kernel over the same
 //! operands in the same order; a split only decides which thread computes it), and sums across
-//! rows (bias gradients, the readout, the loss) stay on the calling thread. Cells whose backward
+//! rows are split by columns (bias gradients: each column summed row after row by one thread) or
+//! stay on the calling thread (the readout, the loss). Cells whose backward
 //! step accumulates across rows (the RNN's layer-norm γ, β; expRNN's modReLU bias) run that step
 //! on one thread ([`crate::cells::Cell::adjoint_rows`]).
 //!
 //! The thread count is a setting of the calling thread ([`set_threads`], default 1): library calls
 //! use one thread unless asked, and each sweep worker sets its own. Work too small to pay for a
-//! fork and join (measured: about 20 µs per region on this machine, see the README's Performance
-//! section) runs on one thread ([`plan`]).
+//! region (measured: about 15 µs at 2 threads on this machine, `examples/sync_cost.rs`) runs on
+//! one thread ([`plan`], [`plan_elementwise`]).
 
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, NdFloat};
 use std::cell::Cell;
