@@ -240,7 +240,12 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
         get: |c| c.probe_size.to_string()),
     option!("history-every", "Learning over time: gradient profile and signal at the source every N steps, besides step 0 and the end, beside the eval accuracy of every --eval-every (plots/gradient_history.svg, plots/learning_over_time.svg); auto: every max(steps/200, 10·p) steps, p the backward passes a probe takes (1 for tanaka, recall and adding; the recall steps for copy), so the default run (solved at step 300) gets 31 probes; 0: none.", Value("N|auto"), false, "25",
         set: |c, v, name| {
-            c.history_every = if v.trim() == "auto" { None } else { Some(parse(name, v)?) };
+            c.history_every = match v.trim() {
+                "auto" => None,
+                n => Some(n.parse().map_err(|_| {
+                    Error::invalid(name, format!("'{v}' is neither a step count (0, 1, 2, …) nor auto"))
+                })?),
+            };
         },
         get: |c| opt_text(&c.history_every, "auto")),
     option!("early-stop", "Stop when the task counts as solved (train: --no-early-stop keeps training).", Switch { flag: "no-early-stop", sets: "false" }, false, "false",
