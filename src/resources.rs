@@ -19,6 +19,9 @@
 //!   G·H, h H; lstm + c, tanh c 2H; gru + W_hn·h H; layer norm + H; residual + H) and `b_l`
 //!   adjoint floats (dh H, d_pre G·H; lstm + dc H; gru + d_hproj 3H); the network adds the top
 //!   adjoint H_top (and ∂x I for real-valued inputs). `F = Σ f_l`, `A = Σ b_l + H_top (+ I)`.
+//!   With more than one thread (`crate::parallel::threads()` of the calling thread) each thread
+//!   keeps its block's own cell buffers as well (`LayerCache::blocks`, `LayerAdjoints::blocks`):
+//!   f_l gains the cell's extra forward floats (lstm 2H, gru H) and b_l its extra adjoint floats.
 //! * a collated batch holds `c(s)` bytes per step and sequence (token ids and class ids 8 each,
 //!   or I·s inputs and O·s targets, plus the loss weight s); a generated sequence `q` bytes
 //!   (token 8 + target 16, or a heap row of I f64 + 40 bytes of bookkeeping + target 24).
@@ -234,7 +237,9 @@ impl Net {
     fn cache_floats(&self) -> (u128, u128) {
         let g = gates(self.cell);
         let (extra_f, extra_b) = self.cell.extra_floats_per_unit();
-        let (extra_f, extra_b) = (extra_f as u128, extra_b as u128);
+        // the threads' own copies of the cell's buffers, kept across passes
+        let copies = if crate::parallel::threads() > 1 { 2 } else { 1 };
+        let (extra_f, extra_b) = (copies * extra_f as u128, copies * extra_b as u128);
         let per_f = g + 1 + extra_f + u128::from(self.layer_norm) + u128::from(self.residual);
         let per_b = g + 1 + extra_b;
         let (mut f, mut a) = (0u128, self.top());
@@ -699,6 +704,27 @@ mod tests {
 
     fn estimate(c: &TrainConfig) -> Estimate {
         estimate_run(c, &Task::new(c.task.clone()).unwrap())
+    }
+
+    #[test]
+    fn threads_add_their_copies_of_the_cell_buffers_only() {
+        use crate::cells::CellKind;
+        use crate::parallel::with_threads;
+        let lstm = config(|c| {
+            c.model.cell = CellKind::Lstm;
+            c.model.hidden = 256;
+            c.task.length = 200;
+        });
+        let (one, two) = (estimate(&lstm), with_threads(2, || estimate(&lstm)));
+        // per unit and step: 2 (c, tanh c) forward and 1 (dc) adjoint float more in training,
+        // 2 more in evaluation
+        let extra = two.bytes - one.bytes;
+        let t = Task::new(lstm.task.clone()).unwrap().steps() as u128;
+        let floats = t * 256 * (3 * lstm.batch as u128 + 2 * lstm.eval_size as u128);
+        assert!(extra >= floats * 4, "{extra} < {}", floats * 4);
+        // the vanilla RNN keeps nothing of its own: the same estimate
+        let rnn = config(|c| c.model.cell = CellKind::Rnn);
+        assert_eq!(estimate(&rnn), with_threads(4, || estimate(&rnn)));
     }
 
     #[test]

@@ -517,7 +517,11 @@ fn numeric_cases() -> Vec<Case> {
         train(2, &["init.input", "cayley"], &["--init", "cayley"]),
         train(2, &["init.bias", "henaff"], &["--bias-init", "henaff"]),
         train(2, &["--history-every"], &["--history-every", "-1"]),
-        train(2, &["--history-every", "auto"], &["--history-every", "soon"]),
+        train(
+            2,
+            &["--history-every", "auto"],
+            &["--history-every", "soon"],
+        ),
         train(2, &["--seed"], &["--seed", "-1"]),
         train(2, &["--seed"], &["--seed", OVER_U64]),
         train(2, &["layers"], &["--layers", "0"]),

@@ -555,7 +555,9 @@ fn sweeps_refuse_absurd_grids_and_oversized_runs_up_front() {
         ],
         "invalid length: 18446744073709551615 is above the maximum",
     );
-    // each run fits, but not two at a time: --jobs is named; one at a time runs
+    // each run fits, but not two at a time: --jobs is named; one at a time runs (one thread each:
+    // with more, each run keeps its threads' copies of the LSTM's buffers too, and the estimate
+    // would depend on the machine's cores)
     let line = refused(
         d,
         &[
@@ -580,6 +582,8 @@ fn sweeps_refuse_absurd_grids_and_oversized_runs_up_front() {
             "100M",
             "--jobs",
             "2",
+            "--threads",
+            "1",
             "--quiet",
             "--out",
             "s",
@@ -613,6 +617,8 @@ fn sweeps_refuse_absurd_grids_and_oversized_runs_up_front() {
             "--max-memory",
             "100M",
             "--jobs",
+            "1",
+            "--threads",
             "1",
             "--quiet",
             "--out",

@@ -254,7 +254,10 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let exp = experiment(&args)?;
     let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
     let (jobs, threads) = jobs_and_threads(args.jobs, args.threads, rnnlab::parallel::cores())?;
-    rnnlab::resources::check_sweep(&exp, jobs, args.max_memory)?;
+    // each run's estimate at the threads it will get
+    rnnlab::parallel::with_threads(threads, || {
+        rnnlab::resources::check_sweep(&exp, jobs, args.max_memory)
+    })?;
     let out = args
         .out
         .clone()
