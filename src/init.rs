@@ -349,16 +349,14 @@ pub fn weight_block(
 /// [`InitScheme::Cayley`]: −tan(u/2), u ~ U[0, π/2]); block k rotates coordinates 2k, 2k+1.
 /// Empty for any other scheme.
 pub fn rotation_angles(n: usize, scheme: InitScheme, rng: &mut ChaCha8Rng) -> Vec<f64> {
-    let draw = |rng: &mut ChaCha8Rng| -> f64 {
-        match scheme {
-            InitScheme::Henaff => uniform(rng, std::f64::consts::PI),
-            _ => -(rng.random::<f64>() * std::f64::consts::FRAC_PI_4).tan(),
-        }
-    };
-    if !scheme.is_rotation() {
-        return Vec::new();
+    use std::f64::consts::{FRAC_PI_4, PI};
+    match scheme {
+        InitScheme::Henaff => (0..n / 2).map(|_| uniform(rng, PI)).collect(),
+        InitScheme::Cayley => (0..n / 2)
+            .map(|_| -(rng.random::<f64>() * FRAC_PI_4).tan())
+            .collect(),
+        _ => Vec::new(),
     }
-    (0..n / 2).map(|_| draw(rng)).collect()
 }
 
 pub(crate) fn bias(len: usize, h: usize, w: WeightInit, rng: &mut ChaCha8Rng) -> Array1<f64> {

@@ -132,17 +132,9 @@ fn the_recurrent_matrix_stays_orthogonal_to_1e12_after_200_adam_steps() {
 #[test]
 fn exprnn_defaults_to_modrelu_unless_another_activation_is_asked_for() {
     use rnnlab::sweep::Experiment;
-    use rnnlab::train::options::set_option;
-    use rnnlab::train::TrainConfig;
     assert_eq!(CellKind::ExpRnn.default_activation(), Activation::Relu);
     assert_eq!(CellKind::Rnn.default_activation(), Activation::Tanh);
-    let with = |options: &[(&str, &str)]| {
-        let mut c = TrainConfig::default();
-        for (k, v) in options {
-            set_option(&mut c, k, v).unwrap();
-        }
-        c.model.activation
-    };
+    let with = |options: &[(&str, &str)]| configured(options).model.activation;
     assert_eq!(with(&[("cell", "exprnn")]), Activation::Relu);
     assert_eq!(
         with(&[("cell", "exprnn"), ("activation", "tanh")]),
@@ -251,15 +243,7 @@ fn the_rotation_angles_follow_their_laws() {
 #[test]
 fn exprnn_defaults_to_henaff_unless_another_recurrent_init_is_asked_for() {
     use rnnlab::init::InitScheme;
-    use rnnlab::train::options::set_option;
-    use rnnlab::train::TrainConfig;
-    let with = |options: &[(&str, &str)]| {
-        let mut c = TrainConfig::default();
-        for (k, v) in options {
-            set_option(&mut c, k, v).unwrap();
-        }
-        c.init.recurrent.scheme
-    };
+    let with = |options: &[(&str, &str)]| configured(options).init.recurrent.scheme;
     assert_eq!(with(&[("cell", "exprnn")]), InitScheme::Henaff);
     assert_eq!(
         with(&[("cell", "exprnn"), ("recurrent-init", "default")]),
@@ -310,4 +294,13 @@ fn lr_orth_scales_the_skew_parameter_step_alone() {
         assert_eq!(layer(&shared).bias_hh, layer(&split).bias_hh);
     }
     assert_eq!(shared.readout_weight, split.readout_weight);
+}
+
+/// The default training config with `options` set as the flags would set them, in order.
+fn configured(options: &[(&str, &str)]) -> rnnlab::train::TrainConfig {
+    let mut c = rnnlab::train::TrainConfig::default();
+    for (k, v) in options {
+        rnnlab::train::options::set_option(&mut c, k, v).unwrap();
+    }
+    c
 }

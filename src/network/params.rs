@@ -129,32 +129,28 @@ impl<F: NdFloat> Params<F> {
 
     /// Every tensor's data, mutable, in the order of [`Params::named`].
     pub fn slices_mut(&mut self) -> Vec<&mut [F]> {
-        let mut out: Vec<&mut [F]> = Vec::new();
-        for p in self.layers.iter_mut() {
-            out.push(contiguous_mut(&mut p.weight_ih));
-            out.push(contiguous_mut(&mut p.weight_hh));
-            out.push(contiguous_mut(&mut p.bias_ih));
-            out.push(contiguous_mut(&mut p.bias_hh));
-            if let Some((gamma, beta)) = &mut p.layer_norm {
-                out.push(contiguous_mut(gamma));
-                out.push(contiguous_mut(beta));
-            }
-        }
-        out.push(contiguous_mut(&mut self.readout_weight));
-        out.push(contiguous_mut(&mut self.readout_bias));
-        out
+        self.tagged_slices_mut()
+            .into_iter()
+            .map(|(_, data)| data)
+            .collect()
     }
 
-    /// For every slice of [`Params::slices_mut`], whether it is a layer's `weight_hh`.
-    pub fn recurrent_slices(&self) -> Vec<bool> {
-        let mut out = Vec::new();
-        for p in &self.layers {
-            out.extend([false, true, false, false]);
-            if p.layer_norm.is_some() {
-                out.extend([false, false]);
+    /// [`Params::slices_mut`], each with whether it is a layer's `weight_hh` (which a
+    /// parameterising cell's optimiser may step at its own rate).
+    pub fn tagged_slices_mut(&mut self) -> Vec<(bool, &mut [F])> {
+        let mut out: Vec<(bool, &mut [F])> = Vec::new();
+        for p in self.layers.iter_mut() {
+            out.push((false, contiguous_mut(&mut p.weight_ih)));
+            out.push((true, contiguous_mut(&mut p.weight_hh)));
+            out.push((false, contiguous_mut(&mut p.bias_ih)));
+            out.push((false, contiguous_mut(&mut p.bias_hh)));
+            if let Some((gamma, beta)) = &mut p.layer_norm {
+                out.push((false, contiguous_mut(gamma)));
+                out.push((false, contiguous_mut(beta)));
             }
         }
-        out.extend([false, false]);
+        out.push((false, contiguous_mut(&mut self.readout_weight)));
+        out.push((false, contiguous_mut(&mut self.readout_bias)));
         out
     }
 

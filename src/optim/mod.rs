@@ -204,15 +204,13 @@ impl<F: NdFloat> Optimizer<F> {
         self.steps += 1;
         let s = self.spec;
         let t = self.steps;
-        let recurrent = params.recurrent_slices();
         let grads = grads.slices_mut();
-        for ((((p, g), first), second), recurrent) in params
-            .slices_mut()
+        for ((((recurrent, p), g), first), second) in params
+            .tagged_slices_mut()
             .into_iter()
             .zip(grads)
             .zip(self.first.slices_mut())
             .zip(self.second.slices_mut())
-            .zip(recurrent)
         {
             let lr_f64 = match s.lr_orth {
                 Some(lr_orth) if recurrent => lr_orth,
