@@ -221,6 +221,16 @@ impl Cell for ExpRnn {
         }
     }
 
+    fn begin_segment<F: NdFloat>(
+        &self,
+        _adj: &mut ExpRnnAdjoint<F>,
+        _steps: usize,
+        _batch: usize,
+        _hidden: usize,
+    ) {
+        // only an accumulator (modReLU's ∂b): nothing is per step
+    }
+
     fn begin_backward<F: NdFloat>(
         &self,
         adj: &mut ExpRnnAdjoint<F>,

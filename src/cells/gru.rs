@@ -169,6 +169,16 @@ impl Cell for Gru {
         PaddedMatrix::new(p.weight_hh.view())
     }
 
+    fn begin_segment<F: NdFloat>(
+        &self,
+        adj: &mut GruAdjoint<F>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+    ) {
+        fit(&mut adj.d_hproj, Dim((steps, batch, 3 * hidden)));
+    }
+
     fn begin_backward<F: NdFloat>(
         &self,
         adj: &mut GruAdjoint<F>,

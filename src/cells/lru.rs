@@ -343,6 +343,19 @@ impl Cell for Lru {
         Lru::prepare(p, c.view())
     }
 
+    fn begin_segment<F: NdFloat>(
+        &self,
+        adj: &mut Box<LruAdjoint<F>>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+    ) {
+        fit(&mut adj.dx, ndarray::Dim((steps, batch, hidden)));
+        if adj.zero_rec.dim() != (steps, batch, hidden) {
+            adj.zero_rec = Array3::zeros((steps, batch, hidden));
+        }
+    }
+
     fn begin_backward<F: NdFloat>(
         &self,
         adj: &mut Box<LruAdjoint<F>>,

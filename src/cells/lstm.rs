@@ -202,6 +202,16 @@ impl Cell for Lstm {
         PaddedMatrix::new(p.weight_hh.view())
     }
 
+    fn begin_segment<F: NdFloat>(
+        &self,
+        adj: &mut LstmAdjoint<F>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+    ) {
+        fit(&mut adj.dc, Dim((steps, batch, hidden)));
+    }
+
     fn begin_backward<F: NdFloat>(
         &self,
         adj: &mut LstmAdjoint<F>,

@@ -281,6 +281,16 @@ pub trait Cell: Copy + fmt::Debug + Send + Sync {
         hidden: usize,
     );
 
+    /// Checkpointed BPTT: sizes `adj` for another segment of `steps` steps of the same sequence
+    /// (the one before the segment it last ran), keeping its carries and accumulators, so that
+    /// the segments' backward steps continue exactly where the later segment stopped.
+    fn begin_segment<F: NdFloat>(
+        &self,
+        adj: &mut Self::Adjoint<F>,
+        steps: usize,
+        batch: usize,
+        hidden: usize,
+    );
     /// Step t backward. dh: (B, H) = ∂ℓ/∂h_t along every path; `gates`, `h_prev`, `h` are step t's
     /// forward values. Writes `d_pre` (B, G·H) = ∂ℓ/∂(input projection) and overwrites `dh_prev`
     /// (B, H) with the adjoint sent to h_{t−1}; carries its own adjoints (LSTM's c) in `adj`.

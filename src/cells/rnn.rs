@@ -174,6 +174,16 @@ impl Cell for Rnn {
         }
     }
 
+    fn begin_segment<F: NdFloat>(
+        &self,
+        _adj: &mut RnnAdjoint<F>,
+        _steps: usize,
+        _batch: usize,
+        _hidden: usize,
+    ) {
+        // only accumulators (layer norm's ∂γ, ∂β): nothing is per step
+    }
+
     fn begin_backward<F: NdFloat>(
         &self,
         adj: &mut RnnAdjoint<F>,

@@ -38,9 +38,35 @@ impl Bptt {
         Ok(())
     }
 
-    /// True when no adjoint may flow from step t into step t − 1.
+    /// True when no adjoint may flow from step t (of the whole sequence) into step t − 1.
     fn cuts_before(self, t: usize) -> bool {
         matches!(self, Bptt::Truncated(k) if t > 0 && t.is_multiple_of(k))
+    }
+}
+
+/// Steps per block of the weight-gradient sums: ∂ℓ/∂W = Σ_t (…) is summed as one matrix product
+/// per block of this many steps, blocks aligned at multiples of it from step 0 and added last
+/// block first. The order of the additions is then the same whether the backward pass runs over
+/// the whole sequence at once or over segments whose boundaries are multiples of it
+/// (checkpointed BPTT, [`super::checkpoint`]), so both give the same bits.
+pub const WEIGHT_GRAD_BLOCK: usize = 64;
+
+/// Which steps of a sequence one backward pass covers: `[offset, offset + steps)` of `total`
+/// steps. Segments run last first; the one ending at `total` starts the adjoints and carries, the
+/// one starting at 0 finishes them (initial-state adjoints, per-layer accumulators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub offset: usize,
+    pub total: usize,
+}
+
+impl Span {
+    /// The whole sequence of `steps` steps in one pass.
+    pub fn whole(steps: usize) -> Self {
+        Span {
+            offset: 0,
+            total: steps,
+        }
     }
 }
 
@@ -56,6 +82,11 @@ pub struct LayerAdjoints<F: NdFloat> {
     /// With several threads: each thread's copy of its block's forward buffers and its own
     /// adjoints, kept so that the next pass reuses their memory (as `LayerCache::blocks`).
     pub blocks: Vec<(CellCache<F>, CellAdjoint<F>)>,
+    /// (B, H) the adjoint carried from the first step of a segment to the step before it; after
+    /// the pass that reaches step 0, ∂L/∂h_0.
+    pub dh_carry: Array2<F>,
+    /// ∂ℓ/∂W of a reparameterised recurrent matrix, summed over the segments so far.
+    pub d_w: Option<Array2<F>>,
 }
 
 impl<F: NdFloat> LayerAdjoints<F> {
@@ -128,8 +159,7 @@ pub fn network_backward<F: NdFloat>(
     Ok(out)
 }
 
-/// [`network_backward`] into `out`: parameter gradients are added into `out.grads`; the adjoint
-/// arrays of `out.layers` are reused when their shapes fit and are overwritten entirely.
+/// [`network_backward_span_into`] over the whole sequence.
 pub fn network_backward_into<F: NdFloat>(
     spec: &ModelSpec,
     params: &Params<F>,
@@ -139,7 +169,38 @@ pub fn network_backward_into<F: NdFloat>(
     bptt: Bptt,
     out: &mut Backward<F>,
 ) -> Result<()> {
+    let span = Span::whole(forward.steps);
+    network_backward_span_into(spec, params, inputs, forward, d_top, bptt, span, out)
+}
+
+/// [`network_backward`] over the steps `span` says `forward` and `inputs` hold, into `out`:
+/// parameter gradients are added into `out.grads`; the adjoint arrays of `out.layers` are reused
+/// when their shapes fit and are overwritten entirely. A segment that does not end the sequence
+/// continues from the carries the previous call (the segment after it) left in `out.layers`;
+/// `out.d_state` and the per-layer accumulators are final after the segment that starts at 0.
+#[allow(clippy::too_many_arguments)]
+pub fn network_backward_span_into<F: NdFloat>(
+    spec: &ModelSpec,
+    params: &Params<F>,
+    inputs: &Inputs<F>,
+    forward: &ForwardCache<F>,
+    d_top: ArrayView3<'_, F>,
+    bptt: Bptt,
+    span: Span,
+    out: &mut Backward<F>,
+) -> Result<()> {
     bptt.validate()?;
+    if span.offset + forward.steps > span.total {
+        return Err(Error::invalid(
+            "backward span",
+            format!(
+                "steps {}..{} lie past the sequence's {} steps",
+                span.offset,
+                span.offset + forward.steps,
+                span.total
+            ),
+        ));
+    }
     let n = spec.layers();
     out.layers.truncate(n);
     while out.layers.len() < n {
@@ -148,6 +209,8 @@ pub fn network_backward_into<F: NdFloat>(
             d_pre: Array3::zeros((0, 0, 0)),
             cell: CellAdjoint::Empty,
             blocks: Vec::new(),
+            dh_carry: Array2::zeros((0, 0)),
+            d_w: None,
         });
     }
     spec.cell.visit(
@@ -159,13 +222,14 @@ pub fn network_backward_into<F: NdFloat>(
             forward,
             d_top,
             bptt,
+            span,
             out,
         },
     );
     Ok(())
 }
 
-/// The layer loop of [`network_backward_into`] with the concrete cell.
+/// The layer loop of [`network_backward_span_into`] with the concrete cell.
 struct NetworkBackward<'a, F: NdFloat> {
     spec: &'a ModelSpec,
     params: &'a Params<F>,
@@ -173,6 +237,7 @@ struct NetworkBackward<'a, F: NdFloat> {
     forward: &'a ForwardCache<F>,
     d_top: ArrayView3<'a, F>,
     bptt: Bptt,
+    span: Span,
     out: &'a mut Backward<F>,
 }
 
@@ -186,6 +251,7 @@ impl<F: NdFloat> CellVisitor for NetworkBackward<'_, F> {
             forward,
             d_top,
             bptt,
+            span,
             out,
         } = self;
         let n = spec.layers();
@@ -208,6 +274,7 @@ impl<F: NdFloat> CellVisitor for NetworkBackward<'_, F> {
                 d_out,
                 &mut out.grads.layers[l],
                 bptt,
+                span,
                 need_dx,
                 &mut out.layers[l],
             );
@@ -235,9 +302,10 @@ impl<F: NdFloat> CellVisitor for NetworkBackward<'_, F> {
     }
 }
 
-/// One layer backward. `dy`: (T, B, H) = ∂L/∂h_t arriving from above (readout or next layer).
-/// Writes the layer's adjoints into `adj` (arrays reused when their shapes fit) and returns
-/// ∂L/∂input (T, B, I) when asked, ∂L/∂h_0 and the cell's ∂L/∂(initial second state).
+/// One layer backward over the steps of `span`. `dy`: (T, B, H) = ∂L/∂h_t arriving from above
+/// (readout or next layer). Writes the layer's adjoints into `adj` (arrays reused when their
+/// shapes fit) and returns ∂L/∂input (T, B, I) when asked, ∂L/∂h_0 and the cell's ∂L/∂(initial
+/// second state) (meaningful after the segment that starts at step 0).
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 fn layer_backward<F: NdFloat, C: Registered>(
     cell: C,
@@ -247,11 +315,14 @@ fn layer_backward<F: NdFloat, C: Registered>(
     dy: ArrayView3<'_, F>,
     grads: &mut LayerParams<F>,
     bptt: Bptt,
+    span: Span,
     need_dx: bool,
     adj: &mut LayerAdjoints<F>,
 ) -> (Option<Array3<F>>, Array2<F>, Option<Array2<F>>) {
     let (steps, batch, gh) = cache.gates.dim();
     let hid = cache.h.dim().2;
+    // the segment that ends the sequence starts every carry and accumulator; the others continue
+    let starts = span.offset + steps == span.total;
     let own_cache = C::cache_ref(&cache.cell).expect("the forward cache was made by this cell");
     let mut dh = reuse(
         Some(std::mem::replace(&mut adj.dh, Array3::zeros((0, 0, 0)))),
@@ -262,11 +333,19 @@ fn layer_backward<F: NdFloat, C: Registered>(
         ndarray::Dim((steps, batch, gh)),
     );
     let own = C::adjoint_mut(&mut adj.cell);
-    cell.begin_backward(own, steps, batch, hid);
+    let begin = |own: &mut C::Adjoint<F>, rows: usize| match starts {
+        true => cell.begin_backward(own, steps, rows, hid),
+        false => cell.begin_segment(own, steps, rows, hid),
+    };
+    begin(own, batch);
     // adjoint carried from step t to step t − 1 through h (the cell carries its own)
-    let mut dh_next = Array2::<F>::zeros((batch, hid));
+    if starts || adj.dh_carry.dim() != (batch, hid) {
+        adj.dh_carry = Array2::<F>::zeros((batch, hid));
+    }
+    let dh_next = &mut adj.dh_carry;
     let prep = cell.prepare_backward(p);
-    let parts = parallel::plan(batch, steps * batch * gh * hid);
+    // split as the whole sequence would be, so that every segment's blocks carry the same rows
+    let parts = parallel::plan(batch, span.total * batch * gh * hid);
     if parts > 1 && C::adjoint_rows(own).is_some() && C::cache_rows(own_cache).is_some() {
         // each block of sequences runs the whole time loop on its own thread with its own copy of
         // its rows of the forward cache and its own adjoints, then copies them into its rows
@@ -336,9 +415,10 @@ fn layer_backward<F: NdFloat, C: Registered>(
                         fc
                     }
                 };
+                // a block's adjoint keeps its carries from the segment after this one
                 let ba = C::adjoint_mut(ba_slot);
-                cell.begin_backward(ba, steps, rows, hid);
-                backward_steps(cell, &prep, fc, ba, bptt, &mut block);
+                begin(ba, rows);
+                backward_steps(cell, &prep, fc, ba, bptt, span.offset, &mut block);
                 let src = C::adjoint_rows(ba).expect("the cell split its adjoint above");
                 for (d, s) in adj_rows.iter_mut().zip(src) {
                     d.assign(&s);
@@ -354,69 +434,73 @@ fn layer_backward<F: NdFloat, C: Registered>(
             d_pre: d_pre.view_mut(),
             dh_next: dh_next.view_mut(),
         };
-        backward_steps(cell, &prep, own_cache, own, bptt, &mut block);
+        backward_steps(cell, &prep, own_cache, own, bptt, span.offset, &mut block);
     }
 
-    // weight gradients: one product over all timesteps
+    // weight gradients: one product per block of WEIGHT_GRAD_BLOCK steps, the last block first
     let d_hproj = C::recurrent_adjoint(own);
-    let d_pre2 = as_matrix(&d_pre);
-    let d_rec2 = as_matrix(d_hproj.unwrap_or(&d_pre));
-    let h_prev = cache.h.slice(s![0..steps, .., ..]);
-    let h_prev2 = h_prev
-        .into_shape_with_order((steps * batch, hid))
-        .expect("h is contiguous");
-    if C::REPARAMETERISED {
-        // ∂ℓ/∂W of the recurrent matrix used, mapped to its parameter by the cell
-        let mut d_w = Array2::<F>::zeros(grads.weight_hh.raw_dim());
-        parallel::mat_mul(&d_rec2.t(), &h_prev2, F::zero(), &mut d_w.view_mut());
-        grads.weight_hh += &cell.recurrent_weight_grad(p, d_w);
-    } else {
-        parallel::mat_mul(
-            &d_rec2.t(),
-            &h_prev2,
-            F::one(),
-            &mut grads.weight_hh.view_mut(),
-        );
+    let d_rec = d_hproj.unwrap_or(&d_pre);
+    if C::REPARAMETERISED && (starts || adj.d_w.is_none()) {
+        adj.d_w = Some(Array2::<F>::zeros(grads.weight_hh.raw_dim()));
     }
-    let d_pre_sum = parallel::column_sums(&d_pre2);
-    match (cell.bias_hh_in_pre(), d_hproj) {
-        (false, _) => {}
-        (true, Some(_)) => grads.bias_hh += &parallel::column_sums(&d_rec2),
-        // the recurrent pre-activation adjoint is d_pre itself
-        (true, None) => grads.bias_hh += &d_pre_sum,
-    }
-    grads.bias_ih += &d_pre_sum;
-    match input {
-        LayerInput::Dense(x) => {
-            let x = x.as_standard_layout();
-            let x2 = x
-                .view()
-                .into_shape_with_order((steps * batch, x.dim().2))
-                .expect("standard layout reshapes");
-            parallel::mat_mul(&d_pre2.t(), &x2, F::one(), &mut grads.weight_ih.view_mut());
+    for block in weight_grad_blocks(span.offset, steps).into_iter().rev() {
+        let d_pre2 = as_matrix(d_pre.slice(s![block.clone(), .., ..]));
+        let d_rec2 = as_matrix(d_rec.slice(s![block.clone(), .., ..]));
+        let h_prev2 = as_matrix(cache.h.slice(s![block.clone(), .., ..]));
+        // ∂ℓ/∂W of the recurrent matrix used; a reparameterised one is mapped to its parameter
+        // by the cell once all steps are summed
+        let d_w = match adj.d_w.as_mut() {
+            Some(d_w) if C::REPARAMETERISED => d_w,
+            _ => &mut grads.weight_hh,
+        };
+        parallel::mat_mul(&d_rec2.t(), &h_prev2, F::one(), &mut d_w.view_mut());
+        let d_pre_sum = parallel::column_sums(&d_pre2);
+        match (cell.bias_hh_in_pre(), d_hproj) {
+            (false, _) => {}
+            (true, Some(_)) => grads.bias_hh += &parallel::column_sums(&d_rec2),
+            // the recurrent pre-activation adjoint is d_pre itself
+            (true, None) => grads.bias_hh += &d_pre_sum,
         }
-        LayerInput::Tokens(ids) => {
-            // one-hot rows: each step's adjoint lands in the column of its token
-            // split by columns: every entry still sums its steps in order
-            let mut d_w_t = Array2::<F>::zeros((p.weight_ih.ncols(), gh));
-            let rs = parallel::ranges(gh, parallel::plan_elementwise(gh, steps * batch * gh));
-            let jobs: Vec<_> = parallel::split(d_pre.view(), Axis(2), &rs)
-                .into_iter()
-                .zip(parallel::split_mut(d_w_t.view_mut(), Axis(1), &rs))
-                .collect();
-            parallel::run(jobs, |(d_pre, mut d_w_t)| {
-                Zip::from(d_pre.lanes(Axis(2)))
-                    .and(&ids)
-                    .for_each(|row, &id| {
-                        let mut dst = d_w_t.row_mut(id);
-                        dst += &row;
-                    });
-            });
-            grads.weight_ih += &d_w_t.t();
+        grads.bias_ih += &d_pre_sum;
+        match input {
+            LayerInput::Dense(x) => {
+                let x = x.slice(s![block.clone(), .., ..]);
+                let x = x.as_standard_layout();
+                let x2 = as_matrix(x.view());
+                parallel::mat_mul(&d_pre2.t(), &x2, F::one(), &mut grads.weight_ih.view_mut());
+            }
+            LayerInput::Tokens(ids) => {
+                // one-hot rows: each step's adjoint lands in the column of its token
+                // split by columns: every entry still sums its steps in order
+                let ids = ids.slice(s![block.clone(), ..]);
+                let d_pre = d_pre.slice(s![block.clone(), .., ..]);
+                let n = block.len();
+                let mut d_w_t = Array2::<F>::zeros((p.weight_ih.ncols(), gh));
+                let rs = parallel::ranges(gh, parallel::plan_elementwise(gh, n * batch * gh));
+                let jobs: Vec<_> = parallel::split(d_pre, Axis(2), &rs)
+                    .into_iter()
+                    .zip(parallel::split_mut(d_w_t.view_mut(), Axis(1), &rs))
+                    .collect();
+                parallel::run(jobs, |(d_pre, mut d_w_t)| {
+                    Zip::from(d_pre.lanes(Axis(2)))
+                        .and(&ids)
+                        .for_each(|row, &id| {
+                            let mut dst = d_w_t.row_mut(id);
+                            dst += &row;
+                        });
+                });
+                grads.weight_ih += &d_w_t.t();
+            }
         }
     }
-    cell.end_backward(own, grads);
+    if span.offset == 0 {
+        if let Some(d_w) = adj.d_w.take() {
+            grads.weight_hh += &cell.recurrent_weight_grad(p, d_w);
+        }
+        cell.end_backward(own, grads);
+    }
     let dx = need_dx.then(|| {
+        let d_pre2 = as_matrix(d_pre.view());
         let mut dx2 = Array2::<F>::zeros((steps * batch, p.weight_ih.ncols()));
         parallel::mat_mul(&d_pre2, &p.weight_ih.view(), F::zero(), &mut dx2.view_mut());
         dx2.into_shape_with_order((steps, batch, p.weight_ih.ncols()))
@@ -425,7 +509,20 @@ fn layer_backward<F: NdFloat, C: Registered>(
     let dc0 = C::initial_memory_adjoint(own);
     adj.dh = dh;
     adj.d_pre = d_pre;
-    (dx, dh_next, dc0)
+    (dx, adj.dh_carry.clone(), dc0)
+}
+
+/// The blocks of [`WEIGHT_GRAD_BLOCK`] steps (aligned at its multiples counted from step 0 of the
+/// sequence) that cover `steps` steps from `offset`, as ranges of the segment's own steps.
+fn weight_grad_blocks(offset: usize, steps: usize) -> Vec<std::ops::Range<usize>> {
+    let mut blocks = Vec::new();
+    let mut t = offset;
+    while t < offset + steps {
+        let end = ((t / WEIGHT_GRAD_BLOCK + 1) * WEIGHT_GRAD_BLOCK).min(offset + steps);
+        blocks.push(t - offset..end - offset);
+        t = end;
+    }
+    blocks
 }
 
 /// The arrays one block of sequences' backward steps read and write, (T, B', ·) each (h: T+1;
@@ -439,13 +536,15 @@ struct BackwardBlock<'a, F> {
     dh_next: ArrayViewMut2<'a, F>,
 }
 
-/// The cell's backward steps over every timestep, last first, for one block of sequences.
+/// The cell's backward steps over every timestep, last first, for one block of sequences whose
+/// step 0 is step `offset` of the whole sequence.
 fn backward_steps<F: NdFloat, C: Registered>(
     cell: C,
     prep: &C::Backward<F>,
     cache: &C::Cache<F>,
     adj: &mut C::Adjoint<F>,
     bptt: Bptt,
+    offset: usize,
     b: &mut BackwardBlock<'_, F>,
 ) {
     for t in (0..b.gates.dim().0).rev() {
@@ -465,17 +564,16 @@ fn backward_steps<F: NdFloat, C: Registered>(
             b.d_pre.index_axis_mut(Axis(0), t),
             b.dh_next.view_mut(),
         );
-        if bptt.cuts_before(t) {
+        if bptt.cuts_before(offset + t) {
             b.dh_next.fill(F::zero());
             C::cut(adj);
         }
     }
 }
 
-/// (T, B, K) → (T·B, K) view of a contiguous array.
-fn as_matrix<F>(a: &Array3<F>) -> ArrayView2<'_, F> {
+/// (T, B, K) → (T·B, K) view of a contiguous array (or a block of its leading axis).
+fn as_matrix<F>(a: ArrayView3<'_, F>) -> ArrayView2<'_, F> {
     let (t, b, k) = a.dim();
-    a.view()
-        .into_shape_with_order((t * b, k))
+    a.into_shape_with_order((t * b, k))
         .expect("arrays built here are contiguous")
 }

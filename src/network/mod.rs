@@ -1,12 +1,14 @@
 //! A stack of recurrent layers with a linear readout: forward over whole sequences, exact BPTT.
 
 pub mod backward;
+pub mod checkpoint;
 pub mod forward;
 pub mod params;
 pub mod readout;
 pub mod spec;
 
 pub use backward::{Backward, Bptt, LayerAdjoints};
+pub use checkpoint::BpttMemory;
 pub use forward::{ForwardCache, LayerCache, State};
 pub use params::{init_params, LayerParams, NamedTensor, Params};
 pub use readout::ReadoutCache;
@@ -58,6 +60,8 @@ pub struct Evaluation<F: NdFloat> {
 pub struct Workspace<F: NdFloat> {
     evaluation: Option<Evaluation<F>>,
     d_top: Option<Array3<F>>,
+    /// How the backward pass gets the forward caches (full, or checkpointed segments).
+    memory: BpttMemory,
 }
 
 impl<F: NdFloat> Default for Workspace<F> {
@@ -72,6 +76,15 @@ impl<F: NdFloat> Workspace<F> {
         Workspace {
             evaluation: None,
             d_top: None,
+            memory: BpttMemory::Full,
+        }
+    }
+
+    /// An empty workspace whose evaluations use the memory schedule `memory`.
+    pub fn with_memory(memory: BpttMemory) -> Self {
+        Workspace {
+            memory,
+            ..Self::new()
         }
     }
 
@@ -203,7 +216,11 @@ impl<F: NdFloat> Network<F> {
         state: Option<&State<F>>,
         bptt: Bptt,
     ) -> Result<&'w mut Evaluation<F>> {
-        let Workspace { evaluation, d_top } = workspace;
+        let Workspace {
+            evaluation,
+            d_top,
+            memory,
+        } = workspace;
         let eval = evaluation.get_or_insert_with(|| Evaluation {
             loss: 0.0,
             forward: ForwardCache {
@@ -228,14 +245,17 @@ impl<F: NdFloat> Network<F> {
                 },
             },
         });
-        forward::network_forward_into(
-            &self.spec,
-            &self.params.layers,
-            &batch.inputs,
-            state,
-            &mut eval.forward,
-        )?;
-        eval.readout = self.readout(&eval.forward, &batch.targets, &batch.loss_weight)?;
+        let segment = memory.segment(batch.inputs.shape().0);
+        if segment.is_none() {
+            forward::network_forward_into(
+                &self.spec,
+                &self.params.layers,
+                &batch.inputs,
+                state,
+                &mut eval.forward,
+            )?;
+            eval.readout = self.readout(&eval.forward, &batch.targets, &batch.loss_weight)?;
+        }
         let grads = &mut eval.backward.grads;
         let same_shapes = {
             let (have, want) = (grads.named(), self.params.named());
@@ -248,6 +268,10 @@ impl<F: NdFloat> Network<F> {
                 .for_each(|g| g.fill(F::zero()));
         } else {
             *grads = Params::zeros(&self.spec);
+        }
+        if let Some(segment) = segment {
+            self.evaluate_segmented_into(eval, batch, state, bptt, segment)?;
+            return Ok(eval);
         }
         let top = eval.forward.top_output().raw_dim();
         let d_top = d_top.get_or_insert_with(|| Array3::zeros(top));

@@ -114,14 +114,8 @@ pub fn check_targets<F: NdFloat>(
     Ok(())
 }
 
-/// Forward through readout and loss at the weighted positions. top: (T, B, H); w_out: (O, H).
-pub fn readout_forward<F: NdFloat>(
-    top: ArrayView3<'_, F>,
-    w_out: &Array2<F>,
-    b_out: &Array1<F>,
-    targets: &Targets<F>,
-    loss_weight: &Array2<F>,
-) -> ReadoutCache<F> {
+/// (t, b) and weight of every step with a non-zero loss weight, time-major.
+pub fn loss_positions<F: NdFloat>(loss_weight: &Array2<F>) -> (Vec<(usize, usize)>, Vec<F>) {
     let mut positions = Vec::new();
     let mut weights = Vec::new();
     for ((t, b), &w) in loss_weight.indexed_iter() {
@@ -130,12 +124,50 @@ pub fn readout_forward<F: NdFloat>(
             weights.push(w);
         }
     }
-    let n = positions.len();
-    let width = top.dim().2;
-    let mut features = Array2::<F>::zeros((n, width));
-    for (mut row, &(t, b)) in features.rows_mut().into_iter().zip(&positions) {
-        row.assign(&top.slice(ndarray::s![t, b, ..]));
+    (positions, weights)
+}
+
+/// Copies into `features` (one row per position, in order) the rows of `top` (T', B, H) at the
+/// positions whose step lies in `[offset, offset + T')`; `positions` are those positions, `first`
+/// the index of the first of them in the whole list.
+pub fn gather_features<F: NdFloat>(
+    top: ArrayView3<'_, F>,
+    offset: usize,
+    positions: &[(usize, usize)],
+    first: usize,
+    features: &mut Array2<F>,
+) {
+    for (i, &(t, b)) in positions.iter().enumerate() {
+        features
+            .row_mut(first + i)
+            .assign(&top.slice(ndarray::s![t - offset, b, ..]));
     }
+}
+
+/// Forward through readout and loss at the weighted positions. top: (T, B, H); w_out: (O, H).
+pub fn readout_forward<F: NdFloat>(
+    top: ArrayView3<'_, F>,
+    w_out: &Array2<F>,
+    b_out: &Array1<F>,
+    targets: &Targets<F>,
+    loss_weight: &Array2<F>,
+) -> ReadoutCache<F> {
+    let (positions, weights) = loss_positions(loss_weight);
+    let mut features = Array2::<F>::zeros((positions.len(), top.dim().2));
+    gather_features(top, 0, &positions, 0, &mut features);
+    readout_from_features(features, positions, weights, w_out, b_out, targets)
+}
+
+/// Readout and loss from the top layer's outputs at the positions, (N, H).
+pub fn readout_from_features<F: NdFloat>(
+    features: Array2<F>,
+    positions: Vec<(usize, usize)>,
+    weights: Vec<F>,
+    w_out: &Array2<F>,
+    b_out: &Array1<F>,
+    targets: &Targets<F>,
+) -> ReadoutCache<F> {
+    let n = positions.len();
     let mut outputs = Array2::<F>::zeros((n, w_out.nrows()));
     let dim = outputs.raw_dim();
     outputs.assign(&b_out.broadcast(dim).expect("bias has O entries"));
@@ -198,6 +230,20 @@ pub fn readout_backward_into<F: NdFloat>(
     w_out: ArrayView2<'_, F>,
     d_top: &mut Array3<F>,
 ) {
+    let d_features = readout_backward_features(d_w, d_b, cache, targets, w_out);
+    d_top.fill(F::zero());
+    scatter_features(d_features.view(), &cache.positions, 0, d_top);
+}
+
+/// Backward through loss and readout: adds ∂L/∂W_out and ∂L/∂b_out to `d_w`, `d_b` and returns
+/// ∂L/∂y at the positions, (N, H).
+pub fn readout_backward_features<F: NdFloat>(
+    d_w: &mut Array2<F>,
+    d_b: &mut Array1<F>,
+    cache: &ReadoutCache<F>,
+    targets: &Targets<F>,
+    w_out: ArrayView2<'_, F>,
+) -> Array2<F> {
     // ∂L/∂z: w (p − onehot) for cross-entropy, w · 2 (z − y) / O for squared error
     let mut d_logits = cache.outputs.clone();
     match targets {
@@ -228,10 +274,19 @@ pub fn readout_backward_into<F: NdFloat>(
     }
     general_mat_mul(F::one(), &d_logits.t(), &cache.features, F::one(), d_w);
     *d_b += &d_logits.sum_axis(Axis(0));
-    let d_features = d_logits.dot(&w_out);
-    d_top.fill(F::zero());
-    for (row, &(t, b)) in d_features.rows().into_iter().zip(&cache.positions) {
-        let mut dst = d_top.slice_mut(ndarray::s![t, b, ..]);
+    d_logits.dot(&w_out)
+}
+
+/// Adds each row of `d_features` into `d_top` (T', B, H) at its position, for the positions whose
+/// step lies in `[offset, offset + T')` (`positions` are those, in the rows' order).
+pub fn scatter_features<F: NdFloat>(
+    d_features: ArrayView2<'_, F>,
+    positions: &[(usize, usize)],
+    offset: usize,
+    d_top: &mut Array3<F>,
+) {
+    for (row, &(t, b)) in d_features.rows().into_iter().zip(positions) {
+        let mut dst = d_top.slice_mut(ndarray::s![t - offset, b, ..]);
         dst += &row;
     }
 }
