@@ -49,10 +49,10 @@
 
 use crate::cells::CellKind;
 use crate::error::{Error, Result};
-use crate::network::ModelSpec;
+use crate::network::{BpttMemory, ModelSpec};
 use crate::sweep::{Experiment, RunSpec};
 use crate::tasks::{dataset_task, InputKind, OutputKind, Task};
-use crate::train::{Precision, TrainConfig};
+use crate::train::{BpttMemorySetting, Precision, TrainConfig};
 
 const KIB: u128 = 1024;
 const MIB: u128 = 1024 * KIB;
@@ -254,6 +254,14 @@ impl Net {
         (f, a)
     }
 
+    /// Floats of one checkpoint per sequence: h of every layer, and c for cells with memory.
+    fn state_floats(&self) -> u128 {
+        let per_unit = if self.cell.has_memory() { 2 } else { 1 };
+        self.layers.iter().fold(0u128, |a, l| {
+            a.saturating_add(product(&[l.0, l.1, per_unit]))
+        })
+    }
+
     /// c(s): bytes of a collated batch per step and sequence.
     fn batch_bytes(&self, s: u128) -> u128 {
         let inputs = if self.dense_input {
@@ -338,8 +346,128 @@ fn ratio(value: usize, default: f64) -> f64 {
     value as f64 / default
 }
 
-/// The peak memory of a training run of `config` on `task` (see the module documentation).
+/// Steps per segment of the evaluation set's forward pass (`Network::readout_segmented`): only
+/// this many steps' caches exist at once.
+pub const EVAL_SEGMENT: usize = 256;
+
+/// Bytes of the training batch's BPTT caches under `memory` (see the module documentation):
+/// `B·(S·(F + A)·s + ⌈T/S⌉·state·s + T·(c(s) + q)) + B·N_pos·(H_top + O + 4)·s`, with S = T for
+/// full BPTT; a checkpoint holds h (and c) of every layer, and the segment's inputs are copied.
+fn train_bytes(net: &Net, b: u128, t: u128, positions: u128, s: u128, memory: BpttMemory) -> u128 {
+    let (f, a) = net.cache_floats();
+    let segment = match memory.segment(t as usize) {
+        Some(seg) => seg as u128,
+        None => t,
+    };
+    let checkpoints = if segment < t { t.div_ceil(segment) } else { 0 };
+    let state = net.state_floats();
+    let per_seq = product(&[segment, f.saturating_add(a), s])
+        .saturating_add(product(&[checkpoints, state, s]))
+        .saturating_add(product(&[segment, net.batch_bytes(s)]))
+        .saturating_add(product(&[
+            t,
+            net.batch_bytes(s).saturating_add(net.sequence_bytes()),
+        ]));
+    product(&[b, per_seq]).saturating_add(product(&[b, positions, net.readout_floats(), s]))
+}
+
+/// Bytes of the training batch's BPTT caches and checkpoints of `config` on `task` under
+/// `memory`: what a `--bptt-memory` budget bounds.
+pub fn bptt_cache_bytes(config: &TrainConfig, task: &Task, memory: BpttMemory) -> u128 {
+    let net = task_net(config, task);
+    let s: u128 = match config.precision {
+        Precision::F32 => 4,
+        Precision::F64 => 8,
+    };
+    let positions = task.loss_steps().len() as u128;
+    train_bytes(
+        &net,
+        config.batch as u128,
+        task.steps() as u128,
+        positions,
+        s,
+        memory,
+    )
+}
+
+/// The schedule `config.bptt_memory` asks for, on `task`, under `limit` bytes for the whole run
+/// (`auto`): full BPTT while the run's estimate fits, else the longest segments that fit (the
+/// least recomputation). A budget that no schedule fits, or an `auto` run that fits under no
+/// schedule, is refused naming `bptt-memory` and the smallest budget that works.
+pub fn resolve_bptt_memory(config: &TrainConfig, task: &Task, limit: u64) -> Result<BpttMemory> {
+    let t = task.steps();
+    let bytes = |m: BpttMemory| bptt_cache_bytes(config, task, m);
+    // the segment lengths a schedule may use (multiples of the weight-gradient block), longest
+    // first; memory is convex in S, its minimum near sqrt(T)
+    let candidates: Vec<usize> = {
+        let block = crate::network::backward::WEIGHT_GRAD_BLOCK;
+        let mut c: Vec<usize> = (1..=t.div_ceil(block))
+            .map(|k| k * block)
+            .filter(|&k| k < t)
+            .collect();
+        c.reverse();
+        c
+    };
+    let smallest = candidates
+        .iter()
+        .map(|&k| bytes(BpttMemory::Segments(k)))
+        .chain([bytes(BpttMemory::Full)])
+        .min()
+        .unwrap_or(u128::MAX);
+    let fitting = |budget: u128| {
+        if bytes(BpttMemory::Full) <= budget {
+            return Some(BpttMemory::Full);
+        }
+        candidates
+            .iter()
+            .map(|&k| BpttMemory::Segments(k))
+            .find(|&m| bytes(m) <= budget)
+    };
+    match config.bptt_memory {
+        BpttMemorySetting::Full => Ok(BpttMemory::Full),
+        BpttMemorySetting::Sqrt => Ok(BpttMemory::sqrt(t)),
+        BpttMemorySetting::Budget(budget) => fitting(u128::from(budget)).ok_or_else(|| {
+            Error::invalid(
+                "bptt-memory",
+                format!(
+                    "{budget} bytes is below what any schedule needs for length {}; the smallest budget that works is {} ({} bytes)",
+                    task.spec().length,
+                    gib(smallest),
+                    smallest
+                ),
+            )
+        }),
+        BpttMemorySetting::Auto => {
+            let whole = |m: BpttMemory| estimate_run_with(config, task, m).bytes;
+            if whole(BpttMemory::Full) <= u128::from(limit) {
+                return Ok(BpttMemory::Full);
+            }
+            let fits = candidates
+                .iter()
+                .map(|&k| BpttMemory::Segments(k))
+                .find(|&m| whole(m) <= u128::from(limit));
+            // none fits: the most frugal schedule, whose estimate the caller refuses by name
+            Ok(fits.unwrap_or_else(|| {
+                candidates
+                    .iter()
+                    .map(|&k| BpttMemory::Segments(k))
+                    .min_by_key(|&m| bytes(m))
+                    .unwrap_or(BpttMemory::Full)
+            }))
+        }
+    }
+}
+
+/// The peak memory of a training run of `config` on `task` (see the module documentation), with
+/// the BPTT schedule `config.bptt_memory` resolves to under the run's limit.
 pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
+    let limit = memory_limit(config.max_memory);
+    let memory = resolve_bptt_memory(config, task, limit).unwrap_or_default();
+    estimate_run_with(config, task, memory)
+}
+
+/// [`estimate_run`] with the BPTT schedule `memory`.
+pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) -> Estimate {
     let net = task_net(config, task);
     let s: u128 = match config.precision {
         Precision::F32 => 4,
@@ -355,15 +483,11 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
         config.eval_size as u128,
         config.probe_size as u128,
     );
-    let per_train = f
-        .saturating_add(a)
-        .saturating_mul(s)
-        .saturating_add(net.batch_bytes(s))
-        .saturating_add(q);
-    let per_eval = f
-        .saturating_mul(s)
-        .saturating_add(net.batch_bytes(s))
-        .saturating_add(q);
+    let _ = a;
+    // the evaluation's forward pass runs EVAL_SEGMENT steps at a time
+    let eval_steps = t.min(EVAL_SEGMENT as u128);
+    let per_eval_seq = product(&[eval_steps, f, s])
+        .saturating_add(product(&[t, net.batch_bytes(s).saturating_add(q)]));
     let per_probe = f
         .saturating_add(a)
         .saturating_mul(8)
@@ -389,7 +513,9 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
         spec.length = length;
         if let Ok(other) = Task::new(spec) {
             let (tl, pl) = (other.steps() as u128, other.loss_steps().len() as u128);
-            let bytes = product(&[e, tl, per_eval]).saturating_add(product(&[e, pl, readout, s]));
+            let per_seq = product(&[tl.min(EVAL_SEGMENT as u128), f, s])
+                .saturating_add(product(&[tl, net.batch_bytes(s).saturating_add(q)]));
+            let bytes = product(&[e, per_seq]).saturating_add(product(&[e, pl, readout, s]));
             if bytes > generalisation {
                 generalisation = bytes;
                 longest_eval = length;
@@ -424,7 +550,7 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
             factors: vec![(hidden.0.clone(), hidden.1 * hidden.1), layers.clone()],
         },
         Part {
-            bytes: product(&[b, t, per_train]).saturating_add(product(&[b, positions, readout, s])),
+            bytes: train_bytes(&net, b, t, positions, s, memory),
             what: "the training batch's BPTT caches",
             factors: vec![
                 ("batch".into(), ratio(config.batch, 32.0)),
@@ -434,7 +560,7 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
             ],
         },
         Part {
-            bytes: product(&[e, t, per_eval]).saturating_add(product(&[e, positions, readout, s])),
+            bytes: product(&[e, per_eval_seq]).saturating_add(product(&[e, positions, readout, s])),
             what: "the evaluation set and its forward pass",
             factors: vec![
                 ("eval-size".into(), ratio(config.eval_size, 256.0)),
@@ -577,7 +703,9 @@ pub fn check_gradients(
 /// names the option to lower. Call it before anything is generated or created.
 pub fn check_config(config: &TrainConfig, limit: Option<u64>) -> Result<()> {
     let task = config_task(config)?;
-    estimate_run(config, &task).check(memory_limit(limit))
+    let limit = memory_limit(limit.or(config.max_memory));
+    let memory = resolve_bptt_memory(config, &task, limit)?;
+    estimate_run_with(config, &task, memory).check(limit)
 }
 
 /// The task of `config`: its `data` file's (read from the header alone), else `config.task`.

@@ -149,3 +149,160 @@ fn cast_batch(b: &Batch<f64>) -> Batch<f32> {
         loss_weight: b.loss_weight.mapv(|v| v as f32),
     }
 }
+
+mod training {
+    use rnnlab::cells::CellKind;
+    use rnnlab::parallel;
+    use rnnlab::train::{
+        train, BpttMemorySetting, NoObserver, Precision, RunData, TrainConfig, TrainOutcome,
+    };
+
+    fn config(cell: CellKind, precision: Precision) -> TrainConfig {
+        let mut c = TrainConfig::default();
+        c.task.length = 140;
+        c.model.cell = cell;
+        c.model.hidden = 10;
+        c.batch = 5;
+        c.steps = 4;
+        c.eval_every = 2;
+        c.eval_size = 6;
+        c.probe_every = 2;
+        c.history_every = Some(2);
+        c.probe_size = 3;
+        c.seed = 7;
+        c.precision = precision;
+        c
+    }
+
+    fn run(config: &TrainConfig, threads: usize) -> TrainOutcome {
+        parallel::with_threads(threads, || {
+            parallel::set_min_work(1);
+            let mut config = config.clone();
+            let data = RunData::prepare(&mut config).unwrap();
+            let out = train(&config, &data, &mut NoObserver).unwrap();
+            parallel::set_min_work(parallel::MIN_WORK_PER_THREAD);
+            out
+        })
+    }
+
+    /// Weights, metrics, gradient reports, learning over time and the summary, every bit.
+    fn fingerprint(o: &TrainOutcome) -> String {
+        let metrics: Vec<String> = o.metrics.iter().map(|m| m.csv()).collect();
+        let mut summary = o.summary.clone();
+        summary.metadata = Default::default();
+        summary.wall_seconds = 0.0;
+        format!(
+            "{:?}\n{}\n{:?}\n{:?}\n{:?}",
+            o.network,
+            metrics.join("\n"),
+            o.probes,
+            o.history,
+            summary
+        )
+    }
+
+    /// The budget whose longest fitting segments are 64 steps.
+    fn budget_for_64(c: &TrainConfig) -> BpttMemorySetting {
+        let task = rnnlab::tasks::Task::new(c.task.clone()).unwrap();
+        let seg = rnnlab::network::BpttMemory::Segments(64);
+        // the estimate counts the threads' own buffers: take it on the run's 2 threads
+        let bytes =
+            parallel::with_threads(2, || rnnlab::resources::bptt_cache_bytes(c, &task, seg));
+        BpttMemorySetting::Budget(bytes as u64)
+    }
+
+    /// A whole training run (weights after the updates, metrics, gradient reports) is the same
+    /// with full BPTT, the sqrt schedule and a byte budget, for every cell, stacked + residual
+    /// and layer norm, in f32 and f64, on 1 and 2 threads.
+    #[test]
+    fn training_runs_are_identical_under_every_schedule() {
+        let mut configs = Vec::new();
+        for &cell in CellKind::REGISTERED.iter() {
+            configs.push(config(cell, Precision::F32));
+        }
+        let mut c = config(CellKind::Lstm, Precision::F64);
+        c.model.layers = 2;
+        c.model.residual = true;
+        configs.push(c);
+        let mut c = config(CellKind::Rnn, Precision::F32);
+        c.model.layer_norm = true;
+        configs.push(c);
+        let mut c = config(CellKind::Lstm, Precision::F32);
+        c.model.forget_gate = false;
+        configs.push(c);
+        let mut c = config(CellKind::Gru, Precision::F32);
+        c.bptt = Some(50);
+        configs.push(c);
+        for c in configs {
+            let full = {
+                let mut c = c.clone();
+                c.bptt_memory = BpttMemorySetting::Full;
+                fingerprint(&run(&c, 1))
+            };
+            for (memory, threads) in [
+                (BpttMemorySetting::Sqrt, 1),
+                (BpttMemorySetting::Sqrt, 2),
+                (budget_for_64(&c), 2),
+            ] {
+                let mut c = c.clone();
+                c.bptt_memory = memory;
+                assert_eq!(
+                    full,
+                    fingerprint(&run(&c, threads)),
+                    "{} {:?} {memory} threads {threads}",
+                    c.model.cell,
+                    c.precision
+                );
+            }
+        }
+    }
+}
+
+/// A budget picks the longest segments that fit it; one below every schedule is refused with
+/// the smallest budget that works; `auto` is full BPTT while the run fits its limit.
+#[test]
+fn budgets_resolve_to_the_longest_segments_that_fit() {
+    use rnnlab::resources::{estimate_run_with, resolve_bptt_memory};
+    use rnnlab::tasks::Task;
+    use rnnlab::train::{BpttMemorySetting, TrainConfig};
+    let mut c = TrainConfig::default();
+    c.task.length = 2000;
+    let task = Task::new(c.task.clone()).unwrap();
+    let limit = 8u64 << 30;
+    c.bptt_memory = BpttMemorySetting::Auto;
+    assert_eq!(
+        resolve_bptt_memory(&c, &task, limit).unwrap(),
+        BpttMemory::Full
+    );
+    c.bptt_memory = BpttMemorySetting::Sqrt;
+    assert_eq!(
+        resolve_bptt_memory(&c, &task, limit).unwrap(),
+        BpttMemory::Segments(64)
+    );
+    // auto under a limit below full BPTT's estimate: checkpointed, within the limit
+    let full = estimate_run_with(&c, &task, BpttMemory::Full).bytes as u64;
+    c.bptt_memory = BpttMemorySetting::Auto;
+    let m = resolve_bptt_memory(&c, &task, full - 1).unwrap();
+    assert!(matches!(m, BpttMemory::Segments(_)), "{m:?}");
+    assert!(estimate_run_with(&c, &task, m).bytes <= u128::from(full - 1));
+    // budgets: longer segments for larger budgets, never above the budget's fit
+    let mut last = 0;
+    for budget in [12u64 << 20, 16 << 20, 64 << 20] {
+        c.bptt_memory = BpttMemorySetting::Budget(budget);
+        match resolve_bptt_memory(&c, &task, limit).unwrap() {
+            BpttMemory::Segments(s) => {
+                assert!(s >= last, "{budget}: {s} < {last}");
+                last = s;
+            }
+            BpttMemory::Full => last = usize::MAX,
+        }
+    }
+    c.bptt_memory = BpttMemorySetting::Budget(1000);
+    let e = resolve_bptt_memory(&c, &task, limit)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bptt-memory") && e.contains("smallest budget that works"),
+        "{e}"
+    );
+}

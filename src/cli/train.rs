@@ -174,6 +174,7 @@ pub fn resolve_config(
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     args.threads.apply()?;
     let mut config = resolve_config(args.config.as_ref(), &args.options)?;
+    config.max_memory = args.max_memory;
     rnnlab::resources::check_config(&config, args.max_memory)?;
     let data = RunData::prepare(&mut config)?;
     config.model_spec(&data.task)?;

@@ -11,6 +11,10 @@ use crate::network::{Bptt, ModelSpec};
 use crate::optim::{Clip, OptimizerKind, OptimizerSpec};
 use crate::tasks::{Task, TaskKind, TaskSpec};
 
+fn is_auto(m: &BpttMemorySetting) -> bool {
+    *m == BpttMemorySetting::Auto
+}
+
 /// Float type of the training arithmetic. Gradient reports always run in f64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +44,73 @@ impl std::str::FromStr for Precision {
                 format!("unknown precision '{other}' (expected f32 or f64)"),
             )),
         }
+    }
+}
+
+/// How much of the forward pass the backward pass keeps (`--bptt-memory`). Every choice gives the
+/// same bits (checkpointed BPTT is exact, `crate::network::checkpoint`); they differ in memory
+/// and time only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BpttMemorySetting {
+    /// Full BPTT while the run's estimate fits the memory limit, else the checkpointed schedule
+    /// with the least recomputation that fits.
+    #[default]
+    Auto,
+    /// Every step's caches.
+    Full,
+    /// Checkpoints every ⌈√T⌉ steps (rounded up to a multiple of 64).
+    Sqrt,
+    /// The longest segments whose BPTT caches and checkpoints fit this many bytes.
+    Budget(u64),
+}
+
+impl std::fmt::Display for BpttMemorySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BpttMemorySetting::Auto => f.write_str("auto"),
+            BpttMemorySetting::Full => f.write_str("full"),
+            BpttMemorySetting::Sqrt => f.write_str("sqrt"),
+            BpttMemorySetting::Budget(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+impl std::str::FromStr for BpttMemorySetting {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(BpttMemorySetting::Auto),
+            "full" => Ok(BpttMemorySetting::Full),
+            "sqrt" => Ok(BpttMemorySetting::Sqrt),
+            other => {
+                let bytes = crate::resources::parse_size(other).map_err(|_| {
+                    Error::invalid(
+                        "bptt-memory",
+                        format!("{s:?}: expected full, sqrt, auto or a size such as 512M"),
+                    )
+                })?;
+                if bytes == 0 {
+                    return Err(Error::invalid(
+                        "bptt-memory",
+                        "a budget must be above 0 bytes",
+                    ));
+                }
+                Ok(BpttMemorySetting::Budget(bytes))
+            }
+        }
+    }
+}
+
+impl Serialize for BpttMemorySetting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for BpttMemorySetting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -108,6 +179,13 @@ pub struct TrainConfig {
     pub steps: usize,
     /// Truncated BPTT window in steps; None = full BPTT.
     pub bptt: Option<usize>,
+    /// How the backward pass holds the forward caches; results do not depend on it.
+    #[serde(skip_serializing_if = "is_auto")]
+    pub bptt_memory: BpttMemorySetting,
+    /// The memory limit the run must fit (`--max-memory`; None: half the machine's). Not part of
+    /// the result, so not written to `config.ron`.
+    #[serde(skip)]
+    pub max_memory: Option<u64>,
     pub seed: u64,
     /// Evaluate every this many steps (and at the end).
     pub eval_every: usize,
@@ -146,6 +224,8 @@ impl Default for TrainConfig {
             batch: 32,
             steps: 2000,
             bptt: None,
+            bptt_memory: BpttMemorySetting::Auto,
+            max_memory: None,
             seed: 0,
             eval_every: 50,
             eval_size: 256,

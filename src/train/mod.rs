@@ -10,7 +10,7 @@ pub mod run_dir;
 pub mod run_report;
 pub mod trainer;
 
-pub use config::{ModelOptions, Precision, TrainConfig};
+pub use config::{BpttMemorySetting, ModelOptions, Precision, TrainConfig};
 pub use trainer::{
     train, MetricRow, NoObserver, Progress, RunData, RunSummary, TrainObserver, TrainOutcome,
 };

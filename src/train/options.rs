@@ -223,6 +223,9 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
             c.bptt = (k > 0).then_some(k);
         },
         get: |c| c.bptt.map_or_else(|| "0 (full)".to_string(), |k| k.to_string())),
+    option!("bptt-memory", "What the backward pass keeps of the forward pass: full (every step), sqrt (the state every ~sqrt(T) steps; each segment is recomputed), a byte budget for the BPTT caches (e.g. 256M: the longest segments that fit), or auto (full while the run fits the memory limit). Exact: every choice gives the same bits.", Value("MODE"), false, "sqrt",
+        set: |c, v, _name| c.bptt_memory = v.parse()?,
+        get: |c| c.bptt_memory.to_string()),
     option!("seed", "Seed of the weights, the training batches, the evaluation set and the probe batch.", Value("N"), false, "5",
         set: |c, v, name| c.seed = parse(name, v)?,
         get: |c| c.seed.to_string()),

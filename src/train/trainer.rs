@@ -311,8 +311,14 @@ where
     let probe_step = task.probe_step();
     let solved_rule = task.solved();
     let mut rng = ChaCha8Rng::seed_from_u64(derived_seed(config.seed, STREAM_BATCHES));
-    // forward caches and adjoints allocated once, not per batch
-    let mut workspace = Workspace::new();
+    // forward caches and adjoints allocated once, not per batch; checkpointed when the run
+    // would not fit otherwise (the same bits either way)
+    let memory = crate::resources::resolve_bptt_memory(
+        config,
+        task,
+        crate::resources::memory_limit(config.max_memory),
+    )?;
+    let mut workspace = Workspace::with_memory(memory);
 
     let mut metrics = Vec::new();
     let mut probes = Vec::new();
@@ -589,8 +595,8 @@ pub fn probe_batch(task: &Task, sequences: &[Sequence]) -> Result<Batch<f64>> {
 
 /// Mean loss over the masked steps and the task's accuracy on `batch`.
 pub fn evaluate<F: NdFloat>(net: &Network<F>, task: &Task, batch: &Batch<F>) -> Result<(f64, f64)> {
-    let forward = net.forward(&batch.inputs, None)?;
-    let readout = net.readout(&forward, &batch.targets, &batch.loss_weight)?;
+    // a segment at a time: the same values as one whole forward pass, in bounded memory
+    let readout = net.readout_segmented(batch, None, crate::resources::EVAL_SEGMENT)?;
     let predictions = predictions(&readout, batch);
     Ok((readout.loss(), task.accuracy(batch, &predictions)?))
 }
