@@ -110,6 +110,12 @@ pub struct SweepArgs {
     /// a grid from flags uses train's defaults.
     #[arg(long)]
     benchmark: bool,
+    /// Find each group's longest solved length instead of running a length grid: MIN..MAX, e.g.
+    /// 10..5000. Per group, the seeds run at MIN, the length doubles while the group solves in at
+    /// least half its seeds, then bisects in log length until the bracket's ratio is at most
+    /// 2^(1/4). Lengths beyond one that failed are not run. Conflicts with a length axis.
+    #[arg(long, value_name = "MIN..MAX", allow_hyphen_values = true)]
+    search_length: Option<String>,
     /// List the runs and their estimated cost, and run nothing.
     #[arg(long)]
     dry_run: bool,
@@ -209,6 +215,20 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
             exp.grid
                 .insert(k, values.into_iter().map(GridValue::Text).collect());
         }
+    }
+    if let Some(text) = &args.search_length {
+        let search = rnnlab::sweep::search::LengthSearch::parse(text)?;
+        let from_flags = args.grid.axes.iter().any(|(k, _)| k == "length");
+        if from_flags || (args.config.is_some() && exp.grid.contains_key("length")) {
+            return Err(UsageError(
+                "--search-length and a length axis (--length or the file's grid): give one or the other"
+                    .into(),
+            )
+            .into());
+        }
+        // the built-in benchmark's length grid gives way to the search
+        exp.grid.remove("length");
+        exp.search = Some(search);
     }
     exp.normalize();
     rnnlab::resources::check_grid(&exp)?;
@@ -310,6 +330,29 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         threads,
         shard,
     };
+    if let Some(search) = exp.search {
+        let found = rnnlab::sweep::search::run_length_search(&exp, &out, &settings, &bars)?;
+        bars.clear();
+        let text = rnnlab::sweep::search::search_text(&search, &found);
+        outln!("{}", text.trim_end());
+        outln!(
+            "{}: {} runs finished now; lengths visited: {} → {}",
+            exp.name,
+            found.ran,
+            found
+                .lengths
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            out.join("results.csv").display()
+        );
+        rnnlab::train::run_dir::write_atomic(&out.join("search.txt"), text.as_bytes())?;
+        if shard.is_none() {
+            report(&out, false)?;
+        }
+        return Ok(());
+    }
     let outcome = run_sweep(&exp, &out, &settings, &bars)?;
     bars.clear();
     outln!(
@@ -602,6 +645,14 @@ pub fn merge(args: MergeArgs) -> anyhow::Result<()> {
         args.dirs.len(),
         args.out.display()
     );
+    // the union of the shards' grids
+    let exp = Experiment::load(&args.out.join("experiment.ron"))?;
+    let axes: Vec<String> = exp
+        .axes()
+        .iter()
+        .map(|a| format!("{a} {}", exp.axis_values(a).join(",")))
+        .collect();
+    outln!("grid of the merge: {}", axes.join(" × "));
     report(&args.out, false)
 }
 

@@ -128,6 +128,10 @@ pub struct Experiment {
     /// ([`crate::sweep::compare::TUNING_RULE`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tune: BTreeMap<String, Vec<GridValue>>,
+    /// A length search instead of a length axis (`--search-length`, [`super::search`]): the grid's
+    /// `length` axis then holds the lengths the search has visited so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<super::search::LengthSearch>,
 }
 
 /// Options that cannot be tuned: the task and length are what a comparison spans, and the seed is
@@ -306,6 +310,7 @@ impl Experiment {
             ]),
             variants,
             tune: BTreeMap::new(),
+            search: None,
         }
     }
 
@@ -366,6 +371,46 @@ impl Experiment {
             e
         };
         strip(self) == strip(other)
+    }
+
+    /// Whether `self` holds every run of `old` with the same options: equal but for the grid's
+    /// values (and the name and description, which a grid given as flags spells out), each of
+    /// `old`'s axes a subset of `self`'s (an extended sweep: more lengths, more seeds, another
+    /// cell). Anything else that differs (base, variants, tuning, task, the axes
+    /// themselves) makes another experiment.
+    pub fn extends(&self, old: &Experiment) -> bool {
+        let strip = |e: &Experiment| {
+            let mut e = e.clone();
+            e.base.history_every = None;
+            e.grid.values_mut().for_each(Vec::clear);
+            // a name made from the flags spells the grid's values
+            e.name.clear();
+            e.description.clear();
+            e
+        };
+        strip(self) == strip(old)
+            && old.grid.iter().all(|(axis, values)| {
+                let mine: Vec<String> = self.axis_values(axis);
+                values
+                    .iter()
+                    .all(|v| mine.contains(&v.canonical().to_string()))
+            })
+    }
+
+    /// The smallest experiment that [`Experiment::extends`] both `self` and `other` (each axis:
+    /// `self`'s values, then `other`'s new ones), or None when they differ in more than the
+    /// grid's values.
+    pub fn union(&self, other: &Experiment) -> Option<Experiment> {
+        let mut u = self.clone();
+        for (axis, values) in &other.grid {
+            let mine = u.grid.get_mut(axis)?;
+            for v in values {
+                if !mine.iter().any(|m| m.canonical() == v.canonical()) {
+                    mine.push(v.canonical());
+                }
+            }
+        }
+        (u.extends(self) && u.extends(other)).then_some(u)
     }
 
     pub fn load(path: &Path) -> Result<Experiment> {

@@ -17,21 +17,26 @@ pub fn merge_sweeps(out: &Path, dirs: &[PathBuf]) -> Result<ResultsTable> {
     let first = dirs
         .first()
         .ok_or_else(|| Error::invalid("merge", "give at least one sweep directory"))?;
-    let exp = Experiment::load(&first.join(EXPERIMENT_FILE))?;
+    let mut exp = Experiment::load(&first.join(EXPERIMENT_FILE))?;
     for d in &dirs[1..] {
         let other = Experiment::load(&d.join(EXPERIMENT_FILE))?;
-        if !other.same_runs_as(&exp) {
-            return Err(Error::invalid(
-                "merge",
-                format!(
-                    "{} holds experiment '{}' with other options than {} ('{}'); only shards of one experiment merge",
-                    d.display(),
-                    other.name,
-                    first.display(),
-                    exp.name
-                ),
-            ));
-        }
+        // shards of one experiment, or of grids of it that differ only in their values (an
+        // extended sweep): the merge holds the union
+        exp = match exp.union(&other) {
+            Some(u) => u,
+            None => {
+                return Err(Error::invalid(
+                    "merge",
+                    format!(
+                        "{} holds experiment '{}' with other options than {} ('{}'); only shards of one experiment (or of grids of it that differ in their values) merge",
+                        d.display(),
+                        other.name,
+                        first.display(),
+                        exp.name
+                    ),
+                ))
+            }
+        };
     }
     let _lock = lock_dir(out)?;
     claim_dir(&exp, out)?;

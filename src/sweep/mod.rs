@@ -7,6 +7,7 @@ pub mod merge;
 pub mod plots;
 pub mod results;
 pub mod runner;
+pub mod search;
 
 pub use experiment::{Experiment, GridValue, RunSpec, Shard};
 pub use results::{ResultRow, ResultsTable};

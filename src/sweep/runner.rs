@@ -135,17 +135,22 @@ pub fn claim_dir(exp: &Experiment, dir: &Path) -> Result<()> {
     let path = dir.join(EXPERIMENT_FILE);
     if path.exists() {
         let there = Experiment::load(&path)?;
-        if !there.same_runs_as(exp) {
-            return Err(Error::invalid(
-                "out",
-                format!(
-                    "{} holds another experiment ('{}'); give another --out, or the same options",
-                    dir.display(),
-                    there.name
-                ),
-            ));
+        if there.same_runs_as(exp) {
+            return Ok(());
         }
-        return Ok(());
+        if exp.extends(&there) {
+            // an extended sweep: the old rows stay, the new runs are added, and the file records
+            // the union (which `exp` is)
+            return write_atomic(&path, exp.to_ron().as_bytes());
+        }
+        return Err(Error::invalid(
+            "out",
+            format!(
+                "{} holds another experiment ('{}'); give another --out, the same options, or a grid that contains its grid",
+                dir.display(),
+                there.name
+            ),
+        ));
     }
     write_atomic(&path, exp.to_ron().as_bytes())
 }
@@ -163,6 +168,17 @@ pub fn run_sweep(
     settings: &SweepSettings,
     observer: &dyn SweepObserver,
 ) -> Result<SweepOutcome> {
+    run_selected(exp, dir, settings, observer, &|_| true)
+}
+
+/// [`run_sweep`] limited to the runs `select` takes (the length search's next round).
+pub fn run_selected(
+    exp: &Experiment,
+    dir: &Path,
+    settings: &SweepSettings,
+    observer: &dyn SweepObserver,
+    select: &(dyn Fn(&RunSpec) -> bool + Sync),
+) -> Result<SweepOutcome> {
     if settings.jobs == 0 {
         return Err(Error::invalid("jobs", "must be at least 1"));
     }
@@ -174,11 +190,13 @@ pub fn run_sweep(
     let pending: Vec<&RunSpec> = runs
         .iter()
         .filter(|r| settings.shard.is_none_or(|s| s.contains(r.index)))
+        .filter(|r| select(r))
         .filter(|r| !table.rows.contains_key(&r.id()))
         .collect();
     let skipped = runs
         .iter()
         .filter(|r| settings.shard.is_none_or(|s| s.contains(r.index)))
+        .filter(|r| select(r))
         .count()
         - pending.len();
     observer.planned(&pending, skipped);
