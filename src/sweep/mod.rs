@@ -7,6 +7,8 @@ pub mod merge;
 pub mod plots;
 pub mod results;
 pub mod runner;
+pub mod slurm;
+pub mod status;
 
 pub use experiment::{Experiment, GridValue, RunSpec, Shard};
 pub use results::{ResultRow, ResultsTable};
