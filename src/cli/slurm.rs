@@ -254,5 +254,5 @@ fn mib(bytes: u64) -> String {
 }
 
 fn list(v: &[usize]) -> String {
-    v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+    rnnlab::sweep::slurm::array_spec(v, None)
 }

@@ -68,9 +68,10 @@ pub fn run(args: StatusArgs) -> anyhow::Result<()> {
         outln!("complete");
     } else if let Some(eta) = s.eta_seconds {
         outln!(
-            "ETA: about {} ({} runs in flight; the finished runs' seconds per estimated operation)",
+            "ETA: about {} ({} run{} in flight; the finished runs' seconds per estimated operation)",
             duration(eta),
-            s.slots
+            s.slots,
+            if s.slots == 1 { "" } else { "s" }
         );
     } else if s.slots > 0 {
         outln!("ETA: unknown until a run finishes");

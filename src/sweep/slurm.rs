@@ -615,8 +615,8 @@ fn sh_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// `0-3`, `1,3` or `0-2,5`, with `%limit`.
-fn array_spec(shards: &[usize], limit: Option<usize>) -> String {
+/// `0-3`, `1,3` or `0-2,5`, with `%limit`: Slurm's `--array` list, and how shards are named.
+pub fn array_spec(shards: &[usize], limit: Option<usize>) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < shards.len() {
