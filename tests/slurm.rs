@@ -280,6 +280,41 @@ fn a_cancelled_task_is_resubmitted_and_completes_with_nothing_lost_or_doubled() 
     assert!(status.contains("12 of 12 runs done, 12 merged"), "{status}");
 }
 
+#[test]
+fn a_task_that_finds_its_shard_locked_writes_nothing_and_the_resubmission_completes() {
+    if !slurm_answers() {
+        return;
+    }
+    let local = local_rows().clone();
+    let _node = NODE.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("locked");
+    // one task at a time, so shard 3 starts last: by then this process holds its lock, as a
+    // second writer of the same shard (a task requeued while the first still runs) would
+    let (_, jobs) = submit(tmp.path(), &out, &["--array-limit", "1"]);
+    let shard3 = out.join("shards/shard-3-of-4");
+    rnnlab::outdir::claim(&shard3, rnnlab::outdir::DirKind::Sweep).unwrap();
+    let held = rnnlab::outdir::lock(&shard3).unwrap();
+    wait_for(&jobs, MERGE_DEADLINE);
+    assert_eq!(shard_rows(&out, 3), 0, "the locked-out task wrote no row");
+    assert!(!shard3.join("results.csv").exists());
+    assert!(
+        !out.join("results.csv").exists(),
+        "no merge after a failed task"
+    );
+    let status = ok(tmp.path(), &["status", out.to_str().unwrap()]);
+    assert!(status.contains("3,0,3,"), "{status}");
+    assert!(
+        status.contains("is being written by rnnlab process"),
+        "{status}"
+    );
+    drop(held);
+    let (again, jobs) = submit(tmp.path(), &out, &["--array-limit", "1"]);
+    assert!(again.contains("shard 3 to run"), "{again}");
+    wait_for(&jobs, MERGE_DEADLINE);
+    assert_eq!(rows_without_wall_time(&out.join("results.csv")), local);
+}
+
 /// Runs `rnnlab args…` with `PATH` replaced; must be a usage error.
 fn usage_error_with_path(dir: &Path, path: &Path, args: &[String]) -> String {
     let o = bin()
