@@ -394,6 +394,18 @@ fn bad_slurm_input_is_one_line_exit_2_and_changes_nothing() {
         e.contains("nowhere") && e.contains("not a sweep directory"),
         "{e}"
     );
+    // and of a sweep run here, not through Slurm
+    let plain = dir.join("plain");
+    let p = plain.to_str().unwrap();
+    ok(
+        dir,
+        &[
+            "sweep", "--cell", "rnn", "--length", "5", "--steps", "5", "--seed", "0", "--quiet",
+            "--out", p,
+        ],
+    );
+    let e = usage_error(dir, &["status", p]);
+    assert!(e.contains("not submitted with --slurm"), "{e}");
 
     // a resubmission with another grid into the same directory
     let first = case(&["--slurm-dry-run", "--tasks", "4"]);

@@ -88,9 +88,15 @@ pub fn sweep_status(out: &Path, cwd: &Path) -> Result<SweepStatus> {
     let exp = Experiment::load(&file)?;
     let runs = exp.runs()?;
     let records = job_records(out)?;
-    let count = existing_task_count(out)?
-        .or_else(|| records.last().map(|r| r.tasks))
-        .unwrap_or(1);
+    let Some(count) = existing_task_count(out)?.or_else(|| records.last().map(|r| r.tasks)) else {
+        return Err(Error::invalid(
+            "dir",
+            format!(
+                "{}: a sweep not submitted with --slurm (no shards/); rnnlab compare reads it",
+                out.display()
+            ),
+        ));
+    };
     let progress = shard_progress(&exp, out, count)?;
     let q = queue(cwd);
     let latest = |shard: usize| -> Option<&JobRecord> {
