@@ -729,14 +729,8 @@ pub fn check_sweep(exp: &Experiment, jobs: usize, limit: Option<u64>) -> Result<
     for run in exp.runs()? {
         sizes.push(check_run(&run, limit)?);
     }
-    sizes.sort_unstable_by(|a, b| b.cmp(a));
     let parallel = jobs.min(sizes.len());
-    let together = sizes[..parallel]
-        .iter()
-        .fold(0u128, |sum, &b| {
-            sum.saturating_add(b.saturating_sub(PROCESS_BASE))
-        })
-        .saturating_add(PROCESS_BASE);
+    let together = together(&sizes, jobs);
     if together > u128::from(limit) {
         return Err(Error::invalid(
             "jobs",
@@ -748,6 +742,29 @@ pub fn check_sweep(exp: &Experiment, jobs: usize, limit: Option<u64>) -> Result<
         ));
     }
     Ok(())
+}
+
+/// What the `jobs` largest of the runs estimated at `sizes` bytes need when they run at the same
+/// time in one process (the process's own base counted once).
+pub fn together(sizes: &[u128], jobs: usize) -> u128 {
+    let mut sizes = sizes.to_vec();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    sizes[..jobs.min(sizes.len())]
+        .iter()
+        .fold(0u128, |sum, &b| {
+            sum.saturating_add(b.saturating_sub(PROCESS_BASE))
+        })
+        .saturating_add(PROCESS_BASE)
+}
+
+/// Every run's estimate in bytes at the calling thread's thread count, in grid order, with the
+/// run's id; a run whose task cannot be built is an error naming it.
+pub fn run_estimates(exp: &Experiment) -> Result<Vec<(String, u128)>> {
+    check_grid(exp)?;
+    exp.runs()?
+        .iter()
+        .map(|run| Ok((run.id(), check_run(run, u64::MAX)?)))
+        .collect()
 }
 
 /// The run's estimate in bytes, or an error naming the run.

@@ -99,7 +99,7 @@ fn bad_options_name_the_option_and_exit_2() {
 
 #[test]
 fn every_subcommand_help_shows_an_example() {
-    let subcommands: [&[&str]; 11] = [
+    let subcommands: [&[&str]; 12] = [
         &["gradcheck"],
         &["bench"],
         &["train"],
@@ -107,6 +107,7 @@ fn every_subcommand_help_shows_an_example() {
         &["sweep"],
         &["merge"],
         &["compare"],
+        &["status"],
         &["data"],
         &["data", "generate"],
         &["data", "check"],

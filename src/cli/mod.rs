@@ -23,6 +23,8 @@ mod eval;
 mod gradcheck;
 mod gradients;
 mod report_text;
+mod slurm;
+mod status;
 mod sweep;
 mod train;
 
@@ -53,6 +55,8 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// Tables, critical lengths, plots and report.md of a sweep directory.
     Compare(sweep::CompareArgs),
+    /// Where a sweep submitted with `sweep --slurm` is: runs done per shard, the queue, the ETA.
+    Status(status::StatusArgs),
     /// The gradient-versus-distance report without training (at initialisation or for a saved model).
     Gradients(gradients::GradientsArgs),
     /// Evaluate a saved model on new data or at other lengths (length generalisation).
@@ -144,6 +148,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
         Command::Compare(args) => sweep::compare(args),
+        Command::Status(args) => status::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),

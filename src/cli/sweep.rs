@@ -72,6 +72,7 @@ impl Args for GridArgs {
   rnnlab sweep --benchmark --tune lr=0.001,0.003,0.01  # the benchmark, each cell at its best learning rate (chosen on validation data)
   rnnlab sweep --config datasets/experiments/activation.ron --jobs 2
   rnnlab sweep --config X.ron --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT --out shared/X
+  rnnlab sweep --config X.ron --slurm --partition short --time 4:00:00 --mem 4G --out /shared/X
 
 Running the same command again into the same directory skips the finished runs.")]
 pub struct SweepArgs {
@@ -126,6 +127,8 @@ pub struct SweepArgs {
     /// bytes) [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
     max_memory: Option<u64>,
+    #[command(flatten)]
+    slurm: super::slurm::SlurmArgs,
 }
 
 /// The experiment the arguments describe: the file, the built-in benchmark (no grid at all, or
@@ -271,17 +274,34 @@ fn tune_flags(flags: &[String]) -> anyhow::Result<Vec<(String, Vec<String>)>> {
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<()> {
+    args.slurm.check_unused()?;
     let exp = experiment(&args)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+    if args.slurm.wanted() {
+        let conflicts = [
+            ("shard", args.shard.is_some()),
+            ("dry-run", args.dry_run),
+            ("max-memory", args.max_memory.is_some()),
+            // the search decides its next lengths from finished rows: it runs in one place
+            ("search-length", args.search_length.is_some()),
+        ];
+        return super::slurm::run(&args.slurm, &exp, &out, args.jobs, args.threads, &conflicts);
+    }
     let shard = args.shard.as_deref().map(str::parse::<Shard>).transpose()?;
+    if shard.is_some() && exp.search.is_some() {
+        return Err(UsageError(
+            "--search-length and --shard: the search picks its next lengths from all its rows, so it runs in one directory (give the lengths as a grid to shard them)".into(),
+        )
+        .into());
+    }
     let (jobs, threads) = jobs_and_threads(args.jobs, args.threads, rnnlab::parallel::cores())?;
     // each run's estimate at the threads it will get
     rnnlab::parallel::with_threads(threads, || {
         rnnlab::resources::check_sweep(&exp, jobs, args.max_memory)
     })?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
     let runs: Vec<RunSpec> = exp
         .runs()?
         .into_iter()

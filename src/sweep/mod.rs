@@ -8,6 +8,8 @@ pub mod plots;
 pub mod results;
 pub mod runner;
 pub mod search;
+pub mod slurm;
+pub mod status;
 
 pub use experiment::{Experiment, GridValue, RunSpec, Shard};
 pub use results::{ResultRow, ResultsTable};
