@@ -261,3 +261,179 @@ fn data_show_prints_the_sentences_as_text() {
         );
     }
 }
+
+/// (layer, timestep) → grad_h of `step` in a gradients.csv.
+fn gradients_csv(path: &Path, step: usize) -> std::collections::BTreeMap<(usize, usize), f64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            (f[0].parse::<usize>().unwrap() == step).then(|| {
+                (
+                    (f[1].parse().unwrap(), f[2].parse().unwrap()),
+                    f[4].parse().unwrap(),
+                )
+            })
+        })
+        .collect()
+}
+
+/// lit_sentence.csv's rows: (row, step, layer, timestep, text, grad_h, log10_ratio).
+type LitLine = (usize, usize, usize, usize, String, f64, f64);
+fn lit_csv(path: &Path) -> Vec<LitLine> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[0].parse().unwrap(),
+                r[2].parse().unwrap(),
+                r[3].parse().unwrap(),
+                r[4].parse().unwrap(),
+                r[6].to_string(),
+                r[7].parse().unwrap(),
+                r[8].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The first probe sequence's sentence, as `data show` prints it from the saved probe batch.
+fn first_probe_sentence(probe: &Path) -> String {
+    let out = rnnlab(&[
+        "data",
+        "show",
+        "--data",
+        probe.to_str().unwrap(),
+        "--count",
+        "1",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let line = text(&out.stdout);
+    line.split(" → ").next().unwrap().to_string()
+}
+
+#[test]
+fn the_shading_is_gradients_csv_for_the_first_probe_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    let run = rnnlab(&[
+        "gradients",
+        "--task",
+        "tanaka",
+        "--unit",
+        "char",
+        "--length",
+        "15",
+        "--cell",
+        "rnn",
+        "--probe-size",
+        "4",
+        "--color",
+        "never",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let printed = text(&run.stdout);
+    assert!(printed.contains("at initialisation:"), "{printed}");
+    let grads = gradients_csv(&out.join("gradients.csv"), 0);
+    let lit = lit_csv(&out.join("lit_sentence.csv"));
+    let steps = lit.len();
+    assert_eq!(steps, grads.len(), "one shaded character per timestep");
+    let probe_step = steps - 1;
+    let at_loss = grads[&(0, probe_step)];
+    for (row, step, layer, t, _, grad_h, log10_ratio) in &lit {
+        assert_eq!((*row, *step, *layer), (0, 0, 0));
+        assert_eq!(*grad_h, grads[&(0, *t)], "timestep {t}");
+        assert_eq!(*log10_ratio, (grad_h / at_loss).log10(), "timestep {t}");
+    }
+    // the text shaded is the first probe sequence's, one character per step
+    let sentence: String = lit.iter().map(|l| l.4.as_str()).collect();
+    assert_eq!(
+        sentence.trim_start(),
+        first_probe_sentence(&out.join("probe.ron"))
+    );
+    // the SVG carries the same values, one rect per step
+    let svg = std::fs::read_to_string(out.join("plots/lit_sentence.svg")).unwrap();
+    let values: Vec<f64> = svg
+        .split("data-grad-h=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    let expected: Vec<f64> = lit.iter().map(|l| l.5).collect();
+    assert_eq!(values, expected);
+    // the plain terminal version marks each step's decade below the loss step
+    let marks: String = printed
+        .lines()
+        .skip_while(|l| !l.starts_with("at initialisation:"))
+        .nth(2)
+        .unwrap()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let expected: String = lit
+        .iter()
+        .map(|l| {
+            if l.6 > 0.0 {
+                '+'
+            } else {
+                char::from_digit((-l.6).floor().min(9.0) as u32, 10).unwrap()
+            }
+        })
+        .collect();
+    assert_eq!(marks, expected);
+}
+
+#[test]
+fn a_run_lights_the_sentence_at_initialisation_and_after_training_in_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = rnnlab(&[
+        "train",
+        "--task",
+        "tanaka",
+        "--length",
+        "5",
+        "--lang",
+        "en",
+        "--steps",
+        "30",
+        "--hidden",
+        "8",
+        "--probe-size",
+        "3",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let lit = lit_csv(&out.join("lit_sentence.csv"));
+    let last_step = lit.last().unwrap().1;
+    assert_eq!(last_step, 30);
+    for (row, step) in [(0, 0), (1, last_step)] {
+        let grads = gradients_csv(&out.join("gradients.csv"), step);
+        let mine: Vec<&LitLine> = lit.iter().filter(|l| l.0 == row).collect();
+        assert_eq!(mine.len(), 7, "one phrase per step");
+        for l in mine {
+            assert_eq!(l.1, step);
+            assert_eq!(l.5, grads[&(0, l.3)], "row {row} timestep {}", l.3);
+        }
+    }
+    // token tanaka in English: the phrases read as the sentence
+    let sentence: String = lit
+        .iter()
+        .filter(|l| l.0 == 0)
+        .map(|l| l.4.as_str())
+        .collect();
+    assert!(sentence.ends_with(", that guy…"), "{sentence}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("The sentence, lit by the gradient"));
+    assert_eq!(
+        html.matches("class=\"lit\"").count(),
+        14,
+        "the figure is inlined: 2 rows of 7 steps"
+    );
+}
