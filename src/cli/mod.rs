@@ -25,6 +25,7 @@ mod gradients;
 mod report_text;
 mod sweep;
 mod train;
+mod watch;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;

@@ -61,24 +61,47 @@ pub fn lit_row(
     layer: usize,
     probe_step: usize,
 ) -> Result<LitRow> {
-    let grad = |t: usize| {
-        probe
-            .rows
-            .iter()
-            .find(|r| r.layer == layer && r.timestep == t)
-            .map(|r| r.grad_h)
-    };
-    let at_loss = grad(probe_step).ok_or_else(|| {
-        Error::invalid(
+    let mut by_distance = vec![f64::NAN; probe_step + 1];
+    for r in probe.rows.iter().filter(|r| r.layer == layer) {
+        if r.timestep <= probe_step {
+            by_distance[probe_step - r.timestep] = r.grad_h;
+        }
+    }
+    if probe
+        .rows
+        .iter()
+        .all(|r| r.layer != layer || r.timestep != probe_step)
+    {
+        return Err(Error::invalid(
             "lit sentence",
             format!("the probe has no layer {layer} value at step {probe_step}"),
-        )
-    })?;
+        ));
+    }
+    Ok(lit_row_from_profile(
+        label,
+        texts,
+        &by_distance,
+        probe.step,
+        layer,
+    ))
+}
+
+/// The row of a gradient profile `by_distance[d]` = grad_h at distance d from the probe step
+/// (`by_distance.len() − 1`), as a learning-over-time point holds it.
+pub fn lit_row_from_profile(
+    label: impl Into<String>,
+    texts: &[String],
+    by_distance: &[f64],
+    step: usize,
+    layer: usize,
+) -> LitRow {
+    let probe_step = by_distance.len().saturating_sub(1);
+    let at_loss = by_distance.first().copied().unwrap_or(f64::NAN);
     let pieces = texts
         .iter()
         .enumerate()
         .map(|(t, text)| {
-            let grad_h = (t <= probe_step).then(|| grad(t)).flatten();
+            let grad_h = (t <= probe_step).then(|| by_distance[probe_step - t]);
             let log10_ratio = grad_h.and_then(|g| {
                 let r = g / at_loss;
                 (r.is_finite() && r > 0.0).then(|| r.log10())
@@ -92,12 +115,12 @@ pub fn lit_row(
             }
         })
         .collect();
-    Ok(LitRow {
+    LitRow {
         label: label.into(),
-        step: probe.step,
+        step,
         layer,
         pieces,
-    })
+    }
 }
 
 /// The rows of a text task (None for the others): `sequence`'s text lit by each labelled probe's
