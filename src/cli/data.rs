@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  rnnlab data generate --task tanaka --length 6 --count 100 --seed 1 --out tanaka6.ron\n  rnnlab data check tanaka6.ron\n  rnnlab data show --task tanaka --length 6 --lang en"
+    after_help = "Examples:\n  rnnlab data generate --task tanaka --length 6 --count 100 --seed 1 --out tanaka6.ron\n  rnnlab data check tanaka6.ron\n  rnnlab data show --task tanaka --length 6 --lang en\n  rnnlab data show --task tanaka --unit char --lang en --length 40   # one character per step"
 )]
 pub struct DataArgs {
     #[command(subcommand)]

@@ -132,7 +132,7 @@ fn is_task_option(name: &str) -> bool {
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  rnnlab train                                        # tanaka, lstm, length 20\n  rnnlab train --cell rnn --activation sigmoid --length 30 --out runs/sigmoid30\n  rnnlab train --task adding --length 100 --cell gru --steps 3000\n  rnnlab train --config runs/sigmoid30/config.ron --out runs/again   # repeat a run bit for bit"
+    after_help = "Examples:\n  rnnlab train                                        # tanaka, lstm, length 20\n  rnnlab train --cell rnn --activation sigmoid --length 30 --out runs/sigmoid30\n  rnnlab train --task adding --length 100 --cell gru --steps 3000\n  rnnlab train --task tanaka --unit char --length 60 --watch   # characters, live view\n  rnnlab train --config runs/sigmoid30/config.ron --out runs/again   # repeat a run bit for bit"
 )]
 pub struct TrainArgs {
     /// A RON config file (a run's config.ron, or any subset of its fields); flags override it.
