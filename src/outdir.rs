@@ -80,6 +80,7 @@ impl DirKind {
                 "model.ron",
                 "eval.csv",
                 "predictions.csv",
+                "lit_sentence.csv",
             ],
             DirKind::Gradients => &[
                 "config.ron",
@@ -91,6 +92,7 @@ impl DirKind {
                 "model.safetensors",
                 "model.ron",
                 "probe.ron",
+                "lit_sentence.csv",
             ],
             DirKind::Sweep => &["experiment.ron", "results.csv", "results.json"],
             DirKind::Eval => &["eval.csv", "eval.json", "predictions.csv"],

@@ -1,14 +1,14 @@
 //! `rnnlab data generate | check | show`: write, validate and read dataset files.
 
 use super::UsageError;
-use clap::{Args, Subcommand, ValueEnum};
-use rnnlab::tasks::{load_dataset, save_dataset, Dataset, Lang, Task, TaskKind, TaskSpec};
+use clap::{Args, Subcommand};
+use rnnlab::tasks::{load_dataset, save_dataset, Dataset, Lang, Task, TaskKind, TaskSpec, Unit};
 use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  rnnlab data generate --task tanaka --length 6 --count 100 --seed 1 --out tanaka6.ron\n  rnnlab data check tanaka6.ron\n  rnnlab data show --task tanaka --length 6 --lang en"
+    after_help = "Examples:\n  rnnlab data generate --task tanaka --length 6 --count 100 --seed 1 --out tanaka6.ron\n  rnnlab data check tanaka6.ron\n  rnnlab data show --task tanaka --length 6 --lang en\n  rnnlab data show --task tanaka --unit char --lang en --length 40   # one character per step"
 )]
 pub struct DataArgs {
     #[command(subcommand)]
@@ -81,6 +81,17 @@ pub struct TaskArgs {
     /// recall: how many key–value pairs [default: 4].
     #[arg(long, allow_negative_numbers = true)]
     pub pairs: Option<usize>,
+    /// tanaka: one step per phrase (token) or per character (char); with char, --length counts
+    /// the characters between the end of the name and the query [default: token].
+    #[arg(long, value_parser = parse_unit)]
+    pub unit: Option<Unit>,
+    /// tanaka: the sentence's language, ja or en (with --unit char the task's text; otherwise
+    /// the language it is printed in) [default: ja].
+    #[arg(long, value_parser = parse_lang)]
+    pub lang: Option<Lang>,
+    /// tanaka char: add the characters of this text file to the vocabulary.
+    #[arg(long, value_name = "FILE")]
+    pub vocab_file: Option<PathBuf>,
     /// Override the solved threshold (eval accuracy; eval MSE for adding).
     #[arg(long, allow_negative_numbers = true)]
     pub solved: Option<f64>,
@@ -88,19 +99,27 @@ pub struct TaskArgs {
 
 impl TaskArgs {
     /// The spec these options describe; `--task` and `--length` are required.
-    pub fn spec(&self) -> Result<TaskSpec, UsageError> {
+    pub fn spec(&self) -> anyhow::Result<TaskSpec> {
         let task = self.task.ok_or_else(|| {
             UsageError("--task is required (tanaka, copy, adding or recall)".into())
         })?;
         let length = self
             .length
             .ok_or_else(|| UsageError(format!("--length is required for --task {task}")))?;
+        let characters = match &self.vocab_file {
+            Some(path) => Some(rnnlab::tasks::read_vocabulary_file(path)?),
+            None => None,
+        };
         Ok(TaskSpec {
             task,
             length,
             names: self.names,
             distractor_names: self.distractor_names,
             pairs: self.pairs,
+            unit: self.unit,
+            // the language is a tanaka option; for the other tasks --lang only prints
+            lang: self.lang.filter(|_| task == TaskKind::Tanaka),
+            characters,
             solved: self.solved,
         })
     }
@@ -112,6 +131,8 @@ impl TaskArgs {
             || self.names.is_some()
             || self.distractor_names.is_some()
             || self.pairs.is_some()
+            || self.unit.is_some()
+            || self.vocab_file.is_some()
             || self.solved.is_some()
     }
 }
@@ -195,6 +216,14 @@ fn parse_task_kind(s: &str) -> Result<TaskKind, String> {
     s.parse().map_err(|e: rnnlab::Error| e.to_string())
 }
 
+fn parse_unit(s: &str) -> Result<Unit, String> {
+    s.parse().map_err(|e: rnnlab::Error| e.to_string())
+}
+
+fn parse_lang(s: &str) -> Result<Lang, String> {
+    s.parse().map_err(|e: rnnlab::Error| e.to_string())
+}
+
 #[derive(Args)]
 struct GenerateArgs {
     #[command(flatten)]
@@ -223,19 +252,10 @@ struct CheckArgs {
     file: PathBuf,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum LangArg {
-    Ja,
-    En,
-}
-
 #[derive(Args)]
 struct ShowArgs {
     #[command(flatten)]
     source: TaskOrDataArgs,
-    /// Language of the tanaka words.
-    #[arg(long, value_enum, default_value = "ja")]
-    lang: LangArg,
     /// Seed of the generator (ignored with --data).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     seed: u64,
@@ -271,7 +291,7 @@ fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         out,
         "wrote {} {} sequences ({} steps, seed {}) to {}",
         sequences.len(),
-        task.kind(),
+        task.label(),
         task.steps(),
         args.seed,
         args.out.display()
@@ -293,7 +313,7 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
         "{}: ok, {} {} sequences of {} steps, input width {}, output width {}, probe step {}, baseline loss {:.4}",
         args.file.display(),
         sequences.len(),
-        task.kind(),
+        task.label(),
         task.steps(),
         task.input_width(),
         task.output_width(),
@@ -304,10 +324,8 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
 }
 
 fn show(args: ShowArgs) -> anyhow::Result<()> {
-    let lang = match args.lang {
-        LangArg::Ja => Lang::Ja,
-        LangArg::En => Lang::En,
-    };
+    // --lang is the language tanaka prints in (with --data too: it is not the file's task)
+    let lang = args.source.task.lang.unwrap_or_default();
     let mut out = std::io::stdout().lock();
     match args.source.source()? {
         TaskSource::File(Dataset { task, sequences }) => {

@@ -12,6 +12,7 @@ use super::report_text::{
 };
 use super::train::{resolve_config, TrainOptions};
 use super::UsageError;
+use rnnlab::report::lit_sentence::{lit_rows, lit_terminal, write_lit_files, LIT_SVG};
 
 #[derive(Args)]
 #[command(
@@ -39,6 +40,42 @@ pub struct GradientsArgs {
     /// [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
     max_memory: Option<u64>,
+    /// Colour of the lit sentence (text tasks): auto (when stdout is a terminal and NO_COLOR is
+    /// unset), always or never (decade digits instead).
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorChoice,
+}
+
+/// `--color auto|always|never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to print ANSI colours: always, never, or (auto) when stdout is a terminal and
+    /// NO_COLOR is unset or empty (https://no-color.org; an explicit --color always wins).
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// Terminal width for wrapping: $COLUMNS, else 100.
+pub fn terminal_columns() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
 }
 
 pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
@@ -103,5 +140,27 @@ pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
     }
     outln!("mean ‖∂ℓ/∂h_t‖ against distance (layer 0):");
     out!("{}", text_chart(&grad_h_points(probe, 0)));
+    let label = match &args.model {
+        Some(dir) => format!("model {}", dir.display()),
+        None => "at initialisation".to_string(),
+    };
+    if let Some(first) = report.sequences.first() {
+        if let Some(rows) = lit_rows(&report.task, first, &[(label, probe)], 0)? {
+            let title = format!(
+                "{} {}: the sentence lit by the gradient",
+                report.task.label(),
+                report.net.spec.cell
+            );
+            write_lit_files(&out, &title, &rows)?;
+            outln!(
+                "the first probe sequence lit by log10 ‖∂ℓ/∂h_t‖ relative to the loss step (layer 0; {}):",
+                out.join("plots").join(LIT_SVG).display()
+            );
+            out!(
+                "{}",
+                lit_terminal(&rows, args.color.enabled(), terminal_columns())
+            );
+        }
+    }
     Ok(())
 }

@@ -27,6 +27,7 @@ mod slurm;
 mod status;
 mod sweep;
 mod train;
+mod watch;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;

@@ -132,7 +132,7 @@ fn is_task_option(name: &str) -> bool {
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  rnnlab train                                        # tanaka, lstm, length 20\n  rnnlab train --cell rnn --activation sigmoid --length 30 --out runs/sigmoid30\n  rnnlab train --task adding --length 100 --cell gru --steps 3000\n  rnnlab train --config runs/sigmoid30/config.ron --out runs/again   # repeat a run bit for bit"
+    after_help = "Examples:\n  rnnlab train                                        # tanaka, lstm, length 20\n  rnnlab train --cell rnn --activation sigmoid --length 30 --out runs/sigmoid30\n  rnnlab train --task adding --length 100 --cell gru --steps 3000\n  rnnlab train --task tanaka --unit char --length 60 --watch   # characters, live view\n  rnnlab train --config runs/sigmoid30/config.ron --out runs/again   # repeat a run bit for bit"
 )]
 pub struct TrainArgs {
     /// A RON config file (a run's config.ron, or any subset of its fields); flags override it.
@@ -149,6 +149,11 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// A live view while training (loss and accuracy, the gradient profile, the signal at the
+    /// source, the lit sentence); q or Ctrl-C stops after the step in progress, leaving the run
+    /// directory as an interrupted run's. Plain progress lines when stdout is not a terminal.
+    #[arg(long)]
+    watch: bool,
     #[command(flatten)]
     threads: super::ThreadsArg,
     /// Refuse a run whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
@@ -172,6 +177,12 @@ pub fn resolve_config(
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    if args.watch && args.quiet {
+        return Err(UsageError(
+            "--watch and --quiet: the live view is progress; give one or the other".into(),
+        )
+        .into());
+    }
     args.threads.apply()?;
     let mut config = resolve_config(args.config.as_ref(), &args.options)?;
     config.max_memory = args.max_memory;
@@ -180,6 +191,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     config.model_spec(&data.task)?;
     let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
     let mut dir = RunDir::create(&out, &config, args.force)?;
+    if args.watch && std::io::stdout().is_terminal() {
+        return watch(dir, &out, &config, &data);
+    }
     let terminal = std::io::stderr().is_terminal();
     let bar = if args.quiet || !terminal {
         ProgressBar::hidden()
@@ -203,6 +217,50 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     dir.finish(&outcome)?;
     print_run_summary(&out, &config, &outcome)
+}
+
+/// `--watch` on a terminal: the live view, then the summary as without it; stopped by a key, the
+/// run directory keeps what was finished and the command says so (exit 0).
+fn watch(
+    mut dir: RunDir,
+    out: &std::path::Path,
+    config: &TrainConfig,
+    data: &RunData,
+) -> anyhow::Result<()> {
+    use rnnlab::train::watch::WatchState;
+    let texts = data
+        .probe
+        .first()
+        .and_then(|s| data.task.step_texts(s, data.task.lang()));
+    let title = format!(
+        "{} {} L{} s{}",
+        data.task.label(),
+        config.model.cell,
+        config.task.length,
+        config.seed
+    );
+    let state = WatchState::new(title, config.steps, texts);
+    let screen = super::watch::Screen::open()?;
+    let mut observer = super::watch::WatchObserver::new(&mut dir, state, screen);
+    let result = train(config, data, &mut observer);
+    let stopped = observer.stopped;
+    let step = observer.state.step;
+    drop(observer);
+    match (result, stopped) {
+        (Ok(outcome), _) => {
+            dir.finish(&outcome)?;
+            print_run_summary(out, config, &outcome)
+        }
+        (Err(_), Some(super::watch::Stop::Key(key))) => {
+            drop(dir);
+            eprintln!(
+                "train {}: stopped by {key} at step {step}; metrics.csv and the gradient files hold every finished step (no summary or model: the run did not end)",
+                out.display()
+            );
+            Ok(())
+        }
+        (Err(e), None) => Err(e.into()),
+    }
 }
 
 /// Forwards to the run directory and draws progress: a bar on a terminal, else plain lines.

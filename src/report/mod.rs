@@ -7,6 +7,7 @@
 
 pub mod heatmap;
 pub mod html;
+pub mod lit_sentence;
 mod plot;
 mod text_chart;
 

@@ -146,7 +146,7 @@ pub fn write_dataset(task: &Task, sequences: &[Sequence]) -> Result<String> {
     text += &format!(
         "// rnnlab dataset: {} {} sequences of {} steps. Format: datasets/README.md\n(\n",
         sequences.len(),
-        task.kind(),
+        task.label(),
         task.steps()
     );
     text += &format!("    task: {},\n    records: [\n", ron(task.spec())?);
@@ -232,12 +232,9 @@ fn to_sequence(task: &Task, record: RecordRepr) -> std::result::Result<Sequence,
                 .input_vocabulary()
                 .ok_or_else(|| format!("{kind} reads real vectors (Dense), not Tokens"))?;
             let ids = names.iter().enumerate().map(|(t, name)| {
-                vocab.id(name).ok_or_else(|| {
-                    format!(
-                        "step {t}: token {name:?} is not in the {kind} vocabulary ({})",
-                        vocab.summary()
-                    )
-                })
+                vocab
+                    .id(name)
+                    .ok_or_else(|| format!("step {t}: {}", task.unknown_token(name)))
             });
             SequenceInputs::Tokens(ids.collect::<std::result::Result<_, _>>()?)
         }

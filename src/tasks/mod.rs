@@ -15,6 +15,7 @@ mod recall;
 mod sequence;
 mod spec;
 mod tanaka;
+mod tanaka_chars;
 mod vocabulary;
 
 pub use collate::{LossWeighting, Predictions};
@@ -23,7 +24,7 @@ pub use dataset_file::{
     Dataset,
 };
 pub use sequence::{Sequence, SequenceInputs, SequenceTargets};
-pub use spec::{TaskKind, TaskSpec};
+pub use spec::{normalised_characters, read_vocabulary_file, TaskKind, TaskSpec, Unit};
 pub use tanaka::TanakaVocabulary;
 pub use vocabulary::Vocabulary;
 
@@ -80,12 +81,45 @@ impl Solved {
     }
 }
 
-/// Output language for [`Task::render`]; only `tanaka` has words to translate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Output language for [`Task::render`]; only `tanaka` has words to translate (and, with
+/// `unit: char`, reads them). Written `ja` / `en`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     #[default]
     Ja,
     En,
+}
+
+impl Lang {
+    pub fn name(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+}
+
+impl std::fmt::Display for Lang {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Lang {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Lang> {
+        [Lang::Ja, Lang::En]
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                invalid(
+                    "lang",
+                    format!("unknown language {s:?}; the languages are ja, en"),
+                )
+            })
+    }
 }
 
 /// The memoryless predictor's output at one step.
@@ -129,6 +163,19 @@ pub(crate) trait TaskDef: std::fmt::Debug + Send + Sync {
     fn class_vocabulary(&self) -> Option<&Vocabulary>;
     /// One line a person can read, ending in `→ answer`.
     fn render(&self, seq: &Sequence, lang: Lang) -> String;
+    /// The text each step reads, for tasks that are sentences (tanaka): None for the others.
+    fn step_texts(&self, _seq: &Sequence, _lang: Lang) -> Option<Vec<String>> {
+        None
+    }
+    /// Why a dataset file's input token `name` is not in the vocabulary (the step is added by
+    /// the caller).
+    fn unknown_token(&self, name: &str, kind: TaskKind) -> String {
+        let summary = self.input_vocabulary().map(Vocabulary::summary);
+        format!(
+            "token {name:?} is not in the {kind} vocabulary ({})",
+            summary.unwrap_or_default()
+        )
+    }
 }
 
 /// A checked task: a [`TaskSpec`] with its defaults filled in, and the behaviour that goes with it.
@@ -151,6 +198,9 @@ impl Task {
         }
         let spec = spec.resolved()?;
         let def: Arc<dyn TaskDef> = match spec.task {
+            TaskKind::Tanaka if spec.unit == Some(Unit::Char) => {
+                Arc::new(tanaka_chars::TanakaChars::new(&spec)?)
+            }
             TaskKind::Tanaka => Arc::new(tanaka::Tanaka::new(&spec)?),
             TaskKind::Copy => Arc::new(copy::Copy::new(&spec)?),
             TaskKind::Adding => Arc::new(adding::Adding::new(&spec)?),
@@ -293,6 +343,30 @@ impl Task {
     /// One line a person can read, e.g. `c9k8j3f1??c → 9`.
     pub fn render(&self, seq: &Sequence, lang: Lang) -> String {
         self.def.render(seq, lang)
+    }
+
+    /// The text of each step of `seq` (tanaka: a phrase, or one character with `unit: char`),
+    /// so that joined they read as the sentence; None for tasks that are not text.
+    pub fn step_texts(&self, seq: &Sequence, lang: Lang) -> Option<Vec<String>> {
+        self.def.step_texts(seq, lang)
+    }
+
+    /// The task as printed: `tanaka`, or `tanaka char (ja)` for the character task.
+    pub fn label(&self) -> String {
+        match (self.spec.unit, self.spec.lang) {
+            (Some(Unit::Char), Some(lang)) => format!("{} char ({lang})", self.kind()),
+            _ => self.kind().to_string(),
+        }
+    }
+
+    /// The language sentences of this task are printed in (the spec's, else Japanese).
+    pub fn lang(&self) -> Lang {
+        self.spec.lang.unwrap_or_default()
+    }
+
+    /// Why a dataset file's input token `name` is not in this task's vocabulary.
+    pub(crate) fn unknown_token(&self, name: &str) -> String {
+        self.def.unknown_token(name, self.kind())
     }
 
     pub(crate) fn def(&self) -> &dyn TaskDef {

@@ -58,6 +58,47 @@ impl std::str::FromStr for TaskKind {
     }
 }
 
+/// What one timestep of tanaka reads: a whole phrase (`token`, the default) or one character of
+/// the sentence (`char`, issue 21). Written `token` / `char` in RON and on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    #[default]
+    Token,
+    Char,
+}
+
+impl Unit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::Token => "token",
+            Unit::Char => "char",
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Unit {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Unit> {
+        [Unit::Token, Unit::Char]
+            .into_iter()
+            .find(|u| u.name() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "unit",
+                    format!("unknown unit {s:?}; the units are token, char"),
+                )
+            })
+    }
+}
+
 /// A task and its options, as a configuration file or a dataset file writes it, e.g.
 /// `(task: tanaka, length: 20, names: 8, distractor_names: 0.1)`.
 ///
@@ -79,6 +120,17 @@ pub struct TaskSpec {
     /// recall: how many key–value pairs; default 4, at most 26.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pairs: Option<usize>,
+    /// tanaka: one step per phrase (`token`, the default) or per character (`char`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<Unit>,
+    /// tanaka: the language of the sentence, `ja` or `en`. With `unit: char` it is the task's
+    /// text (default ja); with tokens only the language sentences are printed in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<super::Lang>,
+    /// tanaka char: characters added to the vocabulary (a user vocabulary file's characters,
+    /// kept sorted and without repeats, so a dataset file carries its whole vocabulary).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub characters: Option<String>,
     /// Overrides the solved threshold: an eval accuracy for classification tasks, an eval MSE for
     /// adding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,6 +151,9 @@ impl TaskSpec {
             names: None,
             distractor_names: None,
             pairs: None,
+            unit: None,
+            lang: None,
+            characters: None,
             solved: None,
         }
     }
@@ -125,6 +180,15 @@ impl TaskSpec {
             "tanaka",
         )?;
         only("pairs", is_recall, self.pairs.is_some(), "recall")?;
+        only("unit", is_tanaka, self.unit.is_some(), "tanaka")?;
+        only("lang", is_tanaka, self.lang.is_some(), "tanaka")?;
+        let is_char = is_tanaka && self.unit == Some(Unit::Char);
+        if self.characters.is_some() && !is_char {
+            return Err(Error::invalid(
+                "characters",
+                "only the tanaka task with unit char takes a vocabulary of characters",
+            ));
+        }
         if let Some(solved) = self.solved {
             let is_accuracy = self.task != TaskKind::Adding;
             let is_mse = !is_accuracy;
@@ -146,9 +210,40 @@ impl TaskSpec {
             spec.names.get_or_insert(DEFAULT_NAMES);
             spec.distractor_names.get_or_insert(0.0);
         }
+        if is_char {
+            spec.lang.get_or_insert(super::Lang::Ja);
+            if let Some(text) = &self.characters {
+                spec.characters = Some(normalised_characters(text)?);
+            }
+        }
         if is_recall {
             spec.pairs.get_or_insert(DEFAULT_PAIRS);
         }
         Ok(spec)
     }
+}
+
+/// The characters of a user vocabulary: sorted, without repeats, line breaks dropped; any other
+/// control character is refused (it would print as nothing).
+pub fn normalised_characters(text: &str) -> Result<String> {
+    let set: std::collections::BTreeSet<char> =
+        text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
+    if let Some(c) = set.iter().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            "characters",
+            format!(
+                "the control character U+{:04X} cannot be a token",
+                u32::from(*c)
+            ),
+        ));
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// The characters of a user vocabulary file (UTF-8 text; line breaks are not tokens), sorted and
+/// without repeats, for [`TaskSpec::characters`]. Errors name the file.
+pub fn read_vocabulary_file(path: &std::path::Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::bad_file(path, format!("cannot read as UTF-8 text: {e}")))?;
+    normalised_characters(&text).map_err(|e| Error::bad_file(path, e.to_string()))
 }

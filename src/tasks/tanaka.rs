@@ -322,6 +322,37 @@ impl TaskDef for Tanaka {
         Some(&self.classes)
     }
 
+    /// Each step's phrase, the separator after every one but the last.
+    fn step_texts(&self, seq: &Sequence, lang: Lang) -> Option<Vec<String>> {
+        let ids = seq.tokens()?;
+        let sep = self.words.separator.get(lang);
+        Some(
+            ids.iter()
+                .enumerate()
+                .map(|(t, &id)| {
+                    let word = self.word(id, t, lang);
+                    if t + 1 < ids.len() {
+                        word + sep
+                    } else {
+                        word
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    fn unknown_token(&self, name: &str, kind: super::TaskKind) -> String {
+        let hint = if name.chars().count() == 1 {
+            " (one character: a file of the character task says `unit: char` in its task; one file holds one unit)"
+        } else {
+            ""
+        };
+        format!(
+            "token {name:?} is not in the {kind} vocabulary ({}){hint}",
+            self.inputs.summary()
+        )
+    }
+
     /// `田中さんが、昨日、…、あいつ…… → 田中`.
     fn render(&self, seq: &Sequence, lang: Lang) -> String {
         let ids = seq.tokens().unwrap_or(&[]);

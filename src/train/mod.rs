@@ -9,6 +9,7 @@ pub mod plots;
 pub mod run_dir;
 pub mod run_report;
 pub mod trainer;
+pub mod watch;
 
 pub use config::{BpttMemorySetting, ModelOptions, Precision, TrainConfig};
 pub use trainer::{

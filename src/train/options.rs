@@ -10,7 +10,7 @@ use crate::cells::{Activation, CellKind};
 use crate::error::{Error, Result};
 use crate::init::InitScheme;
 use crate::optim::{Clip, OptimizerKind};
-use crate::tasks::{TaskKind, TaskSpec};
+use crate::tasks::{Lang, TaskKind, TaskSpec, Unit};
 
 /// How an option appears on `rnnlab train`'s command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
             }
         },
         get: |c| c.task.task.to_string()),
-    option!("length", "Dependency length: tanaka filler phrases, copy T, adding sequence length, recall fillers.", Value("N"), true, "7",
+    option!("length", "Dependency length: tanaka filler phrases (with --unit char: characters between the name and the query), copy T, adding sequence length, recall fillers.", Value("N"), true, "7",
         set: |c, v, name| c.task.length = parse(name, v)?,
         get: |c| c.task.length.to_string()),
     option!("names", "tanaka: how many names are in play.", Value("N"), true, "4",
@@ -92,6 +92,18 @@ pub static TRAIN_OPTIONS: &[TrainOption] = &[
     option!("distractor-names", "tanaka: probability that a filler slot holds another name.", Value("P"), true, "0.1",
         set: |c, v, name| c.task.distractor_names = Some(parse(name, v)?),
         get: |c| opt_text(&c.task.distractor_names, "0")),
+    option!("unit", "tanaka: one step per phrase (token) or per character of the sentence (char; then --length counts the characters between the end of the name and the query).", Value("UNIT"), true, "char",
+        set: |c, v, name| c.task.unit = Some(parse::<Unit>(name, v)?),
+        get: |c| opt_text(&c.task.unit, "token")),
+    option!("lang", "tanaka: the sentence's language, ja or en (with --unit char the text the network reads; with tokens the language sentences are printed in).", Value("LANG"), true, "en",
+        set: |c, v, name| c.task.lang = Some(parse::<Lang>(name, v)?),
+        get: |c| opt_text(&c.task.lang, "ja")),
+    option!("vocab-file", "tanaka char: add the characters of this UTF-8 text file to the vocabulary (none: only datasets/tanaka.ron's).", Value("FILE"), true, "datasets/tanaka.ron",
+        set: |c, v, _name| c.task.characters = match v.trim() {
+            "none" => None,
+            path => Some(crate::tasks::read_vocabulary_file(std::path::Path::new(path))?),
+        },
+        get: |c| c.task.characters.as_ref().map_or_else(|| "none".to_string(), |s| format!("({} characters)", s.chars().count()))),
     option!("pairs", "recall: how many key–value pairs.", Value("N"), true, "3",
         set: |c, v, name| c.task.pairs = Some(parse(name, v)?),
         get: |c| opt_text(&c.task.pairs, "4")),

@@ -15,6 +15,20 @@ use super::TrainConfig;
 use crate::analysis::history::learning_story;
 use crate::error::Result;
 use crate::report::html::write_html_report;
+use crate::report::lit_sentence::{lit_rows, write_lit_files, LitRow, LIT_SVG};
+
+/// For a text task (tanaka): the first probe sequence lit at initialisation and after training.
+pub fn lit_sentence_rows(outcome: &TrainOutcome) -> Option<Result<Vec<LitRow>>> {
+    let sequence = outcome.probe_sequences.first()?;
+    let mut probes = Vec::new();
+    if let Some(first) = outcome.probes.first() {
+        probes.push(("at initialisation".to_string(), first));
+    }
+    if let Some(last) = outcome.probes.last().filter(|p| p.step > 0) {
+        probes.push((format!("after training (step {})", last.step), last));
+    }
+    lit_rows(&outcome.task, sequence, &probes, 0).transpose()
+}
 
 fn number(v: Option<f64>) -> String {
     match v {
@@ -98,6 +112,11 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             md,
             "![gradient norm against distance from the loss, layer {layer}](plots/{file})\n"
         );
+    }
+    if lit_sentence_rows(outcome).is_some() {
+        let _ = writeln!(md, "## The sentence, lit by the gradient\n");
+        let _ = writeln!(md, "The first probe sequence as the network reads it, each step shaded by log10 of ‖∂ℓ/∂h_t‖ relative to the loss step's (layer 0, the probe batch's mean, as in gradients.csv), at initialisation and after training. The values are in [lit_sentence.csv](lit_sentence.csv).\n");
+        let _ = writeln!(md, "![the sentence lit by the gradient](plots/{LIT_SVG})\n");
     }
     if !outcome.history.is_empty() {
         let h = &outcome.history;
@@ -216,6 +235,13 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
 
 /// Writes `dir/report.md` and `dir/report.html` of a finished run.
 pub fn write_run_report(dir: &Path, config: &TrainConfig, outcome: &TrainOutcome) -> Result<()> {
+    if let Some(rows) = lit_sentence_rows(outcome) {
+        let title = format!(
+            "{}: the sentence lit by the gradient",
+            config_caption(config, &[])
+        );
+        write_lit_files(dir, &title, &rows?)?;
+    }
     let md = run_report_markdown(config, outcome);
     write_atomic(&dir.join("report.md"), md.as_bytes())?;
     let title = format!("rnnlab: {}", config_caption(config, &[]));
