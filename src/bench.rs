@@ -30,6 +30,8 @@ pub struct BenchConfig {
     pub warmup: usize,
     /// Threads of the run's arithmetic (`crate::parallel`).
     pub threads: usize,
+    /// What the backward pass keeps (full BPTT, or checkpointed segments).
+    pub memory: crate::network::BpttMemory,
 }
 
 /// Timed blocks per configuration (the best is reported, as the peer script does).
@@ -84,6 +86,23 @@ impl BenchResult {
         })
     }
 
+    /// The extra columns of `--memory`: the schedule and the process's peak resident memory.
+    pub const MEMORY_HEADER: &'static str = ",bptt_memory,peak_rss_mib";
+
+    /// `--memory`'s columns: the schedule (`full` or `segments-S`) and getrusage's peak RSS of
+    /// this process so far, in MiB (run one configuration per process for a per-configuration
+    /// figure, as `scripts/bench-memory.sh` does).
+    pub fn csv_memory(&self) -> String {
+        let schedule = match self.config.memory.segment(self.config.length) {
+            Some(s) => format!("segments-{s}"),
+            None => "full".into(),
+        };
+        format!(
+            ",{schedule},{:.1}",
+            peak_rss_bytes() as f64 / (1u64 << 20) as f64
+        )
+    }
+
     pub fn csv_spread(&self) -> String {
         let (_, median, max) = self.spread();
         format!(",{median:.3},{max:.3}")
@@ -135,7 +154,12 @@ impl BenchConfig {
             .saturating_add(v.saturating_mul(h).saturating_add(v));
         let per_step = b.saturating_mul((2 * gates + 4).saturating_mul(h).saturating_add(2 * v));
         let weights = params.saturating_mul(4 * 4);
-        let steps = t.saturating_mul(per_step).saturating_mul(4);
+        // checkpointed: one segment's caches (and a state per segment)
+        let kept = self
+            .memory
+            .segment(self.length)
+            .map_or(t, |seg| seg as u128);
+        let steps = kept.saturating_mul(per_step).saturating_mul(4);
         let estimate = crate::resources::Estimate {
             bytes: weights.saturating_add(steps),
             dominant: if weights >= steps {
@@ -159,6 +183,18 @@ impl BenchConfig {
             },
         };
         estimate.check(limit)
+    }
+}
+
+/// The peak resident memory of this process so far (getrusage's `ru_maxrss`, KiB on Linux).
+pub fn peak_rss_bytes() -> u64 {
+    // SAFETY: getrusage fills the struct it is given; a zeroed rusage is a valid value
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } == 0;
+    if ok {
+        (usage.ru_maxrss as u64).saturating_mul(1024)
+    } else {
+        0
     }
 }
 
@@ -199,7 +235,7 @@ fn bench_in(config: &BenchConfig) -> Result<BenchResult> {
         loss_weight,
     };
     // buffers reused across steps, as a training loop does
-    let mut workspace = Workspace::new();
+    let mut workspace = Workspace::with_memory(config.memory);
     let mut step = || -> Result<()> {
         let eval = net.evaluate_with(&mut workspace, &batch, None, Bptt::Full)?;
         opt.step(&mut net.params, &mut eval.backward.grads, Clip::None)?;
@@ -242,6 +278,7 @@ mod tests {
                 steps: 1,
                 warmup: 0,
                 threads: 1,
+                memory: crate::network::BpttMemory::Full,
             },
             threads: 1,
             ms_per_step: best,

@@ -47,6 +47,14 @@ pub struct BenchArgs {
     /// Add the median and the slowest block (median_ms,max_ms) to every row.
     #[arg(long)]
     spread: bool,
+    /// What the backward pass keeps: full (every step) or sqrt (the state every ~sqrt(T) steps,
+    /// segments recomputed; the same bits).
+    #[arg(long, default_value = "full", value_parser = ["full", "sqrt"])]
+    bptt_memory: String,
+    /// Add the schedule and the process's peak resident memory (bptt_memory,peak_rss_mib) to
+    /// every row; give one configuration per run for a per-configuration peak.
+    #[arg(long)]
+    memory: bool,
     /// Refuse a configuration whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
     /// bytes) [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
@@ -80,17 +88,29 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 steps: args.steps,
                 warmup: args.warmup,
                 threads,
+                memory: match args.bptt_memory.as_str() {
+                    "sqrt" => rnnlab::network::BpttMemory::sqrt(args.length),
+                    _ => rnnlab::network::BpttMemory::Full,
+                },
             };
             // every configuration is checked before the first row is printed
             config.check(rnnlab::resources::memory_limit(args.max_memory))?;
             configs.push(config);
         }
     }
-    let extra = if args.spread {
-        BenchResult::SPREAD_HEADER
-    } else {
-        ""
-    };
+    let extra = format!(
+        "{}{}",
+        if args.spread {
+            BenchResult::SPREAD_HEADER
+        } else {
+            ""
+        },
+        if args.memory {
+            BenchResult::MEMORY_HEADER
+        } else {
+            ""
+        }
+    );
     outln!("{}{extra}", BenchResult::CSV_HEADER);
     for config in &configs {
         let result = bench_training_step(config)?;
@@ -99,7 +119,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         } else {
             String::new()
         };
-        outln!("{}{spread}", result.csv_row());
+        let memory = if args.memory {
+            result.csv_memory()
+        } else {
+            String::new()
+        };
+        outln!("{}{spread}{memory}", result.csv_row());
         if let Some(warning) = result.outlier_warning() {
             eprintln!("{warning}");
         }
