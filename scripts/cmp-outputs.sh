@@ -13,7 +13,7 @@
 # runs of one binary or between two builds (see mask below):
 #   - ISO timestamps (`2026-12-06T19:48:55Z`, in summaries and the reports' "Made by" line);
 #   - the build's commit (`build 19c7e262c1df`, `git_commit`) and `wall_seconds` values
-#     (summary.ron/.json, results.csv's last column);
+#     (summary.ron/.json, results.csv's last column, the reports' "wall time" row);
 #   - in the commands' stdout/stderr, durations such as `0.0 s`;
 #   - .rnnlab-lock (holds the pid of the last writer) is not compared.
 # The binary is copied to one fixed path first, so the command line the reports quote is the same.
@@ -58,6 +58,7 @@ mask() {
         -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z/TIMESTAMP/g' \
         -e 's/(build |git_commit[": ]*)[0-9a-f]{12}(-modified)?/\1COMMIT/g' \
         -e 's/(wall_seconds"?[:=] *)[0-9.eE+-]+/\1WALL/g' \
+        -e 's/(wall time[^0-9]*)[0-9.]+ s/\1WALL s/g' \
         "${extra[@]}" "$1"
 }
 

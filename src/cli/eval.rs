@@ -6,11 +6,12 @@ use std::path::PathBuf;
 
 use rnnlab::model_io::load_model;
 use rnnlab::outdir::{prepare_fresh, DirKind};
+use rnnlab::outdir::{write_atomic, write_json, DEFAULT_ROOT};
 use rnnlab::tasks::{load_dataset, Task};
 use rnnlab::train::eval::{
     csv_text, evaluate_model, EvalReport, EVAL_CSV_HEADER, PREDICTIONS_CSV_HEADER,
 };
-use rnnlab::train::run_dir::{write_atomic, write_json, CONFIG_FILE};
+use rnnlab::train::run_files::CONFIG_FILE;
 use rnnlab::train::trainer::{derived_seed, STREAM_EVAL};
 use rnnlab::train::TrainConfig;
 use rnnlab::Network;
@@ -136,7 +137,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "model".into());
-        PathBuf::from("runs").join(format!("eval-{name}"))
+        PathBuf::from(DEFAULT_ROOT).join(format!("eval-{name}"))
     });
     prepare_fresh(&out, DirKind::Eval, args.force)?;
     let table = csv_text(EVAL_CSV_HEADER, reports.iter().map(EvalReport::csv_record))?;

@@ -261,7 +261,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+        .unwrap_or_else(|| PathBuf::from(rnnlab::outdir::DEFAULT_ROOT).join(&exp.name));
     let runs: Vec<RunSpec> = exp
         .runs()?
         .into_iter()

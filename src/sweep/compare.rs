@@ -19,9 +19,9 @@ use crate::analysis::stats::{
     wilson_95, BootstrapInterval, Interval, LengthAtHalf, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED,
 };
 use crate::error::{Error, Result};
+use crate::outdir::write_atomic;
 use crate::report::html::write_html_report;
 use crate::tasks::{Solved, Task};
-use crate::train::run_dir::write_atomic;
 
 /// The statistics of one (group, length) cell over seeds.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,6 +7,7 @@ pub mod metadata;
 pub mod options;
 pub mod plots;
 pub mod run_dir;
+pub mod run_files;
 pub mod run_report;
 pub mod trainer;
 

@@ -6,14 +6,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::plots::config_caption;
-use super::run_dir::{
-    gradient_history_plot_file, write_atomic, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT,
-    SIGNAL_HISTORY_FILE,
+use super::run_files::{
+    gradient_history_plot_file, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT, SIGNAL_HISTORY_FILE,
 };
 use super::trainer::TrainOutcome;
 use super::TrainConfig;
 use crate::analysis::history::learning_story;
 use crate::error::Result;
+use crate::outdir::write_atomic;
 use crate::report::html::write_html_report;
 
 fn number(v: Option<f64>) -> String {
