@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rnnlab::outdir::{lock, marker_kind, DirKind, MARKER_FILE};
-use rnnlab::sweep::compare::{compare_dir_with, comparison_text, write_report};
+use rnnlab::sweep::compare::compare_dir_with;
 use rnnlab::sweep::cost::{estimated_flops, flops_text};
 use rnnlab::sweep::experiment::{file_safe, MAX_NAME_BYTES};
 use rnnlab::sweep::merge::merge_sweeps;
+use rnnlab::sweep::report::write_report;
+use rnnlab::sweep::tables::comparison_text;
 use rnnlab::sweep::{
     run_sweep, Experiment, GridValue, ResultRow, RunSpec, Shard, SweepObserver, SweepSettings,
 };

@@ -8,6 +8,7 @@
 pub mod heatmap;
 pub mod html;
 mod plot;
+pub mod table;
 mod text_chart;
 
 pub use heatmap::{heatmap_svg, Heatmap};

@@ -125,7 +125,7 @@ pub struct Experiment {
     pub variants: Vec<Variant>,
     /// Tuned options: option name → the candidate values. Each is one more axis of the grid (every
     /// run is kept), but `compare` reports each group at the value chosen on the validation set
-    /// ([`crate::sweep::compare::TUNING_RULE`]).
+    /// ([`crate::sweep::tuning::TUNING_RULE`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tune: BTreeMap<String, Vec<GridValue>>,
 }

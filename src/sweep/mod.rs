@@ -3,10 +3,14 @@
 pub mod compare;
 pub mod cost;
 pub mod experiment;
+pub mod groups;
 pub mod merge;
 pub mod plots;
+pub mod report;
 pub mod results;
 pub mod runner;
+pub mod tables;
+pub mod tuning;
 
 pub use experiment::{Experiment, GridValue, RunSpec, Shard};
 pub use results::{ResultRow, ResultsTable};
