@@ -5,7 +5,8 @@
 #   scripts/cmp-outputs.sh check  BINARY REFDIR # run them again into a temporary directory and cmp
 #                                               # every file against REFDIR
 #
-# The commands: a train (fixed seed, few steps, eval lengths, history probes), a train on a data
+# The commands: a train (fixed seed, few steps, eval lengths, history probes), a diverging
+# train, a train on a data
 # file, a gradients report, an eval of the trained model, a small sweep with a tuned option and a
 # compare of it. Their stdout and stderr are kept too (as cmd-NAME.stdout/.stderr).
 #
@@ -34,6 +35,8 @@ run_all() {
         --probe-every 50 --history-every 30 --eval-lengths 12:16 --threads 1 --quiet --out train
     run train-lstm train --cell lstm --length 6 --hidden 12 --steps 80 --seed 1 --eval-every 20 \
         --threads 2 --quiet --out train-lstm
+    run train-diverge train --cell rnn --activation relu --recurrent-scale 3 --optimizer sgd \
+        --lr 1e6 --clip 0 --steps 50 --hidden 16 --length 8 --threads 1 --quiet --out train-diverge
     run data data generate --task tanaka --length 5 --count 120 --seed 4 --out data.ron
     run train-data train --data data.ron --cell gru --hidden 12 --steps 60 --seed 2 --threads 1 \
         --quiet --out train-data

@@ -9,6 +9,7 @@ pub mod plots;
 pub mod run_dir;
 pub mod run_files;
 pub mod run_report;
+pub mod train_loop;
 pub mod trainer;
 
 pub use config::{ModelOptions, Precision, TrainConfig};
