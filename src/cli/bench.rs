@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Add the median and the slowest block (median_ms,max_ms) to every row.
     #[arg(long)]
     spread: bool,
+    /// No notices on stderr (the warning about a block slower than the others); the CSV still
+    /// goes to stdout.
+    #[arg(long)]
+    quiet: bool,
     /// Refuse a configuration whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
     /// bytes) [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
@@ -100,7 +104,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             String::new()
         };
         outln!("{}{spread}", result.csv_row());
-        if let Some(warning) = result.outlier_warning() {
+        if let Some(warning) = result.outlier_warning().filter(|_| !args.quiet) {
             eprintln!("{warning}");
         }
     }

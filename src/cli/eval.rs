@@ -46,12 +46,18 @@ pub struct EvalArgs {
     /// Replace an existing eval directory.
     #[arg(long)]
     force: bool,
+    /// No progress output. This command prints none (its results go to stdout, errors to
+    /// stderr); the flag is accepted as by train, sweep and bench, so a script can pass it to all.
+    #[arg(long)]
+    quiet: bool,
     #[command(flatten)]
     threads: super::ThreadsArg,
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     args.threads.apply()?;
+    // nothing to silence: see the flag's help
+    let _ = args.quiet;
     let dir = &args.model;
     for file in ["model.ron", "model.safetensors"] {
         if !dir.join(file).is_file() {
