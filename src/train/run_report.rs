@@ -30,6 +30,14 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
     let caption = config_caption(config, &[]);
     let mut md = String::new();
     let _ = writeln!(md, "# {caption}: training run\n");
+    if let (Some(file), Some(lengths)) = (&config.data, &outcome.train_file_lengths) {
+        let _ = writeln!(
+            md,
+            "Trained on the data file `{}`: {}.\n",
+            file.display(),
+            lengths.text()
+        );
+    }
     let verdict = if s.diverged {
         format!(
             "**Diverged** at step {}; the saved weights are the last finite ones.",

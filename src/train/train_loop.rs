@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::config::TrainConfig;
 use super::metadata::RunMetadata;
 use super::trainer::{
-    accuracy_by_distance, all_finite, derived_seed, evaluate, length_generalisation, probe_batch,
+    accuracy_by_distance, all_finite, derived_seed, FileLengths, evaluate, length_generalisation, probe_batch,
     IntoTrained, MetricRow, Progress, RunData, RunSummary, TrainObserver, TrainOutcome,
     STREAM_BATCHES,
 };
@@ -384,6 +384,7 @@ where
             metrics: self.metrics,
             task: task.clone(),
             probe_sequences: self.data.probe.clone(),
+            train_file_lengths: self.data.train.as_deref().and_then(FileLengths::of),
         })
     }
 }

@@ -194,6 +194,41 @@ pub struct TrainOutcome {
     pub task: Task,
     /// The fixed probe batch the gradient reports were measured on.
     pub probe_sequences: Vec<Sequence>,
+    /// A run on a data file: its training sequences' count and shortest and longest lengths in
+    /// steps (the task's `length` is the file's declared dependency length, not these).
+    pub train_file_lengths: Option<FileLengths>,
+}
+
+/// How many sequences a data file holds and their shortest and longest lengths in steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileLengths {
+    pub sequences: usize,
+    pub min_steps: usize,
+    pub max_steps: usize,
+}
+
+impl FileLengths {
+    pub fn of(sequences: &[Sequence]) -> Option<FileLengths> {
+        Some(FileLengths {
+            sequences: sequences.len(),
+            min_steps: sequences.iter().map(Sequence::len).min()?,
+            max_steps: sequences.iter().map(Sequence::len).max()?,
+        })
+    }
+
+    /// `12 sequences of 7–9 steps` (`of 7 steps` when all are equally long).
+    pub fn text(&self) -> String {
+        let steps = if self.min_steps == self.max_steps {
+            format!("{}", self.min_steps)
+        } else {
+            format!("{}–{}", self.min_steps, self.max_steps)
+        };
+        format!(
+            "{} sequence{} of {steps} steps",
+            self.sequences,
+            if self.sequences == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// The sequences a run uses, fixed by the config's seed (or read from its files).
