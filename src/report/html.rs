@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}\
 h1{border-bottom:2px solid #ddd;padding-bottom:.3em}h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;margin:1em 0;font-size:.9em;display:block;overflow-x:auto}\
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;white-space:nowrap}th{background:#f4f4f4}\
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;white-space:nowrap}th{background:#f4f4f4;white-space:normal;min-width:4em}\
 code{background:#f4f4f4;padding:0 .2em;border-radius:3px}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}\
 figure{margin:1.5em 0}figure svg{width:100%;height:auto;max-width:1000px;display:block;border:1px solid #eee}\
 figcaption{color:#555;font-size:.9em;margin-top:.3em}nav a{margin-right:1em}";

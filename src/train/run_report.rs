@@ -73,16 +73,29 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
         md,
         "| when | layer | ρ per step | half-life | horizon | ratio at farthest | mean φ′ | saturated | ‖J‖₂ | mean gate |\n|---|---|---|---|---|---|---|---|---|---|"
     );
+    let mut flagged: Vec<String> = Vec::new();
     for (when, decays, diags) in [
         ("initialisation", &s.gradients_init, &s.diagnostics_init),
         ("end", &s.gradients_final, &s.diagnostics_final),
     ] {
         for (d, g) in decays.iter().zip(diags.iter()) {
+            // the terminal's flag: a profile that is not one exponential (U-shaped, or a poor
+            // fit) has a ρ that describes only part of it
+            let rho = match &d.fit_warning {
+                Some(w) => {
+                    flagged.push(format!("layer {} at {when}, {w}", d.layer));
+                    format!(
+                        "{} (not exponential, †{})",
+                        number(d.decay_per_step),
+                        flagged.len()
+                    )
+                }
+                None => number(d.decay_per_step),
+            };
             let _ = writeln!(
                 md,
-                "| {when} | {} | {} | {} | {} | {:.3e} (distance {}) | {:.4} | {:.1}% | {:.4} | {} |",
+                "| {when} | {} | {rho} | {} | {} | {:.3e} (distance {}) | {:.4} | {:.1}% | {:.4} | {} |",
                 d.layer,
-                number(d.decay_per_step),
                 number(d.half_life),
                 d.horizon.map_or("none".to_string(), |h| h.to_string()),
                 d.ratio_at_farthest,
@@ -95,6 +108,9 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
         }
     }
     let _ = writeln!(md);
+    for (i, f) in flagged.iter().enumerate() {
+        let _ = writeln!(md, "†{} {f}.\n", i + 1);
+    }
     let layers = s.gradients_init.len();
     for layer in 0..layers {
         let file = if layer == 0 {
