@@ -422,6 +422,24 @@ pub fn lock(dir: &Path) -> Result<DirLock> {
     Ok(DirLock { _file: file })
 }
 
+/// Writes `value` as pretty JSON through [`write_atomic`].
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::bad_file(path, e.to_string()))?;
+    write_atomic(path, format!("{text}\n").as_bytes())
+}
+
+/// Writes through a temporary file, flushed to disk (fsync), and a rename, so a reader (or a
+/// machine that lost power) never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    file.write_all(bytes).map_err(|e| io(&tmp, e))?;
+    file.sync_all().map_err(|e| io(&tmp, e))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,22 +494,4 @@ mod tests {
         drop(first);
         lock(tmp.path()).unwrap();
     }
-}
-
-/// Writes `value` as pretty JSON through [`write_atomic`].
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text =
-        serde_json::to_string_pretty(value).map_err(|e| Error::bad_file(path, e.to_string()))?;
-    write_atomic(path, format!("{text}\n").as_bytes())
-}
-
-/// Writes through a temporary file, flushed to disk (fsync), and a rename, so a reader (or a
-/// machine that lost power) never sees half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
-    file.write_all(bytes).map_err(|e| io(&tmp, e))?;
-    file.sync_all().map_err(|e| io(&tmp, e))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }

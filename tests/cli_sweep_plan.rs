@@ -51,7 +51,10 @@ fn a_grid_from_flags_uses_trains_defaults_and_dry_run_runs_nothing() {
         (stderr, results)
     };
     let (stderr, results) = run(&[], "plain");
-    assert!(stderr.contains("1 run into"), "one run is \"1 run\": {stderr}");
+    assert!(
+        stderr.contains("1 run into"),
+        "one run is \"1 run\": {stderr}"
+    );
     assert!(stderr.contains("--hidden 64"), "{stderr}");
     assert!(
         results
@@ -87,7 +90,9 @@ fn a_usage_error_comes_before_any_other_output() {
     std::fs::write(tmp.path().join("taken/notes.txt"), "mine").unwrap();
     let output = rnnlab(
         tmp.path(),
-        &["sweep", "--cell", "rnn", "--length", "5", "--steps", "2", "--out", "taken"],
+        &[
+            "sweep", "--cell", "rnn", "--length", "5", "--steps", "2", "--out", "taken",
+        ],
     );
     assert_eq!(output.status.code(), Some(2));
     let stderr = text(&output.stderr);

@@ -277,8 +277,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     // found there comes before any other output
     let mut header = String::new();
     {
-        let _ = writeln!(header, "{}: {} into {}", exp.name, runs_text(runs.len()), out.display());
-        let _ = writeln!(header, "base configuration (every run, before its grid values):");
+        let _ = writeln!(
+            header,
+            "{}: {} into {}",
+            exp.name,
+            runs_text(runs.len()),
+            out.display()
+        );
+        let _ = writeln!(
+            header,
+            "base configuration (every run, before its grid values):"
+        );
         let mut line = String::from(" ");
         for option in TRAIN_OPTIONS
             .iter()
@@ -304,7 +313,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             })
             .collect();
         let _ = writeln!(header, "grid: {}", grid.join(" × "));
-        let _ = writeln!(header, 
+        let _ = writeln!(
+            header,
             "{} at a time × {threads} thread{} each ({} cores)",
             runs_text(jobs),
             if threads == 1 { "" } else { "s" },
@@ -393,7 +403,12 @@ fn dry_run(
         .iter()
         .map(|r| Ok((r.index, estimated_flops(&r.config)?)))
         .collect::<rnnlab::Result<HashMap<usize, f64>>>()?;
-    outln!("{}: {} into {}", exp.name, runs_text(runs.len()), out.display());
+    outln!(
+        "{}: {} into {}",
+        exp.name,
+        runs_text(runs.len()),
+        out.display()
+    );
     outln!("index,run,directory,estimated_flops");
     for run in runs {
         outln!(
@@ -543,7 +558,7 @@ impl Bars {
 impl SweepObserver for Bars {
     fn planned(&self, pending: &[&RunSpec], done: usize) {
         if let Some(header) = self.header.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = self.multi.suspend(|| eprint!("{header}"));
+            self.multi.suspend(|| eprint!("{header}"));
         }
         *self.costs.lock().unwrap_or_else(|e| e.into_inner()) = pending
             .iter()

@@ -155,6 +155,10 @@ pub fn compare_table_with(
     table: &ResultsTable,
     all_values: bool,
 ) -> Result<Vec<TaskComparison>> {
+    // Long (~125 lines): per task, the rows at the chosen tuned values, then per (group, length)
+    // the cell statistics, L50, the verdicts and the longest runs, filled into one
+    // TaskComparison; stats, L50 and verdicts are already functions. Split per task when it next
+    // changes.
     let runs = exp.runs()?;
     let base_cols = group_columns(exp, false);
     let cols = group_columns(exp, all_values);

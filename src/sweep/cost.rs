@@ -49,7 +49,12 @@ pub fn measure_flop_rate(config: &TrainConfig, threads: usize) -> Result<f64> {
     let task = Task::new(config.task.clone())?;
     let bench = crate::bench::BenchConfig {
         cell: config.model.cell,
-        hidden: config.model.layer_widths().first().copied().unwrap_or(config.model.hidden),
+        hidden: config
+            .model
+            .layer_widths()
+            .first()
+            .copied()
+            .unwrap_or(config.model.hidden),
         batch: config.batch,
         length: task.steps(),
         vocab: task.input_width(),

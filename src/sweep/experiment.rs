@@ -13,7 +13,6 @@ use crate::train::config::ron_error;
 use crate::train::options::{find_option, option_names, set_option};
 use crate::train::TrainConfig;
 
-
 /// The most runs one sweep holds: an experiment's grid is refused above it, counted from the
 /// product of its axes before any run is built (as `--seeds` is).
 pub const MAX_RUNS: u64 = 100_000;
@@ -533,7 +532,9 @@ impl Experiment {
         if count > u128::from(MAX_RUNS) {
             return Err(Error::invalid(
                 "grid",
-                format!("{count} runs; a sweep holds at most {MAX_RUNS} (split it into experiments)"),
+                format!(
+                    "{count} runs; a sweep holds at most {MAX_RUNS} (split it into experiments)"
+                ),
             ));
         }
         let runs = self.runs()?;

@@ -179,6 +179,8 @@ impl SweepPlots {
     /// The solved metric against length, one series per group (mean over seeds, seed min–max
     /// band, ✕ where a run diverged), the memoryless baseline and the solved threshold.
     pub fn metric_plot(&self, path: &Path) -> Result<()> {
+        // Long (~120 lines): the series per group, the diverged markers, the baseline and the
+        // threshold lines, each needing the same per-group rows; split by those when it changes.
         let mse = self.uses_mse();
         let value = |r: &RunPoint| {
             if mse {

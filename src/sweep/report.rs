@@ -38,6 +38,9 @@ fn protocol_text() -> String {
 /// Writes `dir/plots/*.svg`, `dir/report.md` and `dir/report.html` (the same report as one
 /// self-contained page, with the files and the experiment).
 pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]) -> Result<()> {
+    // Long (~150 lines): the report's sections in reading order, each a few lines of Markdown
+    // around a table or a plot; one function keeps the order visible. Split a section out when
+    // it grows logic of its own.
     let plots = dir.join("plots");
     let mut md = String::new();
     let _ = writeln!(md, "# {}\n\n{}\n", exp.name, exp.description);

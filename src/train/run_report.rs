@@ -26,6 +26,9 @@ fn number(v: Option<f64>) -> String {
 
 /// The run's report as Markdown (image paths relative to the run directory).
 pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> String {
+    // Long (~190 lines): the report's sections in reading order (verdict, gradient report,
+    // learning over time, definitions, configuration, files); one function keeps the order
+    // visible. Split a section out when it grows logic of its own.
     let s = &outcome.summary;
     let caption = config_caption(config, &[]);
     let mut md = String::new();

@@ -15,9 +15,9 @@ use std::time::Instant;
 use super::config::TrainConfig;
 use super::metadata::RunMetadata;
 use super::trainer::{
-    accuracy_by_distance, all_finite, derived_seed, FileLengths, evaluate, length_generalisation, probe_batch,
-    IntoTrained, MetricRow, Progress, RunData, RunSummary, TrainObserver, TrainOutcome,
-    STREAM_BATCHES,
+    accuracy_by_distance, all_finite, derived_seed, evaluate, length_generalisation, probe_batch,
+    FileLengths, IntoTrained, MetricRow, Progress, RunData, RunSummary, TrainObserver,
+    TrainOutcome, STREAM_BATCHES,
 };
 use crate::analysis::gradient_report::{probe_gradients, GradientProbe};
 use crate::analysis::history::{history_passes, measure_history, HistoryPoint};
@@ -177,10 +177,10 @@ where
             grad_norm: Some(report.grad_norm),
             clipped: Some(report.clipped),
         };
-        if self.step % self.config.eval_every == 0 || self.step == self.config.steps {
+        if self.step.is_multiple_of(self.config.eval_every) || self.step == self.config.steps {
             self.evaluate_and_check_solved(&mut row)?;
         }
-        if self.history_every > 0 && self.step % self.history_every == 0 {
+        if self.history_every > 0 && self.step.is_multiple_of(self.history_every) {
             // the step's own evaluation when it had one (no extra one: it would cost more than
             // the history point)
             self.record_history(row.eval_loss.zip(row.eval_accuracy), observer)?;
@@ -193,7 +193,7 @@ where
             eval_accuracy: Some(self.eval.1),
             clip_rate: self.clipped_steps as f64 / self.step as f64,
         });
-        if self.config.probe_every > 0 && self.step % self.config.probe_every == 0 {
+        if self.config.probe_every > 0 && self.step.is_multiple_of(self.config.probe_every) {
             self.probe(observer)?;
         }
         Ok(())

@@ -131,6 +131,9 @@ pub(super) fn build_ctx<'a, 'b>(
 
 /// Draws the chart into an SVG string.
 pub(super) fn render_svg(chart: &Chart) -> std::result::Result<String, DrawError> {
+    // Long (~160 lines): plotters' drawing sequence (canvas, mesh, bands, series, references,
+    // legend) shares the context and the mapped series; the legend placement and each drawing
+    // primitive are already functions below.
     let spec = &chart.spec;
     let mapped: Vec<Mapped> = chart.series.iter().map(|s| map_series(s, spec)).collect();
     let mut xs: Vec<f64> = mapped
