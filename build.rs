@@ -25,10 +25,13 @@ fn main() {
         ""
     };
     println!("cargo:rustc-env=RNNLAB_GIT_COMMIT={commit}{suffix}");
-    for path in [".git/HEAD", ".git/index", ".git/refs"] {
+    // Rerun when the commit changes (HEAD, refs) or a source changes (the -modified flag).
+    // Not .git/index: `git status` (above, and any a user runs) rewrites it, so watching it made
+    // `cargo run --release` rebuild after `cargo build --release` for nothing. In a worktree
+    // `.git` is a file and these paths do not exist: the commit is then read at every source change.
+    for path in [".git/HEAD", ".git/refs", "src", "Cargo.toml", "build.rs"] {
         if std::path::Path::new(path).exists() {
             println!("cargo:rerun-if-changed={path}");
         }
     }
-    println!("cargo:rerun-if-changed=build.rs");
 }

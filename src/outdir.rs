@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 pub const MARKER_FILE: &str = ".rnnlab-output";
 /// The lock file of a sweep directory.
 pub const LOCK_FILE: &str = ".rnnlab-lock";
+/// Where output directories go when no `--out` is given: `runs/<name>`.
+pub const DEFAULT_ROOT: &str = "runs";
 
 /// What an owned directory holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -420,6 +422,24 @@ pub fn lock(dir: &Path) -> Result<DirLock> {
     file.seek(SeekFrom::Start(0)).map_err(|e| io(&path, e))?;
     writeln!(file, "{}", std::process::id()).map_err(|e| io(&path, e))?;
     Ok(DirLock { _file: file })
+}
+
+/// Writes `value` as pretty JSON through [`write_atomic`].
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::bad_file(path, e.to_string()))?;
+    write_atomic(path, format!("{text}\n").as_bytes())
+}
+
+/// Writes through a temporary file, flushed to disk (fsync), and a rename, so a reader (or a
+/// machine that lost power) never sees half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut file = File::create(&tmp).map_err(|e| io(&tmp, e))?;
+    file.write_all(bytes).map_err(|e| io(&tmp, e))?;
+    file.sync_all().map_err(|e| io(&tmp, e))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
 
 #[cfg(test)]

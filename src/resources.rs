@@ -60,8 +60,9 @@ const GIB: u128 = 1024 * MIB;
 
 /// The limit where the physical memory cannot be read: 8 GiB.
 pub const FALLBACK_LIMIT: u64 = 8 << 30;
-/// The most runs one sweep may hold (the grid, every shard together).
-pub const MAX_RUNS: u64 = 100_000;
+/// The most runs one sweep may hold (the grid, every shard together); declared with the
+/// experiment, which checks it first.
+pub use crate::sweep::experiment::MAX_RUNS;
 /// What the process needs before any array exists: code, allocator, standard library.
 const PROCESS_BASE: u128 = 8 * MIB;
 /// Bytes kept per metric row and per gradient-report row.

@@ -763,6 +763,27 @@ fn file_cases() -> Vec<Case> {
             Some("g"),
         ),
     ];
+    // a 12 KB experiment file whose grid multiplies out to 10^9 runs (three axes of 1,000
+    // values): refused from the product of its axes before any run is built, as --seeds is
+    // (it aborted after allocating 3.8 GB)
+    for dry_run in [false, true] {
+        let mut args = vec!["sweep", "--config", "huge.ron", "--out", "s", "--quiet"];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        v.push(
+            case("files", 2, &["huge.ron", "grid", "1000000000 runs", "at most"], &args)
+                .setup(|sb| {
+                    let values: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
+                    let values = values.join(", ");
+                    let text = format!(
+                        "(name: \"huge\", base: (), grid: {{\"hidden\": [{values}], \"steps\": [{values}], \"batch\": [{values}]}})\n"
+                    );
+                    write(&sb.w("huge.ron"), text.as_bytes());
+                })
+                .out("s"),
+        );
+    }
     for (fixture, file, args, out) in targets {
         for (how, make) in broken_files() {
             let fixture = fixture.to_string();

@@ -125,7 +125,7 @@ fn threads_per_run_do_not_change_results_and_the_sweep_says_what_it_chose() {
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("1 runs at a time × 3 threads each"),
+        stderr.contains("1 run at a time × 3 threads each"),
         "{stderr}"
     );
     assert_eq!(

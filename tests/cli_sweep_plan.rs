@@ -25,10 +25,14 @@ fn a_grid_from_flags_uses_trains_defaults_and_dry_run_runs_nothing() {
     assert!(lines[0].contains("4 runs"), "{out}");
     assert_eq!(lines[1], "index,run,directory,estimated_flops");
     assert!(
-        lines[2].starts_with("0,length=5,cell=rnn,runs/length-5_cell-rnn,"),
-        "{out}"
+        lines[2].starts_with("0,length=5,cell=rnn,plan/runs/length-5_cell-rnn,"),
+        "the run directories as they will be, inside the sweep directory: {out}"
     );
     assert!(out.contains("total:"), "{out}");
+    assert!(
+        out.contains("estimated time of the training steps: ") && out.contains("GFLOP/s per run"),
+        "{out}"
+    );
     assert!(
         !tmp.path().join("plan").exists(),
         "a dry run writes nothing"
@@ -47,6 +51,10 @@ fn a_grid_from_flags_uses_trains_defaults_and_dry_run_runs_nothing() {
         (stderr, results)
     };
     let (stderr, results) = run(&[], "plain");
+    assert!(
+        stderr.contains("1 run into"),
+        "one run is \"1 run\": {stderr}"
+    );
     assert!(stderr.contains("--hidden 64"), "{stderr}");
     assert!(
         results
@@ -73,6 +81,23 @@ fn a_grid_from_flags_uses_trains_defaults_and_dry_run_runs_nothing() {
         stderr.is_empty(),
         "--quiet prints nothing on stderr: {stderr}"
     );
+}
+
+#[test]
+fn a_usage_error_comes_before_any_other_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("taken")).unwrap();
+    std::fs::write(tmp.path().join("taken/notes.txt"), "mine").unwrap();
+    let output = rnnlab(
+        tmp.path(),
+        &[
+            "sweep", "--cell", "rnn", "--length", "5", "--steps", "2", "--out", "taken",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "only the error: {stderr}");
+    assert!(stderr.contains("taken"), "{stderr}");
 }
 
 #[test]

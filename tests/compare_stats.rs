@@ -2,12 +2,12 @@
 //! intervals, L50 with its bootstrap, and verdicts that rank two groups only when a
 //! Holm-corrected one-sided Fisher exact test supports it.
 
-use rnnlab::sweep::compare::{
-    compare_table, comparison_text, write_report, TaskComparison, Verdict,
-};
+use rnnlab::sweep::compare::{compare_table, TaskComparison, Verdict};
 use rnnlab::sweep::experiment::GridValue;
+use rnnlab::sweep::report::write_report;
 use rnnlab::sweep::results::METRIC_COLUMNS;
 use rnnlab::sweep::runner::option_columns;
+use rnnlab::sweep::tables::comparison_text;
 use rnnlab::sweep::{Experiment, ResultRow, ResultsTable};
 
 /// The built-in benchmark with cells rnn and gru (the grid only names the experiment's axes; the

@@ -2,12 +2,12 @@
 //! value by the stated rule (best mean validation score over all its lengths and seeds; ties → the
 //! smaller value), then reports only the chosen runs. Results tables are built in code.
 
-use rnnlab::sweep::compare::{
-    choose, compare_table, compare_table_with, comparison_text, TaskComparison, ValidationMetric,
-};
+use rnnlab::sweep::compare::{compare_table, compare_table_with, TaskComparison};
 use rnnlab::sweep::experiment::GridValue;
 use rnnlab::sweep::results::{ResultsTable, METRIC_COLUMNS};
 use rnnlab::sweep::runner::option_columns;
+use rnnlab::sweep::tables::comparison_text;
+use rnnlab::sweep::tuning::{choose, ValidationMetric};
 use rnnlab::sweep::{Experiment, ResultRow};
 use rnnlab::tasks::TaskKind;
 use rnnlab::train::trainer::{derived_seed, RunData, STREAM_EVAL, STREAM_VAL};

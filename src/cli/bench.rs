@@ -55,6 +55,10 @@ pub struct BenchArgs {
     /// every row; give one configuration per run for a per-configuration peak.
     #[arg(long)]
     memory: bool,
+    /// No notices on stderr (the warning about a block slower than the others); the CSV still
+    /// goes to stdout.
+    #[arg(long)]
+    quiet: bool,
     /// Refuse a configuration whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or
     /// bytes) [default: half the physical memory].
     #[arg(long, value_name = "SIZE", value_parser = rnnlab::resources::parse_size)]
@@ -125,7 +129,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             String::new()
         };
         outln!("{}{spread}{memory}", result.csv_row());
-        if let Some(warning) = result.outlier_warning() {
+        if let Some(warning) = result.outlier_warning().filter(|_| !args.quiet) {
             eprintln!("{warning}");
         }
     }

@@ -53,7 +53,7 @@ fn export(args: ExportArgs) -> anyhow::Result<()> {
     let ds = load_dataset(&args.file)?;
     check_replaceable_dataset(&args.out, args.force)?;
     let text = rnnlab::tasks::write_dataset_json(&ds.task, &ds.sequences)?;
-    rnnlab::train::run_dir::write_atomic(&args.out, text.as_bytes())?;
+    rnnlab::outdir::write_atomic(&args.out, text.as_bytes())?;
     outln!(
         "{} {} sequences → {}",
         ds.sequences.len(),

@@ -34,6 +34,10 @@ pub struct GradientsArgs {
     /// Replace an existing output directory.
     #[arg(long)]
     force: bool,
+    /// No progress output. This command prints none (its results go to stdout, errors to
+    /// stderr); the flag is accepted as by train, sweep and bench, so a script can pass it to all.
+    #[arg(long)]
+    quiet: bool,
     #[command(flatten)]
     threads: super::ThreadsArg,
     /// Refuse a run whose estimated memory is above SIZE (e.g. 4G, 512M, 2GiB or bytes)
@@ -80,6 +84,8 @@ pub fn terminal_columns() -> usize {
 
 pub fn run(args: GradientsArgs) -> anyhow::Result<()> {
     args.threads.apply()?;
+    // nothing to silence: see the flag's help
+    let _ = args.quiet;
     if let Some(dir) = &args.model {
         for file in ["model.ron", "model.safetensors"] {
             if !dir.join(file).is_file() {

@@ -134,11 +134,15 @@ pub fn print_run_summary(
     outcome: &TrainOutcome,
 ) -> anyhow::Result<()> {
     let s = &outcome.summary;
+    // a data file's run: the file and its sequences' lengths, not the task's declared length
+    let length = match (&config.data, &outcome.train_file_lengths) {
+        (Some(file), Some(lengths)) => format!("on {} ({})", file.display(), lengths.text()),
+        _ => format!("length {}", config.task.length),
+    };
     outln!(
-        "{} {} length {} seed {} → {}",
+        "{} {} {length} seed {} → {}",
         config.task.task,
         config.model.cell,
-        config.task.length,
         config.seed,
         out.display()
     );

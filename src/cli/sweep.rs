@@ -3,15 +3,18 @@
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use rnnlab::outdir::{lock, marker_kind, DirKind, MARKER_FILE};
-use rnnlab::sweep::compare::{compare_dir_with, comparison_text, write_report};
-use rnnlab::sweep::cost::{estimated_flops, flops_text};
+use rnnlab::sweep::compare::compare_dir_with;
+use rnnlab::sweep::cost::{duration_text, estimated_flops, flops_text, measure_flop_rate};
 use rnnlab::sweep::experiment::{file_safe, MAX_NAME_BYTES};
 use rnnlab::sweep::merge::merge_sweeps;
+use rnnlab::sweep::report::write_report;
+use rnnlab::sweep::tables::comparison_text;
 use rnnlab::sweep::{
     run_sweep, Experiment, GridValue, ResultRow, RunSpec, Shard, SweepObserver, SweepSettings,
 };
@@ -98,7 +101,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Run only the I-th of N disjoint slices of the grid (0-based), e.g. 0/4.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     shard: Option<String>,
     /// Sweep directory [default: runs/<experiment name>].
     #[arg(long)]
@@ -279,7 +282,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&exp.name));
+        .unwrap_or_else(|| PathBuf::from(rnnlab::outdir::DEFAULT_ROOT).join(&exp.name));
     if args.slurm.wanted() {
         let conflicts = [
             ("shard", args.shard.is_some()),
@@ -308,11 +311,23 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .filter(|r| shard.is_none_or(|s| s.contains(r.index)))
         .collect();
     if args.dry_run {
-        return dry_run(&exp, &out, &runs, jobs);
+        return dry_run(&exp, &out, &runs, jobs, threads);
     }
-    if !args.quiet {
-        eprintln!("{}: {} runs into {}", exp.name, runs.len(), out.display());
-        eprintln!("base configuration (every run, before its grid values):");
+    // printed when the sweep has claimed its directory (Bars::planned), so that a usage error
+    // found there comes before any other output
+    let mut header = String::new();
+    {
+        let _ = writeln!(
+            header,
+            "{}: {} into {}",
+            exp.name,
+            runs_text(runs.len()),
+            out.display()
+        );
+        let _ = writeln!(
+            header,
+            "base configuration (every run, before its grid values):"
+        );
         let mut line = String::from(" ");
         for option in TRAIN_OPTIONS
             .iter()
@@ -320,12 +335,12 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         {
             let item = format!(" --{} {}", option.name, (option.get)(&exp.base));
             if line.len() + item.len() > 100 {
-                eprintln!("{line}");
+                let _ = writeln!(header, "{line}");
                 line = String::from(" ");
             }
             line.push_str(&item);
         }
-        eprintln!("{line}");
+        let _ = writeln!(header, "{line}");
         let grid: Vec<String> = exp
             .axes()
             .iter()
@@ -337,14 +352,17 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                 }
             })
             .collect();
-        eprintln!("grid: {}", grid.join(" × "));
-        eprintln!(
-            "{jobs} runs at a time × {threads} thread{} each ({} cores)",
+        let _ = writeln!(header, "grid: {}", grid.join(" × "));
+        let _ = writeln!(
+            header,
+            "{} at a time × {threads} thread{} each ({} cores)",
+            runs_text(jobs),
             if threads == 1 { "" } else { "s" },
             rnnlab::parallel::cores()
         );
     }
     let bars = Bars::new(args.quiet, !std::io::stderr().is_terminal(), runs.len());
+    *bars.header.lock().unwrap_or_else(|e| e.into_inner()) = (!args.quiet).then_some(header);
     let settings = SweepSettings {
         jobs,
         threads,
@@ -367,7 +385,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
                 .join(", "),
             out.join("results.csv").display()
         );
-        rnnlab::train::run_dir::write_atomic(&out.join("search.txt"), text.as_bytes())?;
+        rnnlab::outdir::write_atomic(&out.join("search.txt"), text.as_bytes())?;
         if shard.is_none() {
             report(&out, false)?;
         }
@@ -376,9 +394,9 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let outcome = run_sweep(&exp, &out, &settings, &bars)?;
     bars.clear();
     outln!(
-        "{}: {} runs finished now, {} already done → {}",
+        "{}: {} finished now, {} already done → {}",
         exp.name,
-        outcome.ran,
+        runs_text(outcome.ran),
         outcome.skipped,
         out.join("results.csv").display()
     );
@@ -431,34 +449,63 @@ pub fn jobs_and_threads(
     })
 }
 
+/// `1 run`, `4 runs`.
+fn runs_text(n: usize) -> String {
+    format!("{n} run{}", if n == 1 { "" } else { "s" })
+}
+
 /// `--dry-run`: the runs, their directories and estimated cost, on stdout.
 fn dry_run(
     exp: &Experiment,
     out: &std::path::Path,
     runs: &[RunSpec],
     jobs: usize,
+    threads: usize,
 ) -> anyhow::Result<()> {
     let costs = runs
         .iter()
         .map(|r| Ok((r.index, estimated_flops(&r.config)?)))
         .collect::<rnnlab::Result<HashMap<usize, f64>>>()?;
-    outln!("{}: {} runs into {}", exp.name, runs.len(), out.display());
+    outln!(
+        "{}: {} into {}",
+        exp.name,
+        runs_text(runs.len()),
+        out.display()
+    );
     outln!("index,run,directory,estimated_flops");
     for run in runs {
         outln!(
-            "{},{},runs/{},{:.3e}",
+            "{},{},{},{:.3e}",
             run.index,
             run.id(),
-            run.dir_name(),
+            out.join("runs").join(run.dir_name()).display(),
             costs[&run.index]
         );
     }
     let total: f64 = costs.values().sum();
     outln!(
-        "total: {} (an upper bound: each run counted at all its steps; early stopping ends runs sooner), {} runs at a time",
+        "total: {} (an upper bound: each run counted at all its steps; early stopping ends runs sooner), {} at a time",
         flops_text(total),
-        jobs
+        runs_text(jobs)
     );
+    // the time: the work at a speed measured now, on the run with the most work per step
+    let costliest = runs.iter().max_by(|a, b| {
+        let per_step = |r: &RunSpec| costs[&r.index] / r.config.steps.max(1) as f64;
+        per_step(a).total_cmp(&per_step(b))
+    });
+    if let Some(run) = costliest {
+        let rate = measure_flop_rate(&run.config, threads)?;
+        let seconds = total / (rate * jobs.min(runs.len()).max(1) as f64);
+        outln!(
+            "estimated time of the training steps: {} at {:.2} GFLOP/s per run (measured now: a few steps of run {} at {} thread{}), {} at a time; evaluations and gradient probes come on top, early stopping ends runs sooner",
+            duration_text(seconds),
+            rate / 1e9,
+            run.index,
+            threads,
+            if threads == 1 { "" } else { "s" },
+            runs_text(jobs.min(runs.len()).max(1))
+        );
+    }
     Ok(())
 }
 
@@ -475,6 +522,8 @@ struct Bars {
     /// work of finished runs, and per run in flight its (done fraction)
     work: Mutex<(f64, HashMap<usize, f64>)>,
     total_runs: usize,
+    /// The configuration lines, printed once the sweep has planned (None: --quiet).
+    header: Mutex<Option<String>>,
 }
 
 /// How often a plain progress line is printed when stderr is not a terminal.
@@ -518,6 +567,7 @@ impl Bars {
             costs: Mutex::new(HashMap::new()),
             work: Mutex::new((0.0, HashMap::new())),
             total_runs,
+            header: Mutex::new(None),
         }
     }
 
@@ -570,13 +620,16 @@ impl Bars {
 
 impl SweepObserver for Bars {
     fn planned(&self, pending: &[&RunSpec], done: usize) {
+        if let Some(header) = self.header.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            self.multi.suspend(|| eprint!("{header}"));
+        }
         *self.costs.lock().unwrap_or_else(|e| e.into_inner()) = pending
             .iter()
             .map(|r| (r.index, estimated_flops(&r.config).unwrap_or(0.0)))
             .collect();
         self.overall.set_message(format!(
-            "{} runs to go ({done} of {} done before)",
-            pending.len(),
+            "{} to go ({done} of {} done before)",
+            runs_text(pending.len()),
             self.total_runs
         ));
         if let Some(plain) = &self.plain {
@@ -660,8 +713,8 @@ pub struct MergeArgs {
 pub fn merge(args: MergeArgs) -> anyhow::Result<()> {
     let table = merge_sweeps(&args.out, &args.dirs)?;
     outln!(
-        "merged {} runs from {} directories → {}",
-        table.rows.len(),
+        "merged {} from {} directories → {}",
+        runs_text(table.rows.len()),
         args.dirs.len(),
         args.out.display()
     );

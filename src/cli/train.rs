@@ -80,7 +80,7 @@ impl Args for TrainOptions {
                 TrainFlag::Value(value_name) => Arg::new(option.name)
                     .long(option.name)
                     .value_name(value_name)
-                    .allow_negative_numbers(true),
+                    .allow_hyphen_values(true),
                 TrainFlag::Switch { flag, .. } => {
                     Arg::new(flag).long(flag).action(ArgAction::SetTrue)
                 }

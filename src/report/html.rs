@@ -1,8 +1,7 @@
 //! `report.html`: one self-contained page (inline SVG and CSS, no network, no script from
 //! elsewhere) made from the Markdown report rnnlab writes, so the two never disagree.
 //!
-//! The Markdown is the subset rnnlab's reports use: `#`–`###` headings, paragraphs, `- ` lists,
-//! pipe tables, fenced code blocks, and inline `code`, **bold** and [links](url). An image line
+//! The Markdown is CommonMark with pipe tables, turned into HTML by pulldown-cmark. An image line
 //! `![caption](plots/x.svg)` whose file exists is inlined as the SVG itself in a `<figure>`.
 //!
 //! The page checks itself when it loads: a small inline script measures every figure and records
@@ -11,13 +10,15 @@
 
 use std::path::Path;
 
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+
 use crate::error::{Error, Result};
 
 /// The page's style: readable widths, tables with borders, figures scaled to the page.
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}\
 h1{border-bottom:2px solid #ddd;padding-bottom:.3em}h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;margin:1em 0;font-size:.9em;display:block;overflow-x:auto}\
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;white-space:nowrap}th{background:#f4f4f4}\
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;white-space:nowrap}th{background:#f4f4f4;white-space:normal;min-width:4em}\
 code{background:#f4f4f4;padding:0 .2em;border-radius:3px}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}\
 figure{margin:1.5em 0}figure svg{width:100%;height:auto;max-width:1000px;display:block;border:1px solid #eee}\
 figcaption{color:#555;font-size:.9em;margin-top:.3em}nav a{margin-right:1em}";
@@ -59,53 +60,6 @@ fn slug(text: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
-/// Inline Markdown of one line of (unescaped) text: `code`, **bold** and [text](url).
-fn inline(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix('`') {
-            if let Some(end) = after.find('`') {
-                out.push_str(&format!("<code>{}</code>", escape(&after[..end])));
-                rest = &after[end + 1..];
-                continue;
-            }
-        }
-        if let Some(after) = rest.strip_prefix("**") {
-            if let Some(end) = after.find("**") {
-                out.push_str(&format!("<strong>{}</strong>", inline(&after[..end])));
-                rest = &after[end + 2..];
-                continue;
-            }
-        }
-        if let Some(after) = rest.strip_prefix('[') {
-            if let Some(close) = after.find("](") {
-                if let Some(end) = after[close + 2..].find(')') {
-                    let label = &after[..close];
-                    let url = &after[close + 2..close + 2 + end];
-                    out.push_str(&format!(
-                        "<a href=\"{}\">{}</a>",
-                        escape(url),
-                        inline(label)
-                    ));
-                    rest = &after[close + 3 + end..];
-                    continue;
-                }
-            }
-        }
-        let c = rest.chars().next().unwrap_or(' ');
-        out.push_str(&escape(&c.to_string()));
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
-/// The cells of a pipe-table row.
-fn table_cells(line: &str) -> Vec<String> {
-    let inner = line.trim().trim_start_matches('|').trim_end_matches('|');
-    inner.split('|').map(|c| c.trim().to_string()).collect()
-}
-
 /// An SVG file's markup without its XML declaration, ready to inline; None if unreadable.
 fn inline_svg(path: &Path) -> Option<String> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -113,119 +67,123 @@ fn inline_svg(path: &Path) -> Option<String> {
     Some(text[start..].to_string())
 }
 
-/// The HTML body of `markdown`; image paths are relative to `dir`.
+/// The HTML body of `markdown` (CommonMark with tables, by pulldown-cmark); image paths are
+/// relative to `dir`. Three things are rnnlab's own: headings carry GitHub's anchors
+/// ([`slug`]), a paragraph that is one image becomes a `<figure>` with the SVG inlined, and raw
+/// HTML in the Markdown is shown as text (the reports never mean any, and a `<` in a caption
+/// must not become a tag).
 pub fn markdown_to_html(markdown: &str, dir: &Path) -> String {
-    let lines: Vec<&str> = markdown.lines().collect();
-    let mut html = String::new();
+    let events: Vec<Event> = Parser::new_ext(markdown, Options::ENABLE_TABLES)
+        .map(|e| match e {
+            Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+            e => e,
+        })
+        .collect();
+    // the page's own blocks replace theirs in the stream as ready HTML; one push_html at the
+    // end, since the writer keeps state across events (a table's head and body)
+    let mut out: Vec<Event> = Vec::with_capacity(events.len());
     let mut i = 0;
-    while i < lines.len() {
-        let line = lines[i];
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
-            i += 1;
-        } else if let Some(fence) = trimmed.strip_prefix("```") {
-            let _language = fence;
-            let mut code = Vec::new();
-            i += 1;
-            while i < lines.len() && !lines[i].trim().starts_with("```") {
-                code.push(lines[i]);
+    while i < events.len() {
+        match &events[i] {
+            Event::Start(Tag::Heading { level, .. }) => {
+                let end = block_end(&events, i);
+                let inner = &events[i + 1..end];
+                let mut body = String::new();
+                pulldown_cmark::html::push_html(&mut body, inner.iter().cloned());
+                let level = *level as usize;
+                out.push(Event::Html(
+                    format!(
+                        "<h{level} id=\"{}\">{body}</h{level}>\n",
+                        slug(&plain_text(inner))
+                    )
+                    .into(),
+                ));
+                i = end + 1;
+            }
+            Event::Start(Tag::Paragraph) => {
+                let end = block_end(&events, i);
+                match lone_image(&events[i + 1..end]) {
+                    Some((src, caption)) => {
+                        out.push(Event::Html(figure(dir, &src, caption).into()))
+                    }
+                    None => out.extend(events[i..=end].iter().cloned()),
+                }
+                i = end + 1;
+            }
+            e => {
+                out.push(e.clone());
                 i += 1;
             }
-            i += 1;
-            html.push_str(&format!("<pre>{}</pre>\n", escape(&code.join("\n"))));
-        } else if trimmed.starts_with('#') {
-            let level = trimmed.chars().take_while(|&c| c == '#').count().min(6);
-            let text = trimmed[level..].trim();
-            html.push_str(&format!(
-                "<h{level} id=\"{}\">{}</h{level}>\n",
-                slug(text),
-                inline(text)
-            ));
-            i += 1;
-        } else if trimmed.starts_with("![") && trimmed.ends_with(')') {
-            let close = trimmed.find("](").unwrap_or(trimmed.len());
-            let caption = trimmed.get(2..close).unwrap_or("");
-            let src = trimmed.get(close + 2..trimmed.len() - 1).unwrap_or("");
-            let svg = src
-                .ends_with(".svg")
-                .then(|| inline_svg(&dir.join(src)))
-                .flatten();
-            let figure = match svg {
-                Some(svg) => svg,
-                None => format!("<img src=\"{}\" alt=\"{}\">", escape(src), escape(caption)),
-            };
-            html.push_str(&format!(
-                "<figure>{figure}<figcaption>{} (<a href=\"{}\">{}</a>)</figcaption></figure>\n",
-                inline(caption),
-                escape(src),
-                escape(src)
-            ));
-            i += 1;
-        } else if trimmed.starts_with('|') {
-            let mut rows = Vec::new();
-            while i < lines.len() && lines[i].trim().starts_with('|') {
-                rows.push(table_cells(lines[i]));
-                i += 1;
-            }
-            let separator = |r: &Vec<String>| {
-                r.iter()
-                    .all(|c| !c.is_empty() && c.chars().all(|ch| "-:".contains(ch)))
-            };
-            html.push_str("<table>\n");
-            for (k, row) in rows.iter().enumerate() {
-                if separator(row) {
-                    continue;
-                }
-                let tag = if k == 0 && rows.get(1).is_some_and(separator) {
-                    "th"
-                } else {
-                    "td"
-                };
-                html.push_str("<tr>");
-                for cell in row {
-                    html.push_str(&format!("<{tag}>{}</{tag}>", inline(cell)));
-                }
-                html.push_str("</tr>\n");
-            }
-            html.push_str("</table>\n");
-        } else if trimmed.starts_with("- ") {
-            html.push_str("<ul>\n");
-            while i < lines.len() && lines[i].trim().starts_with("- ") {
-                // a list item goes on over indented lines that follow it
-                let mut item = lines[i].trim()[2..].to_string();
-                i += 1;
-                while i < lines.len()
-                    && lines[i].starts_with("  ")
-                    && !lines[i].trim().is_empty()
-                    && !lines[i].trim().starts_with("- ")
-                {
-                    item.push(' ');
-                    item.push_str(lines[i].trim());
-                    i += 1;
-                }
-                html.push_str(&format!("<li>{}</li>\n", inline(&item)));
-            }
-            html.push_str("</ul>\n");
-        } else {
-            let mut paragraph = Vec::new();
-            while i < lines.len() {
-                let t = lines[i].trim();
-                if t.is_empty()
-                    || t.starts_with('#')
-                    || t.starts_with('|')
-                    || t.starts_with("- ")
-                    || t.starts_with("```")
-                    || t.starts_with("![")
-                {
-                    break;
-                }
-                paragraph.push(t);
-                i += 1;
-            }
-            html.push_str(&format!("<p>{}</p>\n", inline(&paragraph.join(" "))));
         }
     }
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, out.into_iter());
     html
+}
+
+/// The index of the `End` event closing the block that starts at `start`.
+fn block_end(events: &[Event], start: usize) -> usize {
+    let mut depth = 0usize;
+    for (k, e) in events.iter().enumerate().skip(start) {
+        match e {
+            Event::Start(_) => depth += 1,
+            Event::End(_) => {
+                depth -= 1;
+                if depth == 0 {
+                    return k;
+                }
+            }
+            _ => {}
+        }
+    }
+    events.len() - 1
+}
+
+/// The text of `events` without markup (for anchors).
+fn plain_text(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Text(t) | Event::Code(t) => Some(t.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// When a paragraph's content is one image: its source and its caption's events.
+fn lone_image<'e, 'a>(inner: &'e [Event<'a>]) -> Option<(String, &'e [Event<'a>])> {
+    match (inner.first(), inner.last()) {
+        (Some(Event::Start(Tag::Image { dest_url, .. })), Some(Event::End(TagEnd::Image)))
+            if block_end(inner, 0) == inner.len() - 1 =>
+        {
+            Some((dest_url.to_string(), &inner[1..inner.len() - 1]))
+        }
+        _ => None,
+    }
+}
+
+/// `<figure>` of the image at `src`: the SVG itself when it is one rnnlab can read, else an
+/// `<img>`; the caption links to the file.
+fn figure(dir: &Path, src: &str, caption: &[Event]) -> String {
+    let svg = src
+        .ends_with(".svg")
+        .then(|| inline_svg(&dir.join(src)))
+        .flatten();
+    let figure = match svg {
+        Some(svg) => svg,
+        None => format!(
+            "<img src=\"{}\" alt=\"{}\">",
+            escape(src),
+            escape(&plain_text(caption))
+        ),
+    };
+    let mut caption_html = String::new();
+    pulldown_cmark::html::push_html(&mut caption_html, caption.iter().cloned());
+    format!(
+        "<figure>{figure}<figcaption>{caption_html} (<a href=\"{}\">{}</a>)</figcaption></figure>\n",
+        escape(src),
+        escape(src)
+    )
 }
 
 /// A complete page: title, the style, the self-check script and `body`.
@@ -275,8 +233,8 @@ mod tests {
         assert!(html.contains("<code>code</code>") && html.contains("<strong>bold</strong>"));
         assert!(html.contains("<a href=\"#protocol-and-definitions\">link</a>"));
         assert!(html.contains("<tr><th>a</th><th>b</th></tr>"), "{html}");
-        assert!(html.contains("<tr><td>1</td><td>2</td></tr>"));
-        assert!(html.contains("<li>two more</li>"), "{html}");
+        assert!(html.contains("<tr><td>1</td><td>2</td></tr>"), "{html}");
+        assert!(html.contains("<li>two\nmore</li>"), "{html}");
         assert!(html.contains("<figure><svg width=\"10\""), "{html}");
         assert!(!html.contains("<?xml"));
         assert!(html.contains("id=\"protocol-and-definitions\""));

@@ -9,6 +9,7 @@ pub mod heatmap;
 pub mod html;
 pub mod lit_sentence;
 mod plot;
+pub mod table;
 mod text_chart;
 
 pub use heatmap::{heatmap_svg, Heatmap};

@@ -42,6 +42,47 @@ pub fn flops_text(flops: f64) -> String {
     format!("{flops:.0} FLOP")
 }
 
+/// Times a few training steps of `config` (the bench's workload at its cell, first-layer width,
+/// batch and sequence length, `threads` threads, the best of the bench's blocks of 2 steps after
+/// 1 untimed) and returns its speed in FLOP/s as [`estimated_flops`] counts them.
+pub fn measure_flop_rate(config: &TrainConfig, threads: usize) -> Result<f64> {
+    let task = Task::new(config.task.clone())?;
+    let bench = crate::bench::BenchConfig {
+        cell: config.model.cell,
+        hidden: config
+            .model
+            .layer_widths()
+            .first()
+            .copied()
+            .unwrap_or(config.model.hidden),
+        batch: config.batch,
+        length: task.steps(),
+        vocab: task.input_width(),
+        steps: 2,
+        warmup: 1,
+        memory: crate::network::BpttMemory::Full,
+        threads,
+    };
+    let result = crate::bench::bench_training_step(&bench)?;
+    let mut one_step = config.clone();
+    one_step.steps = 1;
+    one_step.model.widths = None;
+    one_step.model.layers = 1;
+    one_step.model.hidden = bench.hidden;
+    Ok(estimated_flops(&one_step)? / (result.ms_per_step / 1000.0))
+}
+
+/// `45 s`, `12 min`, `3.4 h`.
+pub fn duration_text(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 5400.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,10 @@ use crate::train::config::ron_error;
 use crate::train::options::{find_option, option_names, set_option};
 use crate::train::TrainConfig;
 
+/// The most runs one sweep holds: an experiment's grid is refused above it, counted from the
+/// product of its axes before any run is built (as `--seeds` is).
+pub const MAX_RUNS: u64 = 100_000;
+
 /// One value in a grid, as RON writes it: `5`, `0.1`, `true` or `"lstm"`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -125,7 +129,7 @@ pub struct Experiment {
     pub variants: Vec<Variant>,
     /// Tuned options: option name → the candidate values. Each is one more axis of the grid (every
     /// run is kept), but `compare` reports each group at the value chosen on the validation set
-    /// ([`crate::sweep::compare::TUNING_RULE`]).
+    /// ([`crate::sweep::tuning::TUNING_RULE`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tune: BTreeMap<String, Vec<GridValue>>,
     /// A length search instead of a length axis (`--search-length`, [`super::search`]): the grid's
@@ -567,6 +571,17 @@ impl Experiment {
                 meanings.push((text, config));
             }
         }
+        // counted from the product of the axes before any run is built: a grid of 10^9 runs
+        // would otherwise allocate them all first (and abort)
+        let count = self.run_count();
+        if count > u128::from(MAX_RUNS) {
+            return Err(Error::invalid(
+                "grid",
+                format!(
+                    "{count} runs; a sweep holds at most {MAX_RUNS} (split it into experiments)"
+                ),
+            ));
+        }
         let runs = self.runs()?;
         let mut ids = std::collections::HashMap::new();
         let mut dirs = std::collections::HashMap::new();
@@ -593,6 +608,19 @@ impl Experiment {
             }
         }
         Ok(())
+    }
+
+    /// How many runs the grid multiplies out to (the product of its axes' lengths), without
+    /// building them.
+    pub fn run_count(&self) -> u128 {
+        self.axes().iter().fold(1u128, |runs, axis| {
+            let values = if *axis == VARIANT_AXIS {
+                self.variants.len()
+            } else {
+                self.grid.get(*axis).map_or(1, Vec::len)
+            };
+            runs.saturating_mul(values as u128)
+        })
     }
 
     /// Every run of the grid, in order: the first axis varies slowest.

@@ -3,13 +3,17 @@
 pub mod compare;
 pub mod cost;
 pub mod experiment;
+pub mod groups;
 pub mod merge;
 pub mod plots;
+pub mod report;
 pub mod results;
 pub mod runner;
 pub mod search;
 pub mod slurm;
 pub mod status;
+pub mod tables;
+pub mod tuning;
 
 pub use experiment::{Experiment, GridValue, RunSpec, Shard};
 pub use results::{ResultRow, ResultsTable};

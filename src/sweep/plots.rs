@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::compare::TaskComparison;
+use super::compare::{GeneralisationCells, TaskComparison};
 use super::{Experiment, ResultRow};
 use crate::error::Result;
 use crate::report::{format_number, Chart, ChartSpec, Dash, Scale, Series, SeriesStyle};
@@ -179,6 +179,8 @@ impl SweepPlots {
     /// The solved metric against length, one series per group (mean over seeds, seed min–max
     /// band, ✕ where a run diverged), the memoryless baseline and the solved threshold.
     pub fn metric_plot(&self, path: &Path) -> Result<()> {
+        // Long (~120 lines): the series per group, the diverged markers, the baseline and the
+        // threshold lines, each needing the same per-group rows; split by those when it changes.
         let mse = self.uses_mse();
         let value = |r: &RunPoint| {
             if mse {
@@ -390,11 +392,7 @@ impl SweepPlots {
     /// Length generalisation: the solved metric (mean over seeds) against the test length, one
     /// series per group and training length, in the group's colour (a line pattern per training
     /// length), with the solved threshold.
-    pub fn generalisation_plot(
-        &self,
-        path: &Path,
-        cells: &super::compare::GeneralisationCells,
-    ) -> Result<()> {
+    pub fn generalisation_plot(&self, path: &Path, cells: &GeneralisationCells) -> Result<()> {
         let mse = self.uses_mse();
         let title = format!(
             "{}: {} at other lengths after training ({})",

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::train::run_dir::write_atomic;
+use crate::outdir::write_atomic;
 use crate::train::RunSummary;
 
 /// The measured columns, after the option columns. `accuracy` and `loss` are on the evaluation

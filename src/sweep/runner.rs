@@ -10,10 +10,11 @@ use super::experiment::{canonical_text, Experiment, RunSpec, Shard};
 use super::results::{ResultRow, ResultsTable, FIXED_OPTION_COLUMNS};
 use crate::analysis::gradient_report::GradientProbe;
 use crate::error::{Error, Result};
+use crate::outdir::write_atomic;
 use crate::outdir::{self, DirKind};
 use crate::tasks::Solved;
 use crate::train::config::TrainConfig;
-use crate::train::run_dir::{write_atomic, RunDir};
+use crate::train::run_dir::RunDir;
 use crate::train::trainer::{train, MetricRow, Progress, RunData, TrainObserver};
 
 pub const EXPERIMENT_FILE: &str = "experiment.ron";

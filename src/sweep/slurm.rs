@@ -855,8 +855,7 @@ pub fn submit(
         let dir = shard_dir(out, i, plan.tasks);
         std::fs::create_dir_all(&dir).map_err(|e| not_writable(&dir, &e))?;
     }
-    let write =
-        |path: &Path, text: String| crate::train::run_dir::write_atomic(path, text.as_bytes());
+    let write = |path: &Path, text: String| crate::outdir::write_atomic(path, text.as_bytes());
     write(&merge_path, merge_script(exp, out, req, &plan, launch))?;
     if !shards.is_empty() {
         write(

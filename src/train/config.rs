@@ -309,6 +309,23 @@ impl TrainConfig {
             ));
         }
         self.bptt_mode().validate()?;
+        // the 1997 LSTM has no forget gate, so no forget-gate bias to set (it was accepted and
+        // recorded, and did nothing)
+        if self.model.cell == CellKind::Lstm && !self.model.forget_gate {
+            let set = if self.init.chrono != crate::init::Chrono::Off {
+                Some("chrono")
+            } else if self.init.forget_bias != crate::init::InitSpec::default().forget_bias {
+                Some("forget-bias")
+            } else {
+                None
+            };
+            if let Some(option) = set {
+                return Err(Error::invalid(
+                    option,
+                    "sets the forget gate's bias, and --no-forget-gate (forget-gate: false, the 1997 LSTM, f ≡ 1) has no forget gate: drop one of them",
+                ));
+            }
+        }
         Ok(())
     }
 

@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::run_dir::{gradient_plot_file, write_probe_files};
+use super::run_dir::write_probe_files;
+use super::run_files::gradient_plot_file;
 use super::trainer::{probe_batch, probe_sequences};
 use super::TrainConfig;
 use crate::analysis::gradient_report::{probe_gradients, GradientProbe};
@@ -125,7 +126,7 @@ fn check_vocabulary(model: &Path, data: &Path, task: &Task) -> Result<()> {
 
 /// The default directory of a report: `runs/gradients-<task>-<cell>-L<length>-s<seed>`.
 pub fn default_gradients_dir(config: &TrainConfig) -> PathBuf {
-    PathBuf::from("runs").join(format!(
+    PathBuf::from(crate::outdir::DEFAULT_ROOT).join(format!(
         "gradients-{}-{}-L{}-s{}",
         config.task.task, config.model.cell, config.task.length, config.seed
     ))

@@ -7,7 +7,9 @@ pub mod metadata;
 pub mod options;
 pub mod plots;
 pub mod run_dir;
+pub mod run_files;
 pub mod run_report;
+pub mod train_loop;
 pub mod trainer;
 pub mod watch;
 

@@ -30,6 +30,11 @@ use super::plots::{
     accuracy_plot, config_caption, gradient_history_plot, gradient_plot, learning_over_time_plot,
     loss_plot_with,
 };
+use super::run_files::{
+    gradient_history_plot_file, gradient_plot_file, CONFIG_FILE, DIAGNOSTICS_FILE, GRADIENTS_FILE,
+    GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT, METRICS_FILE, SIGNAL_HISTORY_FILE,
+    SOURCE_SIGNAL_FILE, SUMMARY_FILE, UPDATE_SHARE_FILE,
+};
 use super::trainer::{
     MetricRow, RunSummary, TrainObserver, TrainOutcome, TrainedNetwork, METRICS_CSV_HEADER,
 };
@@ -42,30 +47,8 @@ use crate::analysis::history::{
 use crate::analysis::{diagnostics_csv_rows, DIAGNOSTICS_CSV_HEADER};
 use crate::error::{Error, Result};
 use crate::model_io::save_model_initialised;
-use crate::outdir::{prepare_fresh, DirKind};
+use crate::outdir::{prepare_fresh, write_atomic, write_json, DirKind, DEFAULT_ROOT};
 use crate::tasks::OutputKind;
-
-pub const CONFIG_FILE: &str = "config.ron";
-pub const METRICS_FILE: &str = "metrics.csv";
-pub const GRADIENTS_FILE: &str = "gradients.csv";
-pub const SUMMARY_FILE: &str = "summary.ron";
-pub const DIAGNOSTICS_FILE: &str = "diagnostics.csv";
-pub const UPDATE_SHARE_FILE: &str = "update_share.csv";
-pub const SOURCE_SIGNAL_FILE: &str = "source_signal.csv";
-pub const GRADIENT_HISTORY_FILE: &str = "gradient_history.csv";
-pub const SIGNAL_HISTORY_FILE: &str = "signal_history.csv";
-/// The learning-over-time plots of layer 0 (other layers' heatmaps: `gradient_history_l1.svg`, …).
-pub const GRADIENT_HISTORY_PLOT: &str = "gradient_history.svg";
-pub const LEARNING_OVER_TIME_PLOT: &str = "learning_over_time.svg";
-
-/// The heatmap file of `layer`.
-pub fn gradient_history_plot_file(layer: usize) -> String {
-    if layer == 0 {
-        GRADIENT_HISTORY_PLOT.to_string()
-    } else {
-        format!("gradient_history_l{layer}.svg")
-    }
-}
 
 /// An open run directory receiving a run's files.
 pub struct RunDir {
@@ -83,7 +66,7 @@ pub struct RunDir {
 
 /// The default directory of a run: `runs/<task>-<cell>-L<length>-s<seed>`.
 pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
-    PathBuf::from("runs").join(format!(
+    PathBuf::from(DEFAULT_ROOT).join(format!(
         "{}-{}-L{}-s{}",
         config.task.task, config.model.cell, config.task.length, config.seed
     ))
@@ -244,15 +227,6 @@ pub fn write_probe_files(dir: &Path, probe: &GradientProbe) -> Result<()> {
     write_atomic(&dir.join(SOURCE_SIGNAL_FILE), sources.as_bytes())
 }
 
-/// The gradient plot file of `layer`: `gradients.svg`, then `gradients_l1.svg`, ….
-pub fn gradient_plot_file(layer: usize) -> String {
-    if layer == 0 {
-        "gradients.svg".to_string()
-    } else {
-        format!("gradients_l{layer}.svg")
-    }
-}
-
 /// `plots/gradients.svg` (one per layer when stacked: `gradients_l1.svg`, …), `plots/loss.svg`,
 /// `plots/accuracy.svg`. Titles name the configuration (from `DIR/config.ron`, with the task the
 /// run actually used); a diverged run says so in its titles and marks its loss curve.
@@ -335,13 +309,6 @@ pub fn write_summary(path: &Path, summary: &RunSummary) -> Result<()> {
     write_json(&path.with_extension("json"), summary)
 }
 
-/// Writes `value` as pretty JSON through [`write_atomic`].
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text =
-        serde_json::to_string_pretty(value).map_err(|e| Error::bad_file(path, e.to_string()))?;
-    write_atomic(path, format!("{text}\n").as_bytes())
-}
-
 pub fn read_summary(path: &Path) -> Result<RunSummary> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
@@ -359,15 +326,4 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
 
 fn io(path: PathBuf, source: std::io::Error) -> Error {
     Error::Io { path, source }
-}
-
-/// Writes through a temporary file, flushed to disk (fsync), and a rename, so a reader (or a
-/// machine that lost power) never sees half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut file = File::create(&tmp).map_err(|e| io(tmp.clone(), e))?;
-    file.write_all(bytes).map_err(|e| io(tmp.clone(), e))?;
-    file.sync_all().map_err(|e| io(tmp.clone(), e))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| io(path.to_path_buf(), e))
 }

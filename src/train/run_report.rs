@@ -6,14 +6,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::plots::config_caption;
-use super::run_dir::{
-    gradient_history_plot_file, write_atomic, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT,
-    SIGNAL_HISTORY_FILE,
+use super::run_files::{
+    gradient_history_plot_file, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT, SIGNAL_HISTORY_FILE,
 };
 use super::trainer::TrainOutcome;
 use super::TrainConfig;
 use crate::analysis::history::learning_story;
 use crate::error::Result;
+use crate::outdir::write_atomic;
 use crate::report::html::write_html_report;
 use crate::report::lit_sentence::{lit_rows, write_lit_files, LitRow, LIT_SVG};
 
@@ -40,10 +40,21 @@ fn number(v: Option<f64>) -> String {
 
 /// The run's report as Markdown (image paths relative to the run directory).
 pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> String {
+    // Long (~190 lines): the report's sections in reading order (verdict, gradient report,
+    // learning over time, definitions, configuration, files); one function keeps the order
+    // visible. Split a section out when it grows logic of its own.
     let s = &outcome.summary;
     let caption = config_caption(config, &[]);
     let mut md = String::new();
     let _ = writeln!(md, "# {caption}: training run\n");
+    if let (Some(file), Some(lengths)) = (&config.data, &outcome.train_file_lengths) {
+        let _ = writeln!(
+            md,
+            "Trained on the data file `{}`: {}.\n",
+            file.display(),
+            lengths.text()
+        );
+    }
     let verdict = if s.diverged {
         format!(
             "**Diverged** at step {}; the saved weights are the last finite ones.",
@@ -79,16 +90,29 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
         md,
         "| when | layer | ρ per step | half-life | horizon | ratio at farthest | mean φ′ | saturated | ‖J‖₂ | mean gate |\n|---|---|---|---|---|---|---|---|---|---|"
     );
+    let mut flagged: Vec<String> = Vec::new();
     for (when, decays, diags) in [
         ("initialisation", &s.gradients_init, &s.diagnostics_init),
         ("end", &s.gradients_final, &s.diagnostics_final),
     ] {
         for (d, g) in decays.iter().zip(diags.iter()) {
+            // the terminal's flag: a profile that is not one exponential (U-shaped, or a poor
+            // fit) has a ρ that describes only part of it
+            let rho = match &d.fit_warning {
+                Some(w) => {
+                    flagged.push(format!("layer {} at {when}, {w}", d.layer));
+                    format!(
+                        "{} (not exponential, †{})",
+                        number(d.decay_per_step),
+                        flagged.len()
+                    )
+                }
+                None => number(d.decay_per_step),
+            };
             let _ = writeln!(
                 md,
-                "| {when} | {} | {} | {} | {} | {:.3e} (distance {}) | {:.4} | {:.1}% | {:.4} | {} |",
+                "| {when} | {} | {rho} | {} | {} | {:.3e} (distance {}) | {:.4} | {:.1}% | {:.4} | {} |",
                 d.layer,
-                number(d.decay_per_step),
                 number(d.half_life),
                 d.horizon.map_or("none".to_string(), |h| h.to_string()),
                 d.ratio_at_farthest,
@@ -101,6 +125,9 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
         }
     }
     let _ = writeln!(md);
+    for (i, f) in flagged.iter().enumerate() {
+        let _ = writeln!(md, "†{} {f}.\n", i + 1);
+    }
     let layers = s.gradients_init.len();
     for layer in 0..layers {
         let file = if layer == 0 {

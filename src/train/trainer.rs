@@ -2,22 +2,19 @@
 //! [`TrainObserver`] as they happen, so a run directory can write each as soon as it exists.
 
 use ndarray::{Array2, Array3, NdFloat};
-use ndarray_rand::rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use std::time::Instant;
 
 use super::config::{Precision, TrainConfig};
 use super::metadata::RunMetadata;
+use super::train_loop::TrainLoop;
 use crate::analysis::gradient_report::{
-    probe_gradients, DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
+    DecaySummary, GradientProbe, SourceSignal, TheoryCheck, UpdateShare,
 };
-use crate::analysis::history::{history_passes, measure_history, HistoryPoint};
+use crate::analysis::history::HistoryPoint;
 use crate::analysis::LayerDiagnostics;
 use crate::batch::{Batch, Targets};
 use crate::error::{Error, Result};
-use crate::network::{Network, Params, ReadoutCache, Workspace};
-use crate::optim::Optimizer;
+use crate::network::{Network, Params, ReadoutCache};
 use crate::tasks::{load_dataset, LossWeighting, Predictions, Sequence, Solved, Task};
 
 /// One row of `metrics.csv`: a training step, with the evaluation when one ran at that step.
@@ -197,6 +194,41 @@ pub struct TrainOutcome {
     pub task: Task,
     /// The fixed probe batch the gradient reports were measured on.
     pub probe_sequences: Vec<Sequence>,
+    /// A run on a data file: its training sequences' count and shortest and longest lengths in
+    /// steps (the task's `length` is the file's declared dependency length, not these).
+    pub train_file_lengths: Option<FileLengths>,
+}
+
+/// How many sequences a data file holds and their shortest and longest lengths in steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileLengths {
+    pub sequences: usize,
+    pub min_steps: usize,
+    pub max_steps: usize,
+}
+
+impl FileLengths {
+    pub fn of(sequences: &[Sequence]) -> Option<FileLengths> {
+        Some(FileLengths {
+            sequences: sequences.len(),
+            min_steps: sequences.iter().map(Sequence::len).min()?,
+            max_steps: sequences.iter().map(Sequence::len).max()?,
+        })
+    }
+
+    /// `12 sequences of 7–9 steps` (`of 7 steps` when all are equally long).
+    pub fn text(&self) -> String {
+        let steps = if self.min_steps == self.max_steps {
+            format!("{}", self.min_steps)
+        } else {
+            format!("{}–{}", self.min_steps, self.max_steps)
+        };
+        format!(
+            "{} sequence{} of {steps} steps",
+            self.sequences,
+            if self.sequences == 1 { "" } else { "s" }
+        )
+    }
 }
 
 /// The sequences a run uses, fixed by the config's seed (or read from its files).
@@ -290,6 +322,7 @@ pub fn train(
     }
 }
 
+/// The training loop of one precision: start, step until stopped, finish (see [`TrainLoop`]).
 fn train_in<F: NdFloat>(
     config: &TrainConfig,
     data: &RunData,
@@ -298,273 +331,12 @@ fn train_in<F: NdFloat>(
 where
     Network<F>: IntoTrained,
 {
-    let started = Instant::now();
-    // the calling thread's setting (`crate::parallel`); results do not depend on it
-    let metadata = RunMetadata::now(crate::parallel::threads());
-    let task = &data.task;
-    let spec = config.model_spec(task)?;
-    let mut net = Network::<F>::init(spec, &config.resolved_init(task), config.seed)?;
-    let mut opt = Optimizer::new(config.optimizer, &net.params)?;
-    let bptt = config.bptt_mode();
-    let eval_batch: Batch<F> = task.collate(&data.eval, LossWeighting::MeanOverSteps)?;
-    let probe_batch = probe_batch(task, &data.probe)?;
-    let probe_step = task.probe_step();
-    let solved_rule = task.solved();
-    let mut rng = ChaCha8Rng::seed_from_u64(derived_seed(config.seed, STREAM_BATCHES));
-    // forward caches and adjoints allocated once, not per batch; checkpointed when the run
-    // would not fit otherwise (the same bits either way)
-    let memory = crate::resources::resolve_bptt_memory(
-        config,
-        task,
-        crate::resources::memory_limit(config.max_memory),
-    )?;
-    let mut workspace = Workspace::with_memory(memory);
-
-    let mut metrics = Vec::new();
-    let mut probes = Vec::new();
-    let emit_metric = |row: MetricRow,
-                       observer: &mut dyn TrainObserver,
-                       metrics: &mut Vec<MetricRow>|
-     -> Result<()> {
-        observer.on_metric(&row)?;
-        metrics.push(row);
-        Ok(())
-    };
-
-    // the gradient report and the signal at the task's sources, in f64
-    let measure = |net: &Network<F>, step: usize| -> Result<GradientProbe> {
-        let net = net.cast::<f64>();
-        probe_gradients(&net, &probe_batch, probe_step, step)?.with_source_signal(
-            &net,
-            task,
-            &data.probe,
-        )
-    };
-    // the learning-over-time point: profile and signal at the source in f64, eval as measured
-    let history_every = config.history_interval(history_passes(task, &data.probe));
-    let mut history = Vec::new();
-    let mut history_workspace = Workspace::new();
-    let mut record = |net: &Network<F>,
-                      step: usize,
-                      eval: Option<(f64, f64)>,
-                      observer: &mut dyn TrainObserver|
-     -> Result<()> {
-        let point = measure_history(
-            &net.cast::<f64>(),
-            &mut history_workspace,
-            &probe_batch,
-            probe_step,
-            task,
-            &data.probe,
-            step,
-            eval,
-        )?;
-        observer.on_history(&point)?;
-        history.push(point);
-        Ok(())
-    };
-    let probe = measure(&net, 0)?;
-    observer.on_probe(&probe)?;
-    probes.push(probe);
-    let (mut eval_loss, mut eval_acc) = evaluate(&net, task, &eval_batch)?;
-    if history_every > 0 {
-        record(&net, 0, Some((eval_loss, eval_acc)), observer)?;
+    let mut run = TrainLoop::<F>::new(config, data)?;
+    run.start(observer)?;
+    while run.running() {
+        run.step(observer)?;
     }
-    emit_metric(
-        MetricRow {
-            step: 0,
-            train_loss: None,
-            eval_loss: Some(eval_loss),
-            eval_accuracy: Some(eval_acc),
-            grad_norm: None,
-            clipped: None,
-        },
-        observer,
-        &mut metrics,
-    )?;
-    // the first step of the latest unbroken run of evaluations that met the solved rule: with
-    // early stopping the step the run stopped at; without it (--no-early-stop) the step from
-    // which every evaluation to the end met the rule, not the last step trained
-    let mut solved_since = solved_rule.is_met(eval_loss, eval_acc).then_some(0);
-    let mut stopped = config.stop_when_solved && solved_since.is_some();
-
-    // the weights of the last step that left them finite: what a diverged run keeps
-    let mut last_finite = net.params.clone();
-    let (mut step, mut clipped_steps, mut diverged, mut last_probe) =
-        (0usize, 0usize, false, 0usize);
-    let mut last_history = 0usize;
-    while !stopped && step < config.steps {
-        step += 1;
-        let sequences = match &data.train {
-            None => task.generate_with(&mut rng, config.batch),
-            Some(all) => (0..config.batch)
-                .map(|_| all[rng.random_range(0..all.len())].clone())
-                .collect(),
-        };
-        let batch: Batch<F> = task.collate(&sequences, LossWeighting::MeanOverSteps)?;
-        let evaluation = net.evaluate_with(&mut workspace, &batch, None, bptt)?;
-        let train_loss = evaluation.loss;
-        let grads = &mut evaluation.backward.grads;
-        let report = if train_loss.is_finite() {
-            match opt.step(&mut net.params, grads, config.clip) {
-                // an update can overflow finite weights: then the run ends on the last finite ones
-                Ok(r) if all_finite(&net.params) => {
-                    last_finite.clone_from(&net.params);
-                    Some(r)
-                }
-                Ok(_) | Err(Error::Diverged { .. }) => {
-                    net.params.clone_from(&last_finite);
-                    None
-                }
-                Err(e) => return Err(e),
-            }
-        } else {
-            None
-        };
-        let Some(report) = report else {
-            diverged = true;
-            emit_metric(
-                MetricRow {
-                    step,
-                    train_loss: Some(train_loss),
-                    eval_loss: None,
-                    eval_accuracy: None,
-                    grad_norm: Some(grads.global_norm()),
-                    clipped: None,
-                },
-                observer,
-                &mut metrics,
-            )?;
-            break;
-        };
-        clipped_steps += usize::from(report.clipped);
-        let mut row = MetricRow {
-            step,
-            train_loss: Some(train_loss),
-            eval_loss: None,
-            eval_accuracy: None,
-            grad_norm: Some(report.grad_norm),
-            clipped: Some(report.clipped),
-        };
-        if step % config.eval_every == 0 || step == config.steps {
-            (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
-            row.eval_loss = Some(eval_loss);
-            row.eval_accuracy = Some(eval_acc);
-            if solved_rule.is_met(eval_loss, eval_acc) {
-                solved_since.get_or_insert(step);
-                stopped = config.stop_when_solved;
-            } else {
-                solved_since = None;
-            }
-        }
-        if history_every > 0 && step % history_every == 0 {
-            // the step's own evaluation when it had one (no extra one: it would cost more than
-            // the history point)
-            let eval = row.eval_loss.zip(row.eval_accuracy);
-            record(&net, step, eval, observer)?;
-            last_history = step;
-        }
-        emit_metric(row, observer, &mut metrics)?;
-        observer.on_progress(&Progress {
-            step,
-            total: config.steps,
-            train_loss,
-            eval_accuracy: Some(eval_acc),
-            clip_rate: clipped_steps as f64 / step as f64,
-        });
-        if config.probe_every > 0 && step % config.probe_every == 0 {
-            let probe = measure(&net, step)?;
-            observer.on_probe(&probe)?;
-            probes.push(probe);
-            last_probe = step;
-        }
-    }
-    if diverged || metrics.last().is_some_and(|m| m.eval_loss.is_none()) {
-        (eval_loss, eval_acc) = evaluate(&net, task, &eval_batch)?;
-    }
-    if history_every > 0 && step > 0 && last_history != step {
-        record(&net, step, Some((eval_loss, eval_acc)), observer)?;
-    }
-    // the final probe, unless the last step was probed already (or no step was taken)
-    if step > 0 && last_probe != step {
-        let probe = measure(&net, step)?;
-        observer.on_probe(&probe)?;
-        probes.push(probe);
-    }
-    let solved = stopped || (!diverged && solved_rule.is_met(eval_loss, eval_acc));
-    let solved_at_step = solved.then(|| solved_since.unwrap_or(step));
-    // validation only at the end: it never steers training, it only ranks tuned options
-    let val_batch: Batch<F> = task.collate(&data.val, LossWeighting::MeanOverSteps)?;
-    let (val_loss, val_acc) = evaluate(&net, task, &val_batch)?;
-    let baseline = task.baseline();
-    let accuracy_by_distance = accuracy_by_distance(&net, task, &data.eval)?;
-    let length_generalisation = length_generalisation(&net.cast::<f64>(), task, config)?;
-    let summary = RunSummary {
-        length_generalisation,
-        metadata,
-        rnnlab_version: env!("CARGO_PKG_VERSION").to_string(),
-        final_eval_loss: eval_loss,
-        final_eval_accuracy: eval_acc,
-        final_val_loss: Some(val_loss),
-        final_val_accuracy: Some(val_acc),
-        baseline_loss: baseline.loss,
-        baseline_accuracy: baseline.accuracy,
-        solved,
-        solved_at_step,
-        diverged,
-        steps: step,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        clip_rate: if step > 0 {
-            clipped_steps as f64 / step as f64
-        } else {
-            0.0
-        },
-        gradients_init: probes
-            .first()
-            .map(|p| p.summaries.clone())
-            .unwrap_or_default(),
-        gradients_final: probes
-            .last()
-            .map(|p| p.summaries.clone())
-            .unwrap_or_default(),
-        diagnostics_init: probes
-            .first()
-            .map(|p| p.diagnostics.clone())
-            .unwrap_or_default(),
-        diagnostics_final: probes
-            .last()
-            .map(|p| p.diagnostics.clone())
-            .unwrap_or_default(),
-        source_signal_init: probes
-            .first()
-            .map(|p| p.source_signal.clone())
-            .unwrap_or_default(),
-        source_signal_final: probes
-            .last()
-            .map(|p| p.source_signal.clone())
-            .unwrap_or_default(),
-        update_share_init: probes
-            .first()
-            .map(|p| p.update_shares.clone())
-            .unwrap_or_default(),
-        update_share_final: probes
-            .last()
-            .map(|p| p.update_shares.clone())
-            .unwrap_or_default(),
-        theory_init: probes.first().map(|p| p.theory.clone()).unwrap_or_default(),
-        theory_final: probes.last().map(|p| p.theory.clone()).unwrap_or_default(),
-        accuracy_by_distance,
-    };
-    Ok(TrainOutcome {
-        summary,
-        network: net.into_trained(),
-        probes,
-        history,
-        history_every,
-        metrics,
-        task: task.clone(),
-        probe_sequences: data.probe.clone(),
-    })
+    run.finish(observer)
 }
 
 /// Wraps a network of either precision.
@@ -662,7 +434,7 @@ pub fn accuracy_by_distance<F: NdFloat>(
 }
 
 /// Whether every weight is finite.
-fn all_finite<F: NdFloat>(params: &Params<F>) -> bool {
+pub(super) fn all_finite<F: NdFloat>(params: &Params<F>) -> bool {
     params
         .named()
         .iter()
@@ -671,7 +443,7 @@ fn all_finite<F: NdFloat>(params: &Params<F>) -> bool {
 
 /// `net` evaluated at each of `config.eval_lengths` on `eval_size` sequences of the task at that
 /// length, drawn from the evaluation stream (as `rnnlab eval` does).
-fn length_generalisation(
+pub(super) fn length_generalisation(
     net: &Network<f64>,
     task: &Task,
     config: &TrainConfig,
