@@ -938,12 +938,16 @@ mod tests {
                 "{text}"
             );
         }
-        // f64 doubles the float arrays
+        // f64 doubles the float arrays (the f64 probe kept small, since it is f64 either way)
         let f64_run = estimate(&config(|c| {
             c.precision = Precision::F64;
             c.task.length = 1000;
+            c.probe_size = 1;
         }));
-        let f32_run = estimate(&config(|c| c.task.length = 1000));
+        let f32_run = estimate(&config(|c| {
+            c.task.length = 1000;
+            c.probe_size = 1;
+        }));
         assert!(
             f64_run.bytes > f32_run.bytes + f32_run.bytes / 3,
             "{f64_run:?} {f32_run:?}"

@@ -76,7 +76,9 @@ fn huge_training_sizes_are_refused_before_any_directory_exists() {
         ),
         (
             // the evaluation after training at a length the run never trained on
-            &["train", "--eval-lengths", "900000"],
+            // (its forward pass runs a segment at a time, so only the sequences themselves are
+            // large: about 10 GB for 256 of them, refused under 4G)
+            &["train", "--eval-lengths", "900000", "--max-memory", "4G"],
             "invalid eval-lengths: needs an estimated",
         ),
         (

@@ -311,6 +311,20 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
         .filter(|r| shard.is_none_or(|s| s.contains(r.index)))
         .collect();
     if args.dry_run {
+        if let Some(search) = exp.search {
+            // the search's next round (its later rounds depend on the results)
+            let current = rnnlab::sweep::search::current_experiment(&exp, &out)?;
+            let runs = current.runs()?;
+            let rounds = ((search.max as f64 / search.min as f64).ln() / search.growth.ln()).ceil()
+                as usize
+                + 1
+                + (search.growth.ln() / search.ratio.ln()).ceil() as usize;
+            eprintln!(
+                "length search {}..{}: the runs at the lengths visited so far below; each later round runs every unfinished group's seeds at one new length, at most {rounds} rounds",
+                search.min, search.max
+            );
+            return dry_run(&current, &out, &runs, jobs, threads);
+        }
         return dry_run(&exp, &out, &runs, jobs, threads);
     }
     // printed when the sweep has claimed its directory (Bars::planned), so that a usage error
