@@ -464,6 +464,14 @@ const OVER_U64: &str = "18446744073709551616";
 fn numeric_cases() -> Vec<Case> {
     let mut v = vec![
         train(2, &["hidden"], &["--hidden", "0"]),
+        // checkpointed BPTT's memory setting (issue 19)
+        train(2, &["bptt-memory"], &["--bptt-memory", "0"]),
+        train(2, &["bptt-memory"], &["--bptt-memory", "garbage"]),
+        train(
+            2,
+            &["bptt-memory", "smallest budget"],
+            &["--bptt-memory", "1K"],
+        ),
         train(2, &["--hidden"], &["--hidden", "-1"]),
         train(2, &["--hidden"], &["--hidden", OVER_U64]),
         train(2, &["--hidden"], &["--hidden", "1e308"]),
@@ -541,6 +549,16 @@ fn numeric_cases() -> Vec<Case> {
         gradients(2, &["length"], &["--length", HUGE]),
         gradients(2, &["hidden"], &["--hidden", HUGE]),
         sweep(2, &["--seeds"], &["--seeds", "0"]),
+        // the length search's bracket (issue 19)
+        sweep(2, &["search-length"], &["--search-length", "50..5"]),
+        sweep(2, &["search-length"], &["--search-length", "0..5"]),
+        sweep(2, &["search-length"], &["--search-length", "five"]),
+        sweep(2, &["search-length"], &["--search-length", "5..100000000"]),
+        sweep(
+            2,
+            &["search-length"],
+            &["--search-length", "5..50", "--length", "5,10"],
+        ),
         sweep(2, &["--seeds"], &["--seeds", "-2"]),
         sweep(2, &["lr"], &["--lr", "NaN,0.1"]),
         sweep(2, &["hidden"], &["--hidden", "0"]),

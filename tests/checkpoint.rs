@@ -5,6 +5,8 @@
 //! gate, chrono, token and dense inputs, losses at the last or several steps, truncated BPTT),
 //! in f64 and f32, on one and on two threads.
 
+mod common;
+
 use rnnlab::batch::{Batch, Inputs, Targets};
 use rnnlab::cells::{Activation, CellKind};
 use rnnlab::gradcheck::{case_setup, standard_cases, truncated_cases, GradcheckCase};
@@ -151,11 +153,10 @@ fn cast_batch(b: &Batch<f64>) -> Batch<f32> {
 }
 
 mod training {
+    use super::common;
     use rnnlab::cells::CellKind;
     use rnnlab::parallel;
-    use rnnlab::train::{
-        train, BpttMemorySetting, NoObserver, Precision, RunData, TrainConfig, TrainOutcome,
-    };
+    use rnnlab::train::{BpttMemorySetting, Precision, TrainConfig};
 
     fn config(cell: CellKind, precision: Precision) -> TrainConfig {
         let mut c = TrainConfig::default();
@@ -172,33 +173,6 @@ mod training {
         c.seed = 7;
         c.precision = precision;
         c
-    }
-
-    fn run(config: &TrainConfig, threads: usize) -> TrainOutcome {
-        parallel::with_threads(threads, || {
-            parallel::set_min_work(1);
-            let mut config = config.clone();
-            let data = RunData::prepare(&mut config).unwrap();
-            let out = train(&config, &data, &mut NoObserver).unwrap();
-            parallel::set_min_work(parallel::MIN_WORK_PER_THREAD);
-            out
-        })
-    }
-
-    /// Weights, metrics, gradient reports, learning over time and the summary, every bit.
-    fn fingerprint(o: &TrainOutcome) -> String {
-        let metrics: Vec<String> = o.metrics.iter().map(|m| m.csv()).collect();
-        let mut summary = o.summary.clone();
-        summary.metadata = Default::default();
-        summary.wall_seconds = 0.0;
-        format!(
-            "{:?}\n{}\n{:?}\n{:?}\n{:?}",
-            o.network,
-            metrics.join("\n"),
-            o.probes,
-            o.history,
-            summary
-        )
     }
 
     /// The budget whose longest fitting segments are 64 steps.
@@ -237,7 +211,7 @@ mod training {
             let full = {
                 let mut c = c.clone();
                 c.bptt_memory = BpttMemorySetting::Full;
-                fingerprint(&run(&c, 1))
+                common::run_fingerprint(&common::train_on_threads(&c, 1))
             };
             for (memory, threads) in [
                 (BpttMemorySetting::Sqrt, 1),
@@ -248,7 +222,7 @@ mod training {
                 c.bptt_memory = memory;
                 assert_eq!(
                     full,
-                    fingerprint(&run(&c, threads)),
+                    common::run_fingerprint(&common::train_on_threads(&c, threads)),
                     "{} {:?} {memory} threads {threads}",
                     c.model.cell,
                     c.precision

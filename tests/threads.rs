@@ -6,8 +6,7 @@
 mod common;
 
 use rnnlab::cells::{Activation, CellKind};
-use rnnlab::parallel;
-use rnnlab::train::{train, NoObserver, Precision, RunData, TrainConfig, TrainOutcome};
+use rnnlab::train::{Precision, TrainConfig, TrainOutcome};
 
 fn config(cell: CellKind, layers: usize, bptt: Option<usize>, precision: Precision) -> TrainConfig {
     let mut c = TrainConfig::default();
@@ -29,31 +28,11 @@ fn config(cell: CellKind, layers: usize, bptt: Option<usize>, precision: Precisi
 }
 
 fn run(config: &TrainConfig, threads: usize) -> TrainOutcome {
-    parallel::with_threads(threads, || {
-        // split even these tiny batches
-        parallel::set_min_work(1);
-        let mut config = config.clone();
-        let data = RunData::prepare(&mut config).unwrap();
-        let out = train(&config, &data, &mut NoObserver).unwrap();
-        parallel::set_min_work(parallel::MIN_WORK_PER_THREAD);
-        out
-    })
+    common::train_on_threads(config, threads)
 }
 
-/// Everything a run leaves but its metadata, as text that shows every bit of every float.
 fn fingerprint(o: &TrainOutcome) -> String {
-    let metrics: Vec<String> = o.metrics.iter().map(|m| m.csv()).collect();
-    let mut summary = o.summary.clone();
-    summary.metadata = Default::default();
-    summary.wall_seconds = 0.0;
-    format!(
-        "{:?}\n{}\n{:?}\n{:?}\n{:?}",
-        o.network,
-        metrics.join("\n"),
-        o.probes,
-        o.history,
-        summary
-    )
+    common::run_fingerprint(o)
 }
 
 fn assert_invariant(config: &TrainConfig, what: &str) {

@@ -101,29 +101,20 @@ impl<F: NdFloat> Network<F> {
         let (steps, size) = check_inputs(&self.spec, &batch.inputs)?;
         readout::check_targets(&self.spec, &batch.targets, &batch.loss_weight, steps, size)?;
         let mut forward = empty_forward();
-        let (features, positions, weights, _) =
-            self.segmented_forward(batch, state, segment.max(1), &mut forward)?;
-        Ok(readout::readout_from_features(
-            features,
-            positions,
-            weights,
-            &self.params.readout_weight,
-            &self.params.readout_bias,
-            &batch.targets,
-        ))
+        let (readout, _) = self.segmented_forward(batch, state, segment.max(1), &mut forward)?;
+        Ok(readout)
     }
 
     /// The forward pass segment by segment into `forward` (which ends holding the last
-    /// segment's caches): the readout's inputs at the loss positions, the positions and their
-    /// weights, and the state entering each segment.
-    #[allow(clippy::type_complexity)]
+    /// segment's caches): the readout and loss at the loss positions, and the state entering
+    /// each segment.
     fn segmented_forward(
         &self,
         batch: &Batch<F>,
         state: Option<&State<F>>,
         segment: usize,
         forward: &mut super::ForwardCache<F>,
-    ) -> Result<(Array2<F>, Vec<(usize, usize)>, Vec<F>, Vec<State<F>>)> {
+    ) -> Result<(ReadoutCache<F>, Vec<State<F>>)> {
         let (steps, size) = batch.inputs.shape();
         let (positions, weights) = readout::loss_positions(&batch.loss_weight);
         let top_width = *self.spec.hidden.last().expect("a network has a layer");
@@ -152,7 +143,15 @@ impl<F: NdFloat> Network<F> {
             );
             starts.push(std::mem::replace(&mut current, forward.final_state()));
         }
-        Ok((features, positions, weights, starts))
+        let readout = readout::readout_from_features(
+            features,
+            positions,
+            weights,
+            &self.params.readout_weight,
+            &self.params.readout_bias,
+            &batch.targets,
+        );
+        Ok((readout, starts))
     }
 
     /// Forward, loss and backward over `batch` with checkpointed BPTT, segments of `segment`
@@ -172,16 +171,8 @@ impl<F: NdFloat> Network<F> {
         let (steps, size) = check_inputs(&self.spec, &batch.inputs)?;
         readout::check_targets(&self.spec, &batch.targets, &batch.loss_weight, steps, size)?;
         bptt.validate()?;
-        let (features, positions, weights, starts) =
-            self.segmented_forward(batch, state, segment, &mut eval.forward)?;
-        eval.readout = readout::readout_from_features(
-            features,
-            positions,
-            weights,
-            &self.params.readout_weight,
-            &self.params.readout_bias,
-            &batch.targets,
-        );
+        let (readout, starts) = self.segmented_forward(batch, state, segment, &mut eval.forward)?;
+        eval.readout = readout;
         let grads = &mut eval.backward.grads;
         let d_features = readout::readout_backward_features(
             &mut grads.readout_weight,

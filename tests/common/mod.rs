@@ -49,3 +49,37 @@ pub fn usage_error(dir: &Path, args: &[&str]) -> String {
     assert!(!err.contains("panicked"), "{err}");
     err
 }
+
+/// A training run of `config` on `threads` threads with the batch split even for tiny work (so
+/// the threaded paths run), reporting to no observer.
+pub fn train_on_threads(
+    config: &rnnlab::train::TrainConfig,
+    threads: usize,
+) -> rnnlab::train::TrainOutcome {
+    use rnnlab::parallel;
+    parallel::with_threads(threads, || {
+        parallel::set_min_work(1);
+        let mut config = config.clone();
+        let data = rnnlab::train::RunData::prepare(&mut config).unwrap();
+        let out = rnnlab::train::train(&config, &data, &mut rnnlab::train::NoObserver).unwrap();
+        parallel::set_min_work(parallel::MIN_WORK_PER_THREAD);
+        out
+    })
+}
+
+/// Everything a run leaves but its metadata and wall time, as text that shows every bit of
+/// every float: weights, metrics, gradient probes, learning over time, the summary.
+pub fn run_fingerprint(o: &rnnlab::train::TrainOutcome) -> String {
+    let metrics: Vec<String> = o.metrics.iter().map(|m| m.csv()).collect();
+    let mut summary = o.summary.clone();
+    summary.metadata = Default::default();
+    summary.wall_seconds = 0.0;
+    format!(
+        "{:?}\n{}\n{:?}\n{:?}\n{:?}",
+        o.network,
+        metrics.join("\n"),
+        o.probes,
+        o.history,
+        summary
+    )
+}
