@@ -203,6 +203,7 @@ pub fn peak_rss_bytes() -> u64 {
 /// against its --max-memory first.)
 pub fn bench_training_step(config: &BenchConfig) -> Result<BenchResult> {
     config.check(u64::MAX)?;
+    let _flush = crate::float_env::flush_subnormals();
     crate::parallel::with_threads(config.threads, || bench_in(config))
 }
 

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod bench;
 pub mod cells;
 pub mod error;
+pub mod float_env;
 pub mod gradcheck;
 pub mod init;
 pub mod model_io;

@@ -105,7 +105,8 @@ pub fn ranges(rows: usize, parts: usize) -> Vec<Range<usize>> {
 
 /// Runs `f` on every job, the first on the calling thread and each other on one of the calling
 /// thread's pool workers ([`pool`]); returns when all are done. A panic in a job is re-raised
-/// here, after every other job has finished.
+/// here, after every other job has finished. Every job runs in the caller's floating-point
+/// environment ([`crate::float_env`]).
 pub fn run<T: Send>(jobs: Vec<T>, f: impl Fn(T) + Sync) {
     let mut jobs = jobs.into_iter();
     let Some(first) = jobs.next() else { return };
@@ -115,6 +116,8 @@ pub fn run<T: Send>(jobs: Vec<T>, f: impl Fn(T) + Sync) {
         return;
     }
     let f = &f;
+    // every block runs in the caller's floating-point environment (crate::float_env)
+    let env = crate::float_env::FloatEnv::current();
     let (done_tx, done_rx) = mpsc::channel::<std::thread::Result<()>>();
     let mut sent = 0;
     pool::with_workers(rest.len(), |workers| {
@@ -123,6 +126,7 @@ pub fn run<T: Send>(jobs: Vec<T>, f: impl Fn(T) + Sync) {
             sent += 1;
             let done = done_tx.clone();
             let task: Box<dyn FnOnce() + Send + '_> = Box::new(move || {
+                let _env = env.enter();
                 let result = panic::catch_unwind(AssertUnwindSafe(|| f(job)));
                 // the job and its borrows are gone before the caller hears of it
                 let _ = done.send(result);

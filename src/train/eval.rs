@@ -107,6 +107,7 @@ pub fn evaluate_model(
     sequences: &[Sequence],
     source: &str,
 ) -> Result<EvalReport> {
+    let _flush = crate::float_env::flush_subnormals();
     if sequences.is_empty() {
         return Err(Error::invalid(
             "count",

@@ -51,6 +51,7 @@ pub fn measure_gradients(
     model: Option<&Path>,
     max_memory: Option<u64>,
 ) -> Result<GradientReport> {
+    let _flush = crate::float_env::flush_subnormals();
     let saved = model.map(checked_spec).transpose()?;
     crate::resources::check_gradients(&config, saved.as_ref(), max_memory)?;
     let (task, sequences) = match &config.data {

@@ -316,6 +316,7 @@ pub fn train(
     observer: &mut dyn TrainObserver,
 ) -> Result<TrainOutcome> {
     config.validate()?;
+    let _flush = crate::float_env::flush_subnormals();
     match config.precision {
         Precision::F32 => train_in::<f32>(config, data, observer),
         Precision::F64 => train_in::<f64>(config, data, observer),
