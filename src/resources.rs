@@ -19,24 +19,31 @@
 //!   G·H, h H; lstm + c, tanh c 2H; gru + W_hn·h H; layer norm + H; residual + H) and `b_l`
 //!   adjoint floats (dh H, d_pre G·H; lstm + dc H; gru + d_hproj 3H); the network adds the top
 //!   adjoint H_top (and ∂x I for real-valued inputs). `F = Σ f_l`, `A = Σ b_l + H_top (+ I)`.
-//!   With more than one thread (`crate::parallel::threads()` of the calling thread) each thread
-//!   keeps its block's own cell buffers as well (`LayerCache::blocks`, `LayerAdjoints::blocks`):
-//!   f_l gains the cell's extra forward floats (lstm 2H, gru H) and b_l its extra adjoint floats.
+//!   Where a pass splits layer l's time loop across threads (`crate::parallel::plan` of its rows
+//!   and work, as `network::forward` decides) each thread keeps its block's own cell buffers as
+//!   well (`LayerCache::blocks`, `LayerAdjoints::blocks`): f_l gains the cell's extra forward
+//!   floats (lstm 2H, gru H) and b_l its extra adjoint floats (a probe of one sequence, or a
+//!   batch too small to pay for a thread, has none).
 //! * a collated batch holds `c(s)` bytes per step and sequence (token ids and class ids 8 each,
 //!   or I·s inputs and O·s targets, plus the loss weight s); a generated sequence `q` bytes
 //!   (token 8 + target 16, or a heap row of I f64 + 40 bytes of bookkeeping + target 24).
 //! * the readout keeps `(H_top + O + 4)` floats per loss position.
 //!
 //! ```text
-//! train   = B·T·((F + A)·s + c(s) + q) + B·N_pos·(H_top + O + 4)·s
-//! eval    = E·T·(F·s + c(s) + q)       + E·N_pos·(H_top + O + 4)·s
-//! probe   = P·T·((F + A)·8 + c(8) + q) + P·N_pos·(H_top + O + 4)·8
-//! history = 64·S + 64·T·layers·(S / probe-every + 2 + S / history-every + 2)
-//! peak    = 8 MiB + model + train + eval + probe·(1 + h) + history
+//! train     = B·T·((F + A)·s + c(s) + q) + B·N_pos·(H_top + O + 4)·s   (full BPTT; checkpointed:
+//!             see `train_bytes`)
+//! eval set  = E·T·(c(s) + q)
+//! eval pass = E·min(T, 256)·F·s + E·N_pos·(H_top + O + 4)·s
+//! probe     = P·T·((F + A)·8 + c(8) + q) + P·N_pos·(H_top + O + 4)·8
+//! history   = 64·S + 64·T·layers·(S / probe-every + 2 + S / history-every + 2)
+//! peak      = 8 MiB + model + train + eval set + history + probe·h
+//!             + max(eval pass, probe, eval at --eval-lengths)
 //! ```
 //!
-//! The sum is an upper bound: evaluation and probing run one after the other, each next to the
-//! training workspace that persists. The test `tests/limits.rs` compares it with the peak resident
+//! The evaluation's forward pass, a probe and the evaluation at `--eval-lengths` run one after
+//! the other, each next to the training workspace and the evaluation set that persist, so the
+//! peak holds the largest of them (it summed them before the length search's long runs, 1.41×
+//! the peak of a checkpointed LSTM at T = 10⁴). The test `tests/limits.rs` compares it with the peak resident
 //! memory (wait4's `ru_maxrss`) of real runs; on the machine it was written on the estimate was
 //! 1.33× the peak of an LSTM run dominated by its caches (length 400), 1.26× for an f64 GRU, 0.96×
 //! for a run dominated by its parameters (hidden 768), and 1.01× for `rnnlab gradients`. All arithmetic is on u128 and saturates, so no user-given number can
@@ -234,20 +241,27 @@ impl Net {
         n
     }
 
-    /// (F, A): forward-cache and adjoint floats per step and sequence.
-    fn cache_floats(&self) -> (u128, u128) {
+    /// (F, A): forward-cache and adjoint floats per step and sequence, for passes over `rows`
+    /// sequences of `steps` steps.
+    fn cache_floats(&self, rows: u128, steps: u128) -> (u128, u128) {
         let g = gates(self.cell);
         let (extra_f, extra_b) = self.cell.extra_floats_per_unit();
-        // the threads' own copies of the cell's buffers, kept across passes
-        let copies = if crate::parallel::threads() > 1 { 2 } else { 1 };
-        let (extra_f, extra_b) = (copies * extra_f as u128, copies * extra_b as u128);
-        let per_f = g + 1 + extra_f + u128::from(self.layer_norm) + u128::from(self.residual);
-        let per_b = g + 1 + extra_b;
         let (mut f, mut a) = (0u128, self.top());
         if self.dense_input {
             a = a.saturating_add(self.input);
         }
         for &(count, h, _) in &self.layers {
+            // the threads' own copies of the cell's buffers, kept across passes, where a layer's
+            // time loop is split across threads (the rule of `network::forward`)
+            let work = product(&[steps, rows, g, h, h]);
+            let split = crate::parallel::plan(
+                usize::try_from(rows).unwrap_or(usize::MAX),
+                usize::try_from(work).unwrap_or(usize::MAX),
+            ) > 1;
+            let copies = if split { 2 } else { 1 };
+            let (extra_f, extra_b) = (copies * extra_f as u128, copies * extra_b as u128);
+            let per_f = g + 1 + extra_f + u128::from(self.layer_norm) + u128::from(self.residual);
+            let per_b = g + 1 + extra_b;
             let units = h.saturating_mul(count);
             f = f.saturating_add(units.saturating_mul(per_f));
             a = a.saturating_add(units.saturating_mul(per_b));
@@ -355,7 +369,7 @@ pub const EVAL_SEGMENT: usize = 256;
 /// `B·(S·(F + A)·s + ⌈T/S⌉·state·s + T·(c(s) + q)) + B·N_pos·(H_top + O + 4)·s`, with S = T for
 /// full BPTT; a checkpoint holds h (and c) of every layer, and the segment's inputs are copied.
 fn train_bytes(net: &Net, b: u128, t: u128, positions: u128, s: u128, memory: BpttMemory) -> u128 {
-    let (f, a) = net.cache_floats();
+    let (f, a) = net.cache_floats(b, t);
     let segment = match memory.segment(t as usize) {
         Some(seg) => seg as u128,
         None => t,
@@ -476,7 +490,6 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
     };
     let t = task.steps() as u128;
     let positions = task.loss_steps().len() as u128;
-    let (f, a) = net.cache_floats();
     let q = net.sequence_bytes();
     let readout = net.readout_floats();
     let (b, e, p) = (
@@ -484,16 +497,21 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
         config.eval_size as u128,
         config.probe_size as u128,
     );
-    let _ = a;
     // the evaluation's forward pass runs EVAL_SEGMENT steps at a time
     let eval_steps = t.min(EVAL_SEGMENT as u128);
-    let per_eval_seq = product(&[eval_steps, f, s])
-        .saturating_add(product(&[t, net.batch_bytes(s).saturating_add(q)]));
-    let per_probe = f
-        .saturating_add(a)
-        .saturating_mul(8)
-        .saturating_add(net.batch_bytes(8))
-        .saturating_add(q);
+    let (f, _) = net.cache_floats(e, eval_steps);
+    // the evaluation set (its sequences and collated batch) lives through the run; its forward
+    // pass's buffers only while it runs
+    let eval_data = product(&[e, t, net.batch_bytes(s).saturating_add(q)]);
+    let eval_pass =
+        product(&[e, eval_steps, f, s]).saturating_add(product(&[e, positions, readout, s]));
+    let per_probe = {
+        let (f, a) = net.cache_floats(p, t);
+        f.saturating_add(a)
+            .saturating_mul(8)
+            .saturating_add(net.batch_bytes(8))
+            .saturating_add(q)
+    };
     let probes = match config.probe_every {
         0 => 2,
         every => (config.steps / every) as u128 + 2,
@@ -508,6 +526,7 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
     // after training, one evaluation set per --eval-lengths value, the longest the largest (the
     // training-length evaluation set stays alive beside it)
     let mut generalisation: u128 = 0;
+    let probe = product(&[p, t, per_probe]).saturating_add(product(&[p, positions, readout, 8]));
     let mut longest_eval = 0;
     for &length in &config.eval_lengths {
         let mut spec = task.spec().clone();
@@ -544,14 +563,22 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
             },
     );
     let length = ("length".to_string(), ratio(task.spec().length, 20.0));
+    let model = net.params().saturating_mul(6 * s + 16 + 8 * history_copies);
+    let train = train_bytes(&net, b, t, positions, s, memory);
+    let kept_rows = product(&[ROW_BYTES, config.steps as u128]).saturating_add(product(&[
+        ROW_BYTES,
+        t,
+        net.layer_count(),
+        probes.saturating_add(history_points),
+    ]));
     let parts = [
         Part {
-            bytes: net.params().saturating_mul(6 * s + 16 + 8 * history_copies),
+            bytes: model,
             what: "the parameters, their gradients and optimiser state",
             factors: vec![(hidden.0.clone(), hidden.1 * hidden.1), layers.clone()],
         },
         Part {
-            bytes: train_bytes(&net, b, t, positions, s, memory),
+            bytes: train,
             what: "the training batch's BPTT caches",
             factors: vec![
                 ("batch".into(), ratio(config.batch, 32.0)),
@@ -561,8 +588,16 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
             ],
         },
         Part {
-            bytes: product(&[e, per_eval_seq]).saturating_add(product(&[e, positions, readout, s])),
-            what: "the evaluation set and its forward pass",
+            bytes: eval_data,
+            what: "the evaluation set",
+            factors: vec![
+                ("eval-size".into(), ratio(config.eval_size, 256.0)),
+                length.clone(),
+            ],
+        },
+        Part {
+            bytes: eval_pass,
+            what: "the evaluation set's forward pass",
             factors: vec![
                 ("eval-size".into(), ratio(config.eval_size, 256.0)),
                 length.clone(),
@@ -581,9 +616,7 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
             ],
         },
         Part {
-            bytes: product(&[p, t, per_probe])
-                .saturating_add(product(&[p, positions, readout, 8]))
-                .saturating_mul(1 + history_copies),
+            bytes: probe.saturating_mul(1 + history_copies),
             what: "the gradient probe's f64 caches",
             factors: vec![
                 ("probe-size".into(), ratio(config.probe_size, 32.0)),
@@ -593,12 +626,7 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
             ],
         },
         Part {
-            bytes: product(&[ROW_BYTES, config.steps as u128]).saturating_add(product(&[
-                ROW_BYTES,
-                t,
-                net.layer_count(),
-                probes.saturating_add(history_points),
-            ])),
+            bytes: kept_rows,
             what: "the metrics and gradient reports kept in memory",
             factors: vec![
                 ("steps".into(), ratio(config.steps, 2000.0)),
@@ -606,9 +634,17 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
             ],
         },
     ];
-    let bytes = parts
+    // the evaluation's forward pass, a probe and the evaluation at --eval-lengths run one after
+    // the other: the peak holds the largest of the three beside what persists (learning over
+    // time keeps one probe's caches between its points)
+    let persistent = [model, train, eval_data, kept_rows]
         .iter()
-        .fold(PROCESS_BASE, |sum, part| sum.saturating_add(part.bytes));
+        .fold(PROCESS_BASE, |sum, &part| sum.saturating_add(part));
+    let one_at_a_time = eval_pass
+        .max(generalisation)
+        .max(probe)
+        .saturating_add(probe.saturating_mul(history_copies));
+    let bytes = persistent.saturating_add(one_at_a_time);
     let largest = parts
         .iter()
         .max_by_key(|part| part.bytes)
@@ -640,8 +676,8 @@ pub fn estimate_gradients(
     let net = model.map_or_else(|| task_net(config, task), spec_net);
     let t = task.steps() as u128;
     let positions = task.loss_steps().len() as u128;
-    let (f, a) = net.cache_floats();
     let p = config.probe_size as u128;
+    let (f, a) = net.cache_floats(p, t);
     let per_probe = f
         .saturating_add(a)
         .saturating_mul(8)

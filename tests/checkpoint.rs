@@ -179,9 +179,14 @@ mod training {
     fn budget_for_64(c: &TrainConfig) -> BpttMemorySetting {
         let task = rnnlab::tasks::Task::new(c.task.clone()).unwrap();
         let seg = rnnlab::network::BpttMemory::Segments(64);
-        // the estimate counts the threads' own buffers: take it on the run's 2 threads
-        let bytes =
-            parallel::with_threads(2, || rnnlab::resources::bptt_cache_bytes(c, &task, seg));
+        // the estimate counts the threads' own buffers where a pass is split: take it on the
+        // run's 2 threads, splitting even tiny work as `train_on_threads` does
+        let bytes = parallel::with_threads(2, || {
+            parallel::set_min_work(1);
+            let bytes = rnnlab::resources::bptt_cache_bytes(c, &task, seg);
+            parallel::set_min_work(parallel::MIN_WORK_PER_THREAD);
+            bytes
+        });
         BpttMemorySetting::Budget(bytes as u64)
     }
 

@@ -375,7 +375,12 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
             rnnlab::parallel::cores()
         );
     }
-    let bars = Bars::new(args.quiet, !std::io::stderr().is_terminal(), runs.len());
+    let bars = Bars::new(
+        args.quiet,
+        !std::io::stderr().is_terminal(),
+        runs.len(),
+        exp.search.is_some(),
+    );
     *bars.header.lock().unwrap_or_else(|e| e.into_inner()) = (!args.quiet).then_some(header);
     let settings = SweepSettings {
         jobs,
@@ -536,6 +541,10 @@ struct Bars {
     /// work of finished runs, and per run in flight its (done fraction)
     work: Mutex<(f64, HashMap<usize, f64>)>,
     total_runs: usize,
+    /// A length search plans once per round: the counts and the ETA are the round's.
+    search: bool,
+    /// Rounds planned so far.
+    rounds: Mutex<usize>,
     /// The configuration lines, printed once the sweep has planned (None: --quiet).
     header: Mutex<Option<String>>,
 }
@@ -550,10 +559,12 @@ struct PlainProgress {
     last: Option<std::time::Instant>,
     finished: usize,
     pending: usize,
+    /// When the current round (the whole sweep, unless it searches) was planned.
+    round_started: std::time::Instant,
 }
 
 impl Bars {
-    fn new(quiet: bool, plain: bool, total_runs: usize) -> Bars {
+    fn new(quiet: bool, plain: bool, total_runs: usize, search: bool) -> Bars {
         let multi = MultiProgress::with_draw_target(if quiet || plain {
             ProgressDrawTarget::hidden()
         } else {
@@ -576,11 +587,14 @@ impl Bars {
                     last: None,
                     finished: 0,
                     pending: 0,
+                    round_started: std::time::Instant::now(),
                 })
             }),
             costs: Mutex::new(HashMap::new()),
             work: Mutex::new((0.0, HashMap::new())),
             total_runs,
+            search,
+            rounds: Mutex::new(0),
             header: Mutex::new(None),
         }
     }
@@ -615,13 +629,20 @@ impl Bars {
             if force_line || p.last.is_none_or(|t| now.duration_since(t) >= PLAIN_EVERY) {
                 p.last = Some(now);
                 let elapsed = now.duration_since(p.started).as_secs_f64();
+                let in_round = now.duration_since(p.round_started).as_secs_f64();
                 let eta = if fraction > 0.0 {
-                    format!("{:.0} s", elapsed * (1.0 - fraction) / fraction)
+                    format!("{:.0} s", in_round * (1.0 - fraction) / fraction)
                 } else {
                     "unknown".to_string()
                 };
+                let (round, work, eta_of) = if self.search {
+                    let r = *self.rounds.lock().unwrap_or_else(|e| e.into_inner());
+                    (format!("round {r}: "), "the round's work", "round ETA")
+                } else {
+                    (String::new(), "the work", "ETA")
+                };
                 eprintln!(
-                    "sweep: {}/{} runs finished, {:.0}% of the work, {:.0} s elapsed, ETA {eta} (work-weighted, an upper bound)",
+                    "sweep: {round}{}/{} runs finished, {:.0}% of {work}, {:.0} s elapsed, {eta_of} {eta} (work-weighted, an upper bound)",
                     p.finished,
                     p.pending,
                     100.0 * fraction,
@@ -641,13 +662,30 @@ impl SweepObserver for Bars {
             .iter()
             .map(|r| (r.index, estimated_flops(&r.config).unwrap_or(0.0)))
             .collect();
-        self.overall.set_message(format!(
-            "{} to go ({done} of {} done before)",
-            runs_text(pending.len()),
-            self.total_runs
-        ));
+        // each round of a search starts its own count
+        *self.work.lock().unwrap_or_else(|e| e.into_inner()) = (0.0, HashMap::new());
+        let round = {
+            let mut rounds = self.rounds.lock().unwrap_or_else(|e| e.into_inner());
+            *rounds += 1;
+            *rounds
+        };
+        self.overall.set_message(if self.search {
+            format!(
+                "round {round}: {} to go ({done} already done)",
+                runs_text(pending.len())
+            )
+        } else {
+            format!(
+                "{} to go ({done} of {} done before)",
+                runs_text(pending.len()),
+                self.total_runs
+            )
+        });
         if let Some(plain) = &self.plain {
-            plain.lock().unwrap_or_else(|e| e.into_inner()).pending = pending.len();
+            let mut p = plain.lock().unwrap_or_else(|e| e.into_inner());
+            p.pending = pending.len();
+            p.finished = 0;
+            p.round_started = std::time::Instant::now();
         }
         self.update_work(true);
     }

@@ -216,7 +216,29 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     bar.finish_and_clear();
     dir.finish(&outcome)?;
-    print_run_summary(&out, &config, &outcome)
+    print_run_summary(&out, &config, &outcome)?;
+    print_memory(&config, &data)
+}
+
+/// The run's memory estimate (what `--max-memory` is checked against) beside the process's
+/// measured peak resident memory, so the estimate can be held to what the run took.
+fn print_memory(config: &TrainConfig, data: &RunData) -> anyhow::Result<()> {
+    use rnnlab::resources::{estimate_run, memory_limit, resolve_bptt_memory};
+    let limit = memory_limit(config.max_memory);
+    let schedule = match resolve_bptt_memory(config, &data.task, limit)
+        .ok()
+        .and_then(|m| m.segment(data.task.steps()))
+    {
+        Some(s) => format!("BPTT in segments of {s} steps"),
+        None => "full BPTT".to_string(),
+    };
+    let mib = |bytes: u128| bytes as f64 / f64::from(1u32 << 20);
+    outln!(
+        "memory: estimated {:.1} MiB ({schedule}), peak resident {:.1} MiB (getrusage, this process)",
+        mib(estimate_run(config, &data.task).bytes),
+        mib(u128::from(rnnlab::bench::peak_rss_bytes()))
+    );
+    Ok(())
 }
 
 /// `--watch` on a terminal: the live view, then the summary as without it; stopped by a key, the
