@@ -157,6 +157,14 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
     if args.config.is_some() && args.benchmark {
         return Err(UsageError("--config and --benchmark: give one or the other".into()).into());
     }
+    // the built-in benchmark with no lengths given searches them (the main job); sharded or on
+    // Slurm it runs its grid, since a search picks each round's lengths from all its rows
+    let benchmark_searches = args.config.is_none()
+        && (args.benchmark || (axes.is_empty() && tune.is_empty()))
+        && !axes.iter().any(|(k, _)| k == "length")
+        && args.search_length.is_none()
+        && args.shard.is_none()
+        && !args.slurm.wanted();
     let mut exp = match &args.config {
         Some(path) => Experiment::load(path)?,
         None => Experiment::tanaka_benchmark(),
@@ -235,6 +243,9 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         // the built-in benchmark's length grid gives way to the search
         exp.grid.remove("length");
         exp.search = Some(search);
+    } else if benchmark_searches {
+        exp.grid.remove("length");
+        exp.search = Some(rnnlab::sweep::experiment::benchmark_search());
     }
     exp.normalize();
     rnnlab::resources::check_grid(&exp)?;

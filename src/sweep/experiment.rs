@@ -269,6 +269,17 @@ pub const BENCHMARK_GROUPS: &[BenchmarkGroup] = &[
     },
 ];
 
+/// How the main job (`rnnlab sweep` with no lengths given) chooses the benchmark's lengths: the
+/// length search from 5 to 200 filler phrases (doubling while a group solves in at least half its
+/// seeds, then bisecting in log length to a 2^(1/4) bracket; [`super::search`]). 200 is the
+/// longest maximum that keeps the main job within 5 minutes on 2 cores: above it the GRU's
+/// bisection alone costs more. Where the chrono LSTM and the GRU break is the length-search
+/// experiment's question (`datasets/experiments/tanaka-length-search.ron`, to 5,000). With
+/// `--length`, `--shard` or `--slurm` the benchmark runs its grid ([`Experiment::tanaka_benchmark`]).
+pub fn benchmark_search() -> super::search::LengthSearch {
+    super::search::LengthSearch::new(5, 200)
+}
+
 impl Experiment {
     /// The built-in benchmark `rnnlab sweep` runs with no arguments: "who is Tanaka?" for a tanh
     /// RNN, PyTorch's LSTM, the LSTM with chrono initialisation and a GRU at lengths 5 to 200,
