@@ -165,6 +165,87 @@ mod cli {
             .collect()
     }
 
+    /// Above each bracket the search reads how the failed runs ended from their own curves: the
+    /// report's mean last accuracy is that of the unsolved runs' metrics.csv at the failed
+    /// length, and the figure draws both sides of the bracket.
+    #[test]
+    fn the_failed_runs_are_summarised_from_their_curves() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("s");
+        let args = [
+            "sweep",
+            "--cell",
+            "rnn",
+            "--seeds",
+            "2",
+            "--steps",
+            "200",
+            "--probe-size",
+            "2",
+            "--quiet",
+            "--search-length",
+            "5..40",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        ok(tmp.path(), &args);
+        let text = std::fs::read_to_string(dir.join("search.txt")).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains("unsolved runs trained"))
+            .unwrap_or_else(|| panic!("no failed-runs line: {text}"));
+        assert!(line.trim_start().starts_with("cell=rnn at "), "{line}");
+        let length: usize = line
+            .split(" at ")
+            .nth(1)
+            .unwrap()
+            .split(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let shown: f64 = line
+            .split("eval accuracy last ")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        // the unsolved runs at that length, from results.csv, and their last eval accuracy
+        let results = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+        let header: Vec<&str> = results.lines().next().unwrap().split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let mut last = Vec::new();
+        for row in results.lines().skip(1) {
+            let f: Vec<&str> = row.split(',').collect();
+            if f[col("length")] == length.to_string() && f[col("solved")] == "false" {
+                let run = format!("length-{length}_seed-{}", f[col("seed")]);
+                let metrics =
+                    std::fs::read_to_string(dir.join("runs").join(run).join("metrics.csv"))
+                        .unwrap();
+                let acc = metrics
+                    .lines()
+                    .filter_map(|l| l.split(',').nth(3).and_then(|a| a.parse::<f64>().ok()))
+                    .next_back()
+                    .unwrap();
+                last.push(acc);
+            }
+        }
+        assert!(!last.is_empty(), "no unsolved run at {length}");
+        let mean = last.iter().sum::<f64>() / last.len() as f64;
+        assert!(
+            (mean - shown).abs() < 5e-4,
+            "{line}: the runs' mean is {mean}"
+        );
+        let svg = std::fs::read_to_string(dir.join("plots/search_curves.svg")).unwrap();
+        assert!(
+            svg.contains(&format!("length {length} (failed)")),
+            "figure without the failed side"
+        );
+    }
+
     /// A search gives the rows a grid over its lengths gives, and only those lengths; the same
     /// search again runs nothing; resumed after losing rows it runs just those again and ends
     /// with the same rows; another bracket into the same directory is another experiment.

@@ -401,8 +401,20 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     if let Some(search) = exp.search {
         let found = rnnlab::sweep::search::run_length_search(&exp, &out, &settings, &bars)?;
         bars.clear();
-        let text = rnnlab::sweep::search::search_text(&search, &found);
+        let mut text = rnnlab::sweep::search::search_text(&search, &found);
+        let current = rnnlab::sweep::search::current_experiment(&exp, &out)?;
+        let (failed, curves) =
+            rnnlab::sweep::search_curves::write_search_curves(&current, &out, &found)?;
+        if !failed.is_empty() {
+            text.push_str("how the failed runs above the brackets ended:\n");
+            for f in &failed {
+                text.push_str(&format!("  {}\n", f.text()));
+            }
+        }
         outln!("{}", text.trim_end());
+        if let Some(path) = curves {
+            outln!("{}", path.display());
+        }
         outln!(
             "{}: {} runs finished now; lengths visited: {} → {}",
             exp.name,

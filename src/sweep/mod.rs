@@ -10,6 +10,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod search;
+pub mod search_curves;
 pub mod slurm;
 pub mod status;
 pub mod tables;

@@ -201,13 +201,21 @@ pub fn next_step(search: &LengthSearch, outcome: &dyn Fn(usize) -> Option<Outcom
 }
 
 /// A group: its (option, value) pairs but length and seed, as text.
-fn group_of(run: &RunSpec) -> String {
-    run.values
+/// The group a run belongs to: its grid values but the length and the seed (`variant=gru`), or
+/// its cell (`cell=rnn`) when the grid varies nothing else.
+pub(crate) fn group_of(run: &RunSpec) -> String {
+    let group = run
+        .values
         .iter()
         .filter(|(k, _)| k != "length" && k != "seed")
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
-        .join(",")
+        .join(",");
+    if group.is_empty() {
+        format!("cell={}", run.config.model.cell)
+    } else {
+        group
+    }
 }
 
 fn run_length(run: &RunSpec) -> usize {
