@@ -276,6 +276,37 @@ mod cli {
         ok(tmp.path(), &g);
         let all = rows(&grid);
         assert!(found.is_subset(&all), "search rows not in the grid's");
+        // the power note counts the lengths a pair shares: in the grid both groups ran every
+        // length; in the search each ran its own
+        let note = |out: &str| {
+            out.lines()
+                .find(|l| l.contains("the largest possible difference"))
+                .map(str::to_string)
+        };
+        let grid_out = std::fs::read_to_string(grid.join("report.md")).unwrap();
+        let n = visited.len();
+        assert!(
+            note(&grid_out).is_some_and(|l| l.contains(&format!("{n} lengths,"))
+                && l.contains(&format!("over the pair's {} tests", 2 * n))),
+            "{grid_out}"
+        );
+        let per_group = |cell: &str| -> BTreeSet<String> {
+            let text = std::fs::read_to_string(search.join("results.csv")).unwrap();
+            text.lines()
+                .skip(1)
+                .filter(|l| l.split(',').nth(1) == Some(cell))
+                .map(|l| l.split(',').nth(2).unwrap().to_string())
+                .collect()
+        };
+        let (rnn, gru) = (per_group("rnn"), per_group("gru"));
+        let shared = rnn.intersection(&gru).count();
+        let search_note = note(&first).unwrap_or_else(|| panic!("no power note: {first}"));
+        // one pair: the note counts the lengths both its groups ran, not every visited one
+        assert!(
+            search_note.contains(&format!("{shared} lengths,"))
+                && search_note.contains(&format!("over the pair's {} tests", 2 * shared)),
+            "{search_note} (shared {shared} of {n}: rnn {rnn:?}, gru {gru:?})"
+        );
         // rerun: nothing to do, same rows
         let again = ok(tmp.path(), &cmd);
         assert!(again.contains("0 runs finished now"), "{again}");

@@ -228,9 +228,10 @@ impl TaskComparison {
         }
     }
 
-    /// How strong a result the sweep can show at all: with n seeds per cell and m lengths, the
-    /// most extreme table at one length (n/n against 0/n) has one-sided Fisher p = 1/C(2n, n), which
-    /// Holm multiplies by 2m. `None` with fewer than two groups or no cells.
+    /// How strong a result the sweep can show at all: with n seeds per cell, the most extreme
+    /// table at one length (n/n against 0/n) has one-sided Fisher p = 1/C(2n, n), which Holm
+    /// multiplies by twice the lengths the pair shares (a length search runs each group at its
+    /// own lengths, so pairs share fewer). `None` with fewer than two groups or no cells.
     pub fn power_note(&self) -> Option<String> {
         if self.groups.len() < 2 || self.lengths.is_empty() {
             return None;
@@ -241,19 +242,45 @@ impl TaskComparison {
         }
         let (&seeds, _) = counts.iter().max_by_key(|(n, k)| (**k, **n))?;
         let strongest = fisher_exact(seeds, seeds, 0, seeds).ok()?.p_first_greater;
-        let tests = 2 * self.lengths.len();
-        let adjusted = (strongest * tests as f64).min(1.0);
-        let consequence = if significant(adjusted) {
+        // per pair, the lengths at which both groups ran
+        let shared = |a: &String, b: &String| {
+            self.lengths
+                .iter()
+                .filter(|&&l| {
+                    self.cells.contains_key(&(a.clone(), l))
+                        && self.cells.contains_key(&(b.clone(), l))
+                })
+                .count()
+        };
+        let mut pair_lengths = Vec::new();
+        for (i, a) in self.groups.iter().enumerate() {
+            for b in &self.groups[i + 1..] {
+                pair_lengths.push(shared(a, b));
+            }
+        }
+        let fewest = pair_lengths.iter().copied().filter(|&m| m > 0).min()?;
+        let most = pair_lengths.iter().copied().max().unwrap_or(fewest);
+        let adjusted = |m: usize| (strongest * (2 * m) as f64).min(1.0);
+        let consequence = if significant(adjusted(fewest)) {
             "; only differences close to that extreme can be ranked"
         } else {
             ", so no pair can be ranked at 95% with this many seeds"
         };
-        Some(format!(
-            "With {seeds} seeds per cell and {} lengths, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {} and Holm-adjusted p = {} over the pair's {tests} tests{consequence}.",
-            self.lengths.len(),
-            format_p(strongest),
-            format_p(adjusted)
-        ))
+        Some(if fewest == most {
+            format!(
+                "With {seeds} seeds per cell and {most} lengths, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {} and Holm-adjusted p = {} over the pair's {} tests{consequence}.",
+                format_p(strongest),
+                format_p(adjusted(most)),
+                2 * most
+            )
+        } else {
+            format!(
+                "With {seeds} seeds per cell, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {}; Holm multiplies it by the pair's tests, two per length both groups ran (here {fewest} to {most} lengths: Holm-adjusted p = {} to {}){consequence}.",
+                format_p(strongest),
+                format_p(adjusted(fewest)),
+                format_p(adjusted(most))
+            )
+        })
     }
 }
 
