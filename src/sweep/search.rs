@@ -118,11 +118,15 @@ pub enum Bracket {
     BelowMin { min: usize, failed: Outcome },
     /// Solved at MAX: the limit is beyond it (censored).
     AboveMax { max: usize, solved: Outcome },
-    /// Solved at `solved`, failed at `failed`, their ratio within the search's.
+    /// Solved at `solved`, failed at `failed`, their ratio within the search's; `longest` is
+    /// the longest length run (where the growing phase first failed) and `longest_outcome` its
+    /// seeds.
     Between {
         solved: usize,
         failed: usize,
         failed_outcome: Outcome,
+        longest: usize,
+        longest_outcome: Outcome,
     },
 }
 
@@ -197,10 +201,11 @@ pub fn next_step(search: &LengthSearch, outcome: &dyn Fn(usize) -> Option<Outcom
         solved: lo,
         failed: hi,
         failed_outcome: hi_outcome,
+        longest: failed,
+        longest_outcome: failed_outcome,
     })
 }
 
-/// A group: its (option, value) pairs but length and seed, as text.
 /// The group a run belongs to: its grid values but the length and the seed (`variant=gru`), or
 /// its cell (`cell=rnn`) when the grid varies nothing else.
 pub(crate) fn group_of(run: &RunSpec) -> String {
@@ -365,14 +370,18 @@ pub fn search_text(search: &LengthSearch, outcome: &SearchOutcome) -> String {
                 solved,
                 failed,
                 failed_outcome,
+                longest,
+                longest_outcome,
             } => {
                 let (lo, hi) = bracket
                     .stated_interval(search.ratio)
                     .expect("a bracket between two lengths");
                 format!(
-                    "L50 in [{lo:.0}, {hi:.0}]: solved at {solved}, failed at {failed} (in {}/{} seeds); not run: longer than {failed}",
+                    "L50 in [{lo:.0}, {hi:.0}]: solved at {solved}, failed at {failed} (in {}/{} seeds); not run: longer than {longest}, which failed in {}/{}",
                     failed_outcome.seeds - failed_outcome.solved,
-                    failed_outcome.seeds
+                    failed_outcome.seeds,
+                    longest_outcome.seeds - longest_outcome.solved,
+                    longest_outcome.seeds
                 )
             }
         };
