@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::outdir::write_atomic;
 use crate::report::html::write_html_report;
 use crate::report::table::Table;
+use crate::train::trainer::{HOLD_OUT_DIVISOR, HOLD_OUT_SEED, MIN_HOLD_OUT};
 
 /// The rules behind every number in the report, for its last section.
 fn protocol_text() -> String {
@@ -182,6 +183,18 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
     md.push_str(&protocol_text());
     if !exp.tune.is_empty() {
         let _ = writeln!(md, "- **Tuned options**: {TUNING_RULE}");
+        let mut files: Vec<String> = Vec::new();
+        for run in exp.runs()? {
+            if let (Some(file), Some(_)) = (&run.config.data, run.config.hold_out_seed) {
+                let file = format!("`{}`", file.display());
+                if !files.contains(&file) {
+                    files.push(file);
+                }
+            }
+        }
+        if !files.is_empty() {
+            let _ = writeln!(md, "- **Validation on the data file**: runs that train on {} validate not on generated sequences but on a held-out part of the file: the last 20% (rounded down) of its sequences after a shuffle with seed {HOLD_OUT_SEED}, one split for every run (rnnlab::train::trainer::hold_out_split; each run's summary.ron gives the counts under `validation_hold_out`), and train on the rest. A file of fewer than {} sequences is refused.", files.join(", "), MIN_HOLD_OUT * HOLD_OUT_DIVISOR);
+        }
     }
     write_atomic(&dir.join("report.md"), md.as_bytes())?;
     // the page: the same report, with the files and the experiment as run

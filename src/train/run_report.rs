@@ -57,6 +57,13 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             lengths.text()
         );
     }
+    if let Some(h) = &s.validation_hold_out {
+        let _ = writeln!(
+            md,
+            "Validated (val_accuracy, val_loss: what a sweep chooses tuned options by) on {}.\n",
+            h.text()
+        );
+    }
     let verdict = if s.diverged {
         format!(
             "**Diverged** at step {}; the saved weights are the last finite ones.",

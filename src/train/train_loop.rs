@@ -358,6 +358,7 @@ where
             final_eval_accuracy: eval_acc,
             final_val_loss: Some(val_loss),
             final_val_accuracy: Some(val_acc),
+            validation_hold_out: self.data.hold_out.clone(),
             baseline_loss: baseline.loss,
             baseline_accuracy: baseline.accuracy,
             solved,
