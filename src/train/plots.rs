@@ -374,8 +374,8 @@ pub fn gradient_history_plot(
     )
 }
 
-/// Two panels on one training-step axis: the signal at the source (mean over sequences, solid;
-/// geometric mean, dashed; one colour per layer, log y) above the eval accuracy of the run's
+/// Two panels on one training-step axis: the signal at the source (geometric mean over
+/// sequences, solid; mean, dashed; one colour per layer, log y) above the eval accuracy of the run's
 /// evaluations (`metrics`) with the memoryless baseline.
 pub fn learning_over_time_plot(
     path: &Path,
@@ -426,16 +426,17 @@ pub fn learning_over_time_plot(
             String::new()
         };
         let style = SeriesStyle::nth(layer);
+        // the geometric mean leads: one outlier sequence can move the mean by decades
         signal = signal
             .styled(
-                Series::new(format!("{prefix}mean"), points(&|s| Some(s.mean))),
+                Series::new(
+                    format!("{prefix}geometric mean over sequences"),
+                    points(&|s| s.geometric_mean),
+                ),
                 style,
             )
             .styled(
-                Series::new(
-                    format!("{prefix}geometric mean"),
-                    points(&|s| s.geometric_mean),
-                ),
+                Series::new(format!("{prefix}mean"), points(&|s| Some(s.mean))),
                 style.dashed(),
             );
     }
