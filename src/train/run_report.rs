@@ -183,7 +183,7 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             "![signal at the source and eval accuracy against training step](plots/{LEARNING_OVER_TIME_PLOT})\n"
         );
         for layer in 0..history_layers {
-            if let Some(story) = learning_story(h, &accuracy, layer) {
+            if let Some(story) = learning_story(h, &accuracy, layer, outcome.eval_sequences) {
                 let which = if history_layers > 1 {
                     format!("Layer {layer}: ")
                 } else {

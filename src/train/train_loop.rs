@@ -393,6 +393,7 @@ where
             task: task.clone(),
             probe_sequences: self.data.probe.clone(),
             train_file_lengths: self.data.train.as_deref().and_then(FileLengths::of),
+            eval_sequences: self.data.eval.len(),
         })
     }
 }

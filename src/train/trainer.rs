@@ -202,6 +202,8 @@ pub struct TrainOutcome {
     /// A run on a data file: its training sequences' count and shortest and longest lengths in
     /// steps (the task's `length` is the file's declared dependency length, not these).
     pub train_file_lengths: Option<FileLengths>,
+    /// Sequences in the evaluation set (each eval accuracy is over these).
+    pub eval_sequences: usize,
 }
 
 /// How many sequences a data file holds and their shortest and longest lengths in steps.
