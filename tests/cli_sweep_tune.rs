@@ -164,3 +164,162 @@ fn bad_tune_flags_give_one_line_errors() {
     assert!(sweep(&["--tune", "cell=rnn,gru"]).contains("--cell and --tune cell"));
     assert!(sweep(&["--tune", "lr=0.1,0.2", "--tune", "lr=0.3"]).contains("twice"));
 }
+
+/// An experiment file tuning lr on the dataset `data` (a path relative to the sweep's directory).
+fn data_experiment(dir: &std::path::Path, data: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("exp-{data}"));
+    std::fs::write(
+        &path,
+        format!(
+            r#"(
+    name: "tune-on-data",
+    description: "lr tuned on a data file",
+    base: (data: Some("{data}"), steps: 3, eval_size: 8, probe_size: 4, model: (hidden: 4)),
+    grid: {{ "seed": [0] }},
+    tune: {{ "lr": [0.001, 0.01] }},
+)"#
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn generate(dir: &std::path::Path, file: &str, count: usize) {
+    ok(
+        dir,
+        &[
+            "data",
+            "generate",
+            "--task",
+            "tanaka",
+            "--length",
+            "3",
+            "--count",
+            &count.to_string(),
+            "--seed",
+            "4",
+            "--out",
+            file,
+        ],
+    );
+}
+
+#[test]
+fn tuning_on_a_data_file_validates_on_its_held_out_fifth() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), "d60.ron", 60);
+    let exp = data_experiment(tmp.path(), "d60.ron");
+    let exp = exp.to_str().unwrap();
+    ok(
+        tmp.path(),
+        &["sweep", "--config", exp, "--quiet", "--out", "sw"],
+    );
+    let runs = tmp.path().join("sw/runs");
+    let mut dirs: Vec<_> = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), 2);
+    for dir in &dirs {
+        let config = std::fs::read_to_string(dir.join("config.ron")).unwrap();
+        assert!(config.contains("hold_out_seed: Some(0)"), "{config}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap())
+                .unwrap();
+        let h = &summary["validation_hold_out"];
+        assert_eq!(
+            (h["sequences"].as_u64(), h["held_out"].as_u64()),
+            (Some(60), Some(12))
+        );
+        assert_eq!(h["seed"].as_u64(), Some(0));
+        let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+        assert!(
+            report.contains("on 12 of the 60 sequences of d60.ron, held out"),
+            "{report}"
+        );
+    }
+    let report = std::fs::read_to_string(tmp.path().join("sw/report.md")).unwrap();
+    assert!(
+        report.contains("**Validation on the data file**"),
+        "{report}"
+    );
+}
+
+#[test]
+fn the_held_out_split_is_seeded_disjoint_and_a_fifth() {
+    use rnnlab::train::trainer::hold_out_split;
+    let task = rnnlab::tasks::Task::new(rnnlab::tasks::TaskSpec::new(
+        rnnlab::tasks::TaskKind::Tanaka,
+        3,
+    ))
+    .unwrap();
+    let seqs = task.generate(73, 9);
+    let key = |s: &rnnlab::tasks::Sequence| format!("{:?}", s.tokens());
+    let (train, val) = hold_out_split(seqs.clone(), 0).unwrap();
+    assert_eq!((train.len(), val.len()), (59, 14));
+    // both parts keep the file's order and together are the file
+    let position = |s: &rnnlab::tasks::Sequence| seqs.iter().position(|x| x == s).unwrap();
+    let mut all: Vec<usize> = train.iter().chain(&val).map(position).collect();
+    assert!(train.windows(2).all(|w| position(&w[0]) < position(&w[1])));
+    assert!(val.windows(2).all(|w| position(&w[0]) < position(&w[1])));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 73);
+    // the same seed, the same split; another seed, another one; not simply the file's tail
+    let again = hold_out_split(seqs.clone(), 0).unwrap().1;
+    assert_eq!(
+        again.iter().map(key).collect::<Vec<_>>(),
+        val.iter().map(key).collect::<Vec<_>>()
+    );
+    assert_ne!(hold_out_split(seqs.clone(), 1).unwrap().1, val);
+    assert_ne!(val, seqs[73 - 14..].to_vec());
+    // 50 is the smallest file that splits (10 held out), 49 is refused
+    assert_eq!(hold_out_split(task.generate(50, 1), 0).unwrap().1.len(), 10);
+    let e = hold_out_split(task.generate(49, 1), 0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("49 sequences") && e.contains("at least 50"),
+        "{e}"
+    );
+}
+
+#[test]
+fn tuning_on_a_file_too_small_to_split_is_refused_before_anything_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    generate(tmp.path(), "d49.ron", 49);
+    let exp = data_experiment(tmp.path(), "d49.ron");
+    let err = usage_error(
+        tmp.path(),
+        &[
+            "sweep",
+            "--config",
+            exp.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            "sw",
+        ],
+    );
+    assert!(
+        err.contains("--tune lr with --data d49.ron: 49 sequences"),
+        "{err}"
+    );
+    assert!(err.contains("at least 50"), "{err}");
+    assert!(!tmp.path().join("sw").exists());
+    // the same file without tuning trains on all of it, as before
+    let mut plain = std::fs::read_to_string(&exp).unwrap();
+    plain = plain.replace(r#"tune: { "lr": [0.001, 0.01] },"#, "");
+    std::fs::write(&exp, plain).unwrap();
+    ok(
+        tmp.path(),
+        &[
+            "sweep",
+            "--config",
+            exp.to_str().unwrap(),
+            "--quiet",
+            "--out",
+            "sw",
+        ],
+    );
+}

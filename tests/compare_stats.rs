@@ -226,3 +226,35 @@ fn opposite_significant_differences_give_no_single_ranking() {
     );
     assert!(!text.contains("remembers longer"), "{text}");
 }
+
+/// The source-signal table leads with the geometric mean over seeds (issue 22: one outlier seed
+/// made the mean read "7.5e-40 → 4.2e19"), says so in its caption, and counts flagged seeds as
+/// "k of n seeds".
+#[test]
+fn the_source_signal_table_leads_with_the_geometric_mean() {
+    use rnnlab::sweep::tables::{source_signal_text, SOURCE_SIGNAL_CAPTION};
+    let exp = experiment();
+    let mut t = table(&exp, &runs(&[("gru", 200, 0, 4)]));
+    let finals = ["1e-1", "1e-1", "1e-1", "1e20"];
+    let column = |name: &str| METRIC_COLUMNS.iter().position(|&c| c == name).unwrap();
+    for (i, (_, (_, row))) in t.rows.iter_mut().enumerate() {
+        row.metrics[column("source_signal_init")] = "1e-40".into();
+        row.metrics[column("source_signal_final")] = finals[i].into();
+        if i < 3 {
+            // a rejected final fit: no ρ, but an R²
+            row.metrics[column("decay_final")] = String::new();
+            row.metrics[column("decay_r2_final")] = "0.4".into();
+        }
+    }
+    let tc = &compare_table(&exp, &t).unwrap()[0];
+    let cell = &tc.cells[&("gru".to_string(), 200)];
+    // the mean is 2.5e19, the geometric mean (1e-1 · 1e-1 · 1e-1 · 1e20)^(1/4) = 1e4.25
+    assert!((cell.mean_source_signal_final.unwrap() / 2.5e19 - 1.0).abs() < 1e-9);
+    let geo = cell.geomean_source_signal_final.unwrap();
+    assert!((geo.log10() - 4.25).abs() < 1e-9, "{geo}");
+    assert_eq!(
+        source_signal_text(cell),
+        "1.0e-40 → 1.8e4 (ρ not exponential in 3 of 4 seeds)"
+    );
+    assert!(SOURCE_SIGNAL_CAPTION.contains("geometric mean over seeds"));
+}

@@ -138,6 +138,17 @@ fn summaries_without_the_new_fields_still_read() {
 
 /// One unit, h_t = relu(w h_{t−1} + x_t) with x_t > 0 and w > 0: linear along the sequence.
 fn linear_unit(w: f64, steps: usize) -> (Network<f64>, Batch<f64>, Vec<f64>) {
+    let x: Vec<f64> = (0..steps).map(|t| 0.5 + 0.1 * (t % 3) as f64).collect();
+    scalar_unit(Activation::Relu, w, x)
+}
+
+/// One unit h_t = φ(w h_{t−1} + x_t) read out as h itself, loss at the last step only.
+fn scalar_unit(
+    activation: Activation,
+    w: f64,
+    x: Vec<f64>,
+) -> (Network<f64>, Batch<f64>, Vec<f64>) {
+    let steps = x.len();
     let mut spec = ModelSpec::new(
         CellKind::Rnn,
         InputKind::Dense { width: 1 },
@@ -145,14 +156,13 @@ fn linear_unit(w: f64, steps: usize) -> (Network<f64>, Batch<f64>, Vec<f64>) {
         1,
         OutputKind::Values { width: 1 },
     );
-    spec.activation = Activation::Relu;
+    spec.activation = activation;
     let mut params = Params::<f64>::zeros(&spec);
     params.layers[0].weight_ih = arr2(&[[1.0]]);
     params.layers[0].weight_hh = arr2(&[[w]]);
     params.readout_weight = arr2(&[[1.0]]);
     params.readout_bias = arr1(&[0.0]);
     let net = Network::new(spec, params).unwrap();
-    let x: Vec<f64> = (0..steps).map(|t| 0.5 + 0.1 * (t % 3) as f64).collect();
     let inputs = Array3::from_shape_fn((steps, 1, 1), |(t, _, _)| x[t]);
     let mut loss_weight = Array2::zeros((steps, 1));
     loss_weight[[steps - 1, 0]] = 1.0;
@@ -389,7 +399,88 @@ fn a_linear_unit_meets_its_theory_exactly() {
         assert_eq!(t.gamma, Some(1.0));
         assert!((t.sigma_max.unwrap() - w).abs() < 1e-12);
         assert_eq!(t.vanishing_sufficient, Some(vanishes));
+        // and at every distance d: Π‖J‖ back to d = (γ·σ_max)^d = w^d = the measured ratio
+        assert_eq!(t.curve.len(), steps);
+        for (d, c) in t.curve.iter().enumerate() {
+            let expected = w.powi(d as i32);
+            assert_eq!(c.distance, d);
+            assert!((c.jacobian_product / expected - 1.0).abs() < 1e-9, "{c:?}");
+            assert!(
+                (c.vanilla_bound.unwrap() / expected - 1.0).abs() < 1e-9,
+                "{c:?}"
+            );
+            assert!((c.measured_ratio / expected - 1.0).abs() < 1e-12, "{c:?}");
+        }
+        assert_eq!(t.curve[steps - 1].jacobian_product, t.jacobian_product);
     }
+}
+
+/// One tanh unit: J_t = w·(1 − h_t²) changes from step to step with the input, and with one unit
+/// and one sequence the measured ratio is exactly the product |J_p ⋯ J_{p−d+1}|, so the curve must
+/// take the steps nearest the loss first.
+#[test]
+fn a_scalar_tanh_unit_meets_the_product_at_every_distance() {
+    let x: Vec<f64> = (0..16).map(|t| 1.5 * (t as f64).sin()).collect();
+    let (net, batch, _) = scalar_unit(Activation::Tanh, 0.9, x);
+    let probe = probe_gradients(&net, &batch, 15, 0).unwrap();
+    let t = &probe.theory[0];
+    let mut spread = (f64::INFINITY, 0.0f64);
+    for pair in t.curve.windows(2) {
+        let step_norm = pair[1].jacobian_product / pair[0].jacobian_product;
+        spread = (spread.0.min(step_norm), spread.1.max(step_norm));
+    }
+    // the step norms differ, so the order of the product matters
+    assert!(spread.1 > 1.5 * spread.0, "{spread:?}");
+    for c in &t.curve {
+        assert!(
+            (c.measured_ratio / c.jacobian_product - 1.0).abs() < 1e-9,
+            "{c:?}"
+        );
+        assert!(c.jacobian_product <= c.vanilla_bound.unwrap() * (1.0 + 1e-12));
+    }
+}
+
+/// A single-layer vanilla RNN of every activation, at three scales of W_hh (so γ·σ_max lies on
+/// both sides of 1), probed on one sequence: at every distance d the measured ratio is at most
+/// Π‖J_t‖₂ back to d, which is at most (γ·σ_max)^d. (Power iteration approaches each norm from
+/// below, so both sides get a relative slack of 1e-9 per step.)
+#[test]
+fn the_theory_curve_is_never_below_the_measured_ratio_at_any_distance() {
+    let task = Task::new(TaskSpec::new(TaskKind::Adding, 30)).unwrap();
+    let seqs = task.generate(1, 5);
+    let batch = probe_batch(&task, &seqs).unwrap();
+    let p = task.probe_step();
+    let mut vanishing = [0usize; 2];
+    for activation in [Activation::Tanh, Activation::Sigmoid, Activation::Relu] {
+        for (seed, scale) in [(0, 0.5), (1, 1.0), (2, 4.0)] {
+            let mut config = TrainConfig::default();
+            config.model.cell = CellKind::Rnn;
+            config.model.activation = activation;
+            config.model.hidden = 8;
+            let mut net =
+                Network::init(config.model_spec(&task).unwrap(), &config.init, seed).unwrap();
+            net.params.layers[0].weight_hh *= scale;
+            let probe = probe_gradients(&net, &batch, p, 0).unwrap();
+            let t = &probe.theory[0];
+            assert!(t.is_bound);
+            vanishing[usize::from(t.vanishing_sufficient.unwrap())] += 1;
+            assert_eq!(t.curve.len(), p + 1);
+            for c in &t.curve {
+                let slack = 1.0 + 1e-9 * c.distance as f64;
+                assert!(
+                    c.measured_ratio <= c.jacobian_product * slack,
+                    "{activation:?} ×{scale}: measured above the product at {c:?}"
+                );
+                let bound = c.vanilla_bound.unwrap();
+                assert!(
+                    c.jacobian_product <= bound * slack,
+                    "{activation:?} ×{scale}: the product above (γ·σ_max)^d at {c:?}"
+                );
+            }
+        }
+    }
+    // both regimes were met
+    assert!(vanishing[0] > 0 && vanishing[1] > 0, "{vanishing:?}");
 }
 
 #[test]

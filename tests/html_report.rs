@@ -61,7 +61,13 @@ fn check_page(browser: Option<&Path>, page: &Path, min_plots: usize, title: &str
     }
     let Some(browser) = browser else { return };
     let profile = tempfile::tempdir().unwrap();
-    let (dom, log) = browse(browser, profile.path(), page, &["--dump-dom"]);
+    // the width the issue's readers used: every table must fit the page's text column there
+    let (dom, log) = browse(
+        browser,
+        profile.path(),
+        page,
+        &["--dump-dom", "--window-size=1280,2000"],
+    );
     let check = dom
         .split("name=\"rnnlab-render-check\" content=\"")
         .nth(1)
@@ -71,13 +77,17 @@ fn check_page(browser: Option<&Path>, page: &Path, min_plots: usize, title: &str
         .split(|c: char| !c.is_ascii_digit())
         .filter_map(|n| n.parse().ok())
         .collect();
-    assert_eq!(numbers.len(), 3, "{check}");
+    assert_eq!(numbers.len(), 4, "{check}");
     assert!(
         numbers[0] >= min_plots,
         "{check}: expected at least {min_plots} plots"
     );
     assert_eq!(numbers[1], 0, "{check}: a plot has no size");
     assert_eq!(numbers[2], 0, "{check}: script errors");
+    assert_eq!(
+        numbers[3], 0,
+        "{check}: a table scrolls sideways at 1280 px"
+    );
     assert!(
         dom.contains(&format!("<title>{title}")),
         "the rendered page has its title"
@@ -97,6 +107,30 @@ fn check_page(browser: Option<&Path>, page: &Path, min_plots: usize, title: &str
         size > 10_000,
         "the screenshot of {} is {size} bytes",
         page.display()
+    );
+}
+
+/// A table as wide as the sweep's source-signal and L50 tables of a long sweep (issue 22: the
+/// L50 table scrolled sideways at 1280 px): its cells wrap, so it fits the page.
+#[test]
+fn a_table_of_long_cells_fits_the_page_at_1280_px() {
+    let Some(browser) = chromium() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install chromium");
+        eprintln!("\n*** SKIPPING THE BROWSER CHECK: no chromium installed ***\n");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let cell = "6.7e-2 → 5.3e-1 (ρ not exponential in 3 of 5 seeds)";
+    let mut md = String::from("# wide\n\n| group | L=5 | L=10 | L=20 | L=50 | L=100 | L=200 |\n|---|---|---|---|---|---|---|\n");
+    for group in ["rnn", "lstm", "gru"] {
+        md.push_str(&format!("| {group} |{}\n", format!(" {cell} |").repeat(6)));
+    }
+    rnnlab::report::html::write_html_report(tmp.path(), "rnnlab: wide", &md).unwrap();
+    check_page(
+        Some(&browser),
+        &tmp.path().join("report.html"),
+        0,
+        "rnnlab: wide",
     );
 }
 

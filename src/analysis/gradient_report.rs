@@ -163,7 +163,45 @@ pub struct TheoryCheck {
     pub sigma_max: Option<f64>,
     /// γ·σ_max < 1: the sufficient condition for vanishing holds.
     pub vanishing_sufficient: Option<bool>,
+    /// The same theory at every distance d = 0..=`distance` (ascending): the curves the run's
+    /// `theory.svg` draws and `theory.csv` holds. Not in `summary.ron`, which keeps one number
+    /// per probe; a summary read back has none.
+    #[serde(skip)]
+    pub curve: Vec<TheoryPoint>,
 }
+
+/// The theory at one distance d from the probe step p (see [`TheoryCheck`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TheoryPoint {
+    pub distance: usize,
+    /// `Π_{t=p−d+1}^{p} ‖J_t‖₂` (1 at d = 0): the geometric mean over the first
+    /// [`JACOBIAN_SEQUENCES`] probe sequences of each one's product, like
+    /// [`TheoryCheck::jacobian_product`] (which is this value at d = p).
+    pub jacobian_product: f64,
+    /// (γ·σ_max(W_hh))^d for a vanilla RNN, else None.
+    pub vanilla_bound: Option<f64>,
+    /// grad_h(d) / grad_h(0), measured.
+    pub measured_ratio: f64,
+}
+
+impl TheoryPoint {
+    /// One row of `theory.csv` ([`THEORY_CSV_HEADER`]) for probe `step` and `layer`.
+    pub fn csv(&self, step: usize, layer: usize) -> String {
+        let bound = self
+            .vanilla_bound
+            .map(|v| format!("{v:e}"))
+            .unwrap_or_default();
+        format!(
+            "{step},{layer},{},{:e},{bound},{:e}",
+            self.distance, self.jacobian_product, self.measured_ratio
+        )
+    }
+}
+
+/// `theory.csv`: per probe, layer and distance, the product of step-Jacobian norms from the loss
+/// step back to that distance, (γ·σ_max)^d (vanilla RNN; empty otherwise) and the measured ratio.
+pub const THEORY_CSV_HEADER: &str =
+    "step,layer,distance,jacobian_product,gamma_sigma_max_pow_d,measured_ratio";
 
 /// The share of the update the learning horizon covers.
 pub const UPDATE_SHARE: f64 = 0.99;
@@ -229,7 +267,14 @@ pub fn probe_gradients(
     let diagnostics = diagnose(net, &eval.forward, JACOBIAN_SEQUENCES, JACOBIAN_ITERATIONS);
     let theory = summaries
         .iter()
-        .map(|s| theory_check(net, &eval.forward, s.layer, probe_step, s.ratio_at_farthest))
+        .map(|s| {
+            let profile: Vec<(usize, f64)> = rows
+                .iter()
+                .filter(|r| r.layer == s.layer)
+                .map(|r| (r.distance, r.grad_h))
+                .collect();
+            theory_check(net, &eval.forward, s.layer, probe_step, &profile)
+        })
         .collect();
     Ok(GradientProbe {
         step,
@@ -318,26 +363,37 @@ pub fn gradient_rows_in<'w>(
 /// Power iterations for σ_max(W_hh).
 pub const SIGMA_ITERATIONS: usize = 200;
 
-/// The [`TheoryCheck`] of `layer`: Jacobian norms along the path from `probe_step` back to step 0.
+/// The [`TheoryCheck`] of `layer`: Jacobian norms along the path from `probe_step` back to step 0,
+/// and the measured `(distance, grad_h)` profile of the layer for the ratios.
 fn theory_check(
     net: &Network<f64>,
     forward: &crate::network::ForwardCache<f64>,
     layer: usize,
     probe_step: usize,
-    measured_ratio: f64,
+    profile: &[(usize, f64)],
 ) -> TheoryCheck {
     let sequences = JACOBIAN_SEQUENCES.clamp(1, forward.batch.max(1));
+    // ln ‖J_t‖₂ per step t = 1..=p (index t − 1) and sequence
+    let log_norms: Vec<Vec<f64>> = (1..=probe_step)
+        .map(|t| {
+            let jac = StepJacobian::new(net, forward, layer, t, sequences);
+            jac.spectral_norms(JACOBIAN_ITERATIONS)
+                .iter()
+                .map(|n| n.ln())
+                .collect()
+        })
+        .collect();
+    // the whole path summed from step 1 up, as the one number always was
     let mut log_product = vec![0.0; sequences];
-    for t in 1..=probe_step {
-        let jac = StepJacobian::new(net, forward, layer, t, sequences);
-        for (acc, n) in log_product
-            .iter_mut()
-            .zip(jac.spectral_norms(JACOBIAN_ITERATIONS))
-        {
-            *acc += n.ln();
+    for step in &log_norms {
+        for (acc, n) in log_product.iter_mut().zip(step) {
+            *acc += n;
         }
     }
     let jacobian_product = (log_product.iter().sum::<f64>() / sequences as f64).exp();
+    let at = |d: usize| profile.iter().find(|p| p.0 == d).map_or(f64::NAN, |p| p.1);
+    let at_zero = at(0);
+    let measured_ratio = at(probe_step) / at_zero;
     let spec = &net.spec;
     let vanilla = spec.cell == CellKind::Rnn && !spec.layer_norm && !spec.residual;
     let gamma = vanilla.then_some(match spec.activation {
@@ -346,6 +402,22 @@ fn theory_check(
     });
     let sigma_max = vanilla.then(|| spectral_norm(&net.params.layers[layer].weight_hh));
     let vanishing_sufficient = gamma.zip(sigma_max).map(|(g, s)| g * s < 1.0);
+    // distance d: the steps p, p − 1, …, p − d + 1 from the loss back
+    let mut suffix = vec![0.0; sequences];
+    let mut curve = Vec::with_capacity(probe_step + 1);
+    for d in 0..=probe_step {
+        if d > 0 {
+            for (acc, n) in suffix.iter_mut().zip(&log_norms[probe_step - d]) {
+                *acc += n;
+            }
+        }
+        curve.push(TheoryPoint {
+            distance: d,
+            jacobian_product: (suffix.iter().sum::<f64>() / sequences as f64).exp(),
+            vanilla_bound: gamma.zip(sigma_max).map(|(g, s)| (g * s).powi(d as i32)),
+            measured_ratio: at(d) / at_zero,
+        });
+    }
     TheoryCheck {
         layer,
         distance: probe_step,
@@ -355,7 +427,52 @@ fn theory_check(
         gamma,
         sigma_max,
         vanishing_sufficient,
+        curve,
     }
+}
+
+/// The theory of one layer in words, for a report: whether Pascanu et al.'s sufficient condition
+/// for vanishing (γ·σ_max(W_hh) < 1, vanilla RNNs) holds, and how the measured ratio stands to the
+/// product of step-Jacobian norms over the distances of [`TheoryCheck::curve`].
+pub fn theory_sentence(t: &TheoryCheck) -> String {
+    let condition = match (t.gamma, t.sigma_max) {
+        (Some(g), Some(s)) if g * s < 1.0 => format!(
+            "γ·σ_max(W_hh) = {g} × {s:.4} = {:.4} < 1: Pascanu et al.'s sufficient condition for vanishing holds, so the signal must fall at least as fast as {:.4}^d.",
+            g * s,
+            g * s
+        ),
+        (Some(g), Some(s)) => format!(
+            "γ·σ_max(W_hh) = {g} × {s:.4} = {:.4} ≥ 1: Pascanu et al.'s sufficient condition for vanishing does not hold (vanishing is then not ruled out, only not guaranteed).",
+            g * s
+        ),
+        _ => "Pascanu et al.'s sufficient condition γ·σ_max(W_hh) < 1 is stated for a vanilla RNN, which this is not; only the product of step-Jacobian norms is drawn.".to_string(),
+    };
+    let compared: Vec<&TheoryPoint> = t
+        .curve
+        .iter()
+        .filter(|c| {
+            c.distance > 0 && c.measured_ratio.is_finite() && c.jacobian_product.is_finite()
+        })
+        .collect();
+    let above = compared
+        .iter()
+        .filter(|c| c.measured_ratio > c.jacobian_product)
+        .count();
+    let product = if compared.is_empty() {
+        String::new()
+    } else if !t.is_bound {
+        format!(
+            " The product is not a bound here (the cell path or the layers above carry signal the step Jacobians leave out): the measured ratio is above it at {above} of {} distances.",
+            compared.len()
+        )
+    } else {
+        format!(
+            " The measured ratio is above the product of step-Jacobian norms at {above} of {} distances (the product bounds it for a single sequence; the probe's mean over sequences may exceed the product's geometric mean over {} of them).",
+            compared.len(),
+            JACOBIAN_SEQUENCES
+        )
+    };
+    format!("{condition}{product}")
 }
 
 /// σ_max of `w` by power iteration on wᵀw from the normalised all-ones vector.
@@ -725,6 +842,14 @@ impl GradientProbe {
         self.source_rows = source_signal(net, task, sequences, self.step)?;
         self.source_signal = summarise_source_signal(&self.source_rows);
         Ok(self)
+    }
+
+    /// The rows of `theory.csv` for this probe (every layer, distances ascending).
+    pub fn theory_csv_rows(&self) -> Vec<String> {
+        self.theory
+            .iter()
+            .flat_map(|t| t.curve.iter().map(|p| p.csv(self.step, t.layer)))
+            .collect()
     }
 
     /// `(layer, distance, share)` rows of `update_share.csv` for this probe.

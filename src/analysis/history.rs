@@ -147,18 +147,34 @@ pub struct Rise {
     pub peak: f64,
     pub peak_step: usize,
     pub middle: f64,
+    /// The rise first → peak had to exceed to count (accuracy: a difference; the signal: a
+    /// factor), from the noise rule of [`learning_story`].
+    pub needed: f64,
     /// None when it did not rise enough to count (see [`learning_story`]).
     pub crossed_at: Option<usize>,
 }
 
-/// The signal at the source must grow by this factor (first point to peak) to count as risen.
+/// The signal at the source must grow by at least this factor (first point to peak) to count as
+/// risen, and by more than its own noise ([`SIGNAL_NOISE_K`]).
 pub const SIGNAL_RISE_FACTOR: f64 = 2.0;
-/// Accuracy must grow by this much (first point to peak) to count as having jumped.
+/// Accuracy must grow by at least this much (first point to peak) to count as having jumped, and
+/// by more than its binomial noise ([`ACCURACY_NOISE_K`]).
 pub const ACCURACY_RISE: f64 = 0.05;
+/// Accuracy's rise first → peak must exceed this many standard errors of the difference of two
+/// binomial accuracies over the evaluation set: `sqrt(2·q(1 − q)/n)`, q the first accuracy
+/// (clamped to [1/n, 1 − 1/n]), n the evaluation sequences. The peak is the largest of many
+/// noisy evaluations, so 3 rather than 2.
+pub const ACCURACY_NOISE_K: f64 = 3.0;
+/// ln(peak/first) of the signal must exceed this many times its own step-to-step scatter: the
+/// standard deviation of one change of ln signal between consecutive probes, estimated robustly
+/// as 1.4826 × the median absolute deviation of those changes about their median (so a steady
+/// trend is not counted as scatter).
+pub const SIGNAL_NOISE_K: f64 = 4.0;
 
 /// The rise of `points` `(step, value)`: the middle is the midpoint (`log` true: the geometric
-/// midpoint) of first and peak; `min_rise` says whether first → peak counts as a rise.
-fn rise(points: &[(usize, f64)], log: bool, counts: impl Fn(f64, f64) -> bool) -> Option<Rise> {
+/// midpoint) of first and peak; it counts when first → peak exceeds `needed` (a factor when
+/// `log`, else a difference).
+fn rise(points: &[(usize, f64)], log: bool, needed: impl Fn(f64) -> f64) -> Option<Rise> {
     let finite: Vec<(usize, f64)> = points
         .iter()
         .copied()
@@ -173,7 +189,13 @@ fn rise(points: &[(usize, f64)], log: bool, counts: impl Fn(f64, f64) -> bool) -
     } else {
         (first + peak) / 2.0
     };
-    let crossed_at = counts(first, peak)
+    let needed = needed(first);
+    let counts = if log {
+        peak >= needed * first
+    } else {
+        peak - first >= needed
+    };
+    let crossed_at = counts
         .then(|| finite.iter().find(|p| p.1 >= middle).map(|p| p.0))
         .flatten();
     Some(Rise {
@@ -182,16 +204,45 @@ fn rise(points: &[(usize, f64)], log: bool, counts: impl Fn(f64, f64) -> bool) -
         peak,
         peak_step,
         middle,
+        needed,
         crossed_at,
     })
 }
 
+/// The standard deviation of one change of ln value between consecutive points: 1.4826 × the
+/// median absolute deviation of the changes about their median (0 with fewer than two changes).
+pub fn log_step_scatter(values: &[f64]) -> f64 {
+    let logs: Vec<f64> = values
+        .iter()
+        .filter(|v| v.is_finite() && **v > 0.0)
+        .map(|v| v.ln())
+        .collect();
+    let mut changes: Vec<f64> = logs.windows(2).map(|w| w[1] - w[0]).collect();
+    if changes.len() < 2 {
+        return 0.0;
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let m = v.len() / 2;
+        if v.len() % 2 == 1 {
+            v[m]
+        } else {
+            (v[m - 1] + v[m]) / 2.0
+        }
+    };
+    let centre = median(&mut changes);
+    let mut deviations: Vec<f64> = changes.iter().map(|c| (c - centre).abs()).collect();
+    1.4826 * median(&mut deviations)
+}
+
 /// The rise of the mean signal at the source of `layer` over `history`, and of eval accuracy over
-/// `accuracy` `(step, accuracy)` (the run's evaluations).
+/// `accuracy` `(step, accuracy)` (the run's evaluations, each over `eval_sequences` sequences),
+/// each counted only outside its noise (see [`learning_story`]).
 pub fn rises(
     history: &[HistoryPoint],
     accuracy: &[(usize, f64)],
     layer: usize,
+    eval_sequences: usize,
 ) -> (Option<Rise>, Option<Rise>) {
     let signal: Vec<(usize, f64)> = history
         .iter()
@@ -200,24 +251,36 @@ pub fn rises(
             Some((p.step, s.mean))
         })
         .collect();
+    let values: Vec<f64> = signal.iter().map(|p| p.1).collect();
+    let signal_factor = (SIGNAL_NOISE_K * log_step_scatter(&values))
+        .exp()
+        .max(SIGNAL_RISE_FACTOR);
+    let n = eval_sequences.max(1) as f64;
     (
-        rise(&signal, true, |a, b| b >= SIGNAL_RISE_FACTOR * a),
-        rise(accuracy, false, |a, b| b - a >= ACCURACY_RISE),
+        rise(&signal, true, |_| signal_factor),
+        rise(accuracy, false, |first| {
+            let q = first.clamp(1.0 / n, 1.0 - 1.0 / n);
+            (ACCURACY_NOISE_K * (2.0 * q * (1.0 - q) / n).sqrt()).max(ACCURACY_RISE)
+        }),
     )
 }
 
 /// One or two sentences that read the learning-over-time figures of `layer`: when the signal at
-/// the source rose (crossed the geometric midpoint of its first value and its peak, if it grew
-/// at least 2×) against when eval accuracy jumped (crossed the midpoint of its first value and
-/// its peak, if it grew by at least 0.05; `accuracy` holds the run's `(step, eval accuracy)`),
-/// and which came first. Every number is computed from the arguments; None when `history` holds
-/// no signal at the source.
+/// the source (mean over the probe sequences) rose, crossing the geometric midpoint of its first
+/// value and its peak, against when eval accuracy (`accuracy`: the run's `(step, eval accuracy)`
+/// over `eval_sequences` sequences) jumped, crossing the midpoint of its first value and its
+/// peak, and which came first; then the rule. An event is claimed only outside the noise: the
+/// signal must grow at least 2× and by more than [`SIGNAL_NOISE_K`] times its own step-to-step
+/// scatter in log; accuracy by at least 0.05 and by more than [`ACCURACY_NOISE_K`] binomial
+/// standard errors of a difference at `eval_sequences`. Every number is computed from the
+/// arguments; None when `history` holds no signal at the source.
 pub fn learning_story(
     history: &[HistoryPoint],
     accuracy: &[(usize, f64)],
     layer: usize,
+    eval_sequences: usize,
 ) -> Option<String> {
-    let (signal, accuracy) = rises(history, accuracy, layer);
+    let (signal, accuracy) = rises(history, accuracy, layer, eval_sequences);
     let signal = signal?;
     let mut text = String::new();
     match signal.crossed_at {
@@ -231,7 +294,7 @@ pub fn learning_story(
         None => {
             let _ = write!(
                 text,
-                "The signal at the source did not rise {SIGNAL_RISE_FACTOR}× (from {:.2e} at step {} to at most {:.2e}, at step {})",
+                "The signal at the source did not rise beyond its noise (from {:.2e} at step {} to at most {:.2e}, at step {})",
                 signal.first, signal.first_step, signal.peak, signal.peak_step
             );
         }
@@ -266,12 +329,25 @@ pub fn learning_story(
         Some(a) => {
             let _ = write!(
                 text,
-                "; eval accuracy did not jump (from {:.3} to at most {:.3}).",
+                "; eval accuracy did not rise beyond its noise (from {:.3} to at most {:.3}).",
                 a.first, a.peak
             );
         }
         None => text.push('.'),
     }
+    let accuracy_rule = accuracy
+        .map(|a| {
+            format!(
+                " and accuracy by more than {:.3} ({ACCURACY_NOISE_K} standard errors of the difference of two binomial accuracies over {eval_sequences} evaluation sequences, at least {ACCURACY_RISE})",
+                a.needed
+            )
+        })
+        .unwrap_or_default();
+    let _ = write!(
+        text,
+        " An event is claimed only outside the noise: the signal must grow by more than ×{:.2} ({SIGNAL_NOISE_K} times its own step-to-step scatter in log, at least {SIGNAL_RISE_FACTOR}×){accuracy_rule}.",
+        signal.needed
+    );
     Some(text)
 }
 
@@ -311,28 +387,29 @@ mod tests {
             point(40, 0.1, 1.0),
         ];
         let acc = accuracy(&h);
-        let (s, a) = rises(&h, &acc, 0);
+        let (s, a) = rises(&h, &acc, 0, 256);
         let s = s.unwrap();
         // geometric midpoint of 1e-3 and 0.1 is 1e-2: first reached at step 20
         assert!((s.middle - 1e-2).abs() < 1e-15);
         assert_eq!(s.crossed_at, Some(20));
         // midpoint of 0.1 and 1.0 is 0.55: first reached at step 30
         assert_eq!(a.unwrap().crossed_at, Some(30));
-        let story = learning_story(&h, &acc, 0).unwrap();
+        let story = learning_story(&h, &acc, 0, 256).unwrap();
         assert!(story.contains("10 steps before accuracy jumped"), "{story}");
-        assert!(learning_story(&h, &acc, 1).is_none());
+        assert!(learning_story(&h, &acc, 1, 256).is_none());
     }
 
     #[test]
     fn flat_curves_are_said_not_to_rise() {
         let h = vec![point(0, 1e-3, 0.5), point(10, 1.5e-3, 0.52)];
         let acc = accuracy(&h);
-        let (s, a) = rises(&h, &acc, 0);
+        let (s, a) = rises(&h, &acc, 0, 256);
         assert_eq!(s.unwrap().crossed_at, None);
         assert_eq!(a.unwrap().crossed_at, None);
-        let story = learning_story(&h, &acc, 0).unwrap();
+        let story = learning_story(&h, &acc, 0, 256).unwrap();
         assert!(
-            story.contains("did not rise") && story.contains("did not jump"),
+            story.contains("signal at the source did not rise")
+                && story.contains("accuracy did not rise"),
             "{story}"
         );
     }

@@ -581,6 +581,16 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[below] + fraction * (sorted[above] - sorted[below])
 }
 
+/// The geometric mean of the values that are finite and > 0; None when none is.
+pub fn geometric_mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let logs: Vec<f64> = values
+        .into_iter()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .map(f64::ln)
+        .collect();
+    (!logs.is_empty()).then(|| (logs.iter().sum::<f64>() / logs.len() as f64).exp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -250,6 +250,18 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
     exp.normalize();
     rnnlab::resources::check_grid(&exp)?;
     exp.validate()?;
+    if !exp.tune.is_empty() {
+        exp.check_hold_out().map_err(|e| match e {
+            rnnlab::Error::InvalidOption { field, message } if field == "data" => {
+                let tune: Vec<&str> = exp.tune.keys().map(String::as_str).collect();
+                anyhow::Error::from(UsageError(format!(
+                    "--tune {} with --data {message}",
+                    tune.join(",")
+                )))
+            }
+            other => other.into(),
+        })?;
+    }
     Ok(exp)
 }
 

@@ -18,17 +18,20 @@ use crate::error::{Error, Result};
 const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.45;color:#222}\
 h1{border-bottom:2px solid #ddd;padding-bottom:.3em}h2{border-bottom:1px solid #eee;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;margin:1em 0;font-size:.9em;display:block;overflow-x:auto}\
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;white-space:nowrap}th{background:#f4f4f4;white-space:normal;min-width:4em}\
+th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left}td{white-space:normal}th{background:#f4f4f4;min-width:4em}\
 code{background:#f4f4f4;padding:0 .2em;border-radius:3px}pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}\
 figure{margin:1.5em 0}figure svg{width:100%;height:auto;max-width:1000px;display:block;border:1px solid #eee}\
 figcaption{color:#555;font-size:.9em;margin-top:.3em}nav a{margin-right:1em}";
 
-/// Measures every figure once the page has loaded and records the result in a meta element.
+/// Measures every figure and table once the page has loaded and records the result in a meta
+/// element: plots without a size, script errors and tables that scroll sideways (wider than the
+/// page's text column; the browser test loads the page at 1280 px).
 const CHECK_SCRIPT: &str = "var rnnlabErrors=0;window.addEventListener('error',function(){rnnlabErrors++});\
 window.addEventListener('load',function(){var f=document.querySelectorAll('figure svg');var empty=0;\
 for(var i=0;i<f.length;i++){var r=f[i].getBoundingClientRect();if(!(r.width>0&&r.height>0)){empty++}}\
+var t=document.querySelectorAll('table');var wide=0;for(var j=0;j<t.length;j++){if(t[j].scrollWidth>t[j].clientWidth+1){wide++}}\
 var m=document.createElement('meta');m.name='rnnlab-render-check';\
-m.content='rendered: '+f.length+' plots, '+empty+' empty, '+rnnlabErrors+' errors';document.head.appendChild(m)});";
+m.content='rendered: '+f.length+' plots, '+empty+' empty, '+rnnlabErrors+' errors, '+wide+' tables wider than the page';document.head.appendChild(m)});";
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {

@@ -210,6 +210,10 @@ pub struct Chart<'a> {
     pub x_include: Option<(f64, f64)>,
     /// Canvas size before room is added for a legend outside the plot.
     pub size: (u32, u32),
+    /// Spreads drawn as error bars (with caps) instead of bands, and series `i` of `n` moved
+    /// sideways by `(i − (n − 1)/2) · dodge` in x axis units (decades on a log axis), so
+    /// overlapping intervals of several series stay readable. The ticks stay at the data's x.
+    pub dodge: Option<f64>,
 }
 
 impl<'a> Chart<'a> {
@@ -223,6 +227,7 @@ impl<'a> Chart<'a> {
             y_include: None,
             x_include: None,
             size: DEFAULT_SIZE,
+            dodge: None,
         }
     }
 
@@ -276,6 +281,13 @@ impl<'a> Chart<'a> {
     /// Makes the x axis include `lo..=hi`.
     pub fn x_include(mut self, lo: f64, hi: f64) -> Self {
         self.x_include = Some((lo, hi));
+        self
+    }
+
+    /// Draws spreads as error bars, each series moved sideways by its share of `dodge` (see
+    /// [`Chart::dodge`]).
+    pub fn error_bars(mut self, dodge: f64) -> Self {
+        self.dodge = Some(dodge);
         self
     }
 

@@ -40,6 +40,10 @@ pub struct CellStats {
     /// Mean over seeds of the signal at the source (layer 0), at initialisation and at the end.
     pub mean_source_signal_init: Option<f64>,
     pub mean_source_signal_final: Option<f64>,
+    /// Geometric mean over seeds of the same values (those finite and > 0): what the tables and
+    /// plots lead with, since one outlier seed can move the mean by decades.
+    pub geomean_source_signal_init: Option<f64>,
+    pub geomean_source_signal_final: Option<f64>,
     /// Runs whose final decay fit was rejected (not exponential): their ρ is left out of the mean.
     pub decay_not_exponential: usize,
     pub diverged: usize,
@@ -344,6 +348,8 @@ fn stats(rows: &[&&ResultRow]) -> CellStats {
         mean_decay_final: mean_of("decay_final"),
         mean_source_signal_init: mean_of("source_signal_init"),
         mean_source_signal_final: mean_of("source_signal_final"),
+        geomean_source_signal_init: geometric_mean_of(rows, "source_signal_init"),
+        geomean_source_signal_final: geometric_mean_of(rows, "source_signal_final"),
         decay_not_exponential: rows
             .iter()
             .filter(|r| {
@@ -355,6 +361,12 @@ fn stats(rows: &[&&ResultRow]) -> CellStats {
             .filter(|r| r.metric("diverged") == Some("true"))
             .count(),
     }
+}
+
+/// The geometric mean of metric `name` over `rows`, of the values that are finite and > 0; None
+/// when none is.
+fn geometric_mean_of(rows: &[&&ResultRow], name: &str) -> Option<f64> {
+    crate::analysis::stats::geometric_mean(rows.iter().filter_map(|r| r.metric_f64(name)))
 }
 
 /// L50 of one group's runs, with the bootstrap resampling seeds (a seed's runs at every length stay

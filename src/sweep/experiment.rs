@@ -634,6 +634,27 @@ impl Experiment {
         })
     }
 
+    /// The data files whose runs validate on a held-out part (tuned options on `data`), each
+    /// once, checked to be large enough to split
+    /// ([`crate::train::trainer::check_hold_out`]).
+    ///
+    /// Errors: [`Error::InvalidOption`] (field `data`) naming the first file too small to split,
+    /// or one that cannot be read.
+    pub fn check_hold_out(&self) -> Result<()> {
+        let mut files: Vec<std::path::PathBuf> = Vec::new();
+        for run in self.runs()? {
+            if let (Some(file), Some(_)) = (&run.config.data, run.config.hold_out_seed) {
+                if !files.contains(file) {
+                    files.push(file.clone());
+                }
+            }
+        }
+        for file in &files {
+            crate::train::trainer::check_hold_out(file)?;
+        }
+        Ok(())
+    }
+
     /// Every run of the grid, in order: the first axis varies slowest.
     pub fn runs(&self) -> Result<Vec<RunSpec>> {
         let axes = self.axes();
@@ -689,6 +710,11 @@ impl Experiment {
                         Some(name) => Error::invalid(format!("variant '{name}'"), e.to_string()),
                         None => e,
                     })?;
+                }
+                if !self.tune.is_empty() && config.data.is_some() && config.hold_out_seed.is_none()
+                {
+                    // tuned values are chosen on the user's data: a held-out part of the file
+                    config.hold_out_seed = Some(crate::train::trainer::HOLD_OUT_SEED);
                 }
                 config.validate().map_err(|e| {
                     Error::invalid(format!("run {}", describe(&values)), e.to_string())

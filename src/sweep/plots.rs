@@ -306,7 +306,7 @@ impl SweepPlots {
     /// 95% Wilson interval as the band.
     pub fn solved_plot(&self, path: &Path) -> Result<()> {
         let title = format!(
-            "{}: fraction of seeds solved by length (band: 95% Wilson interval, {} seeds)",
+            "{}: fraction of seeds solved by length (bars: 95% Wilson interval, {} seeds)",
             self.caption, self.seeds
         );
         let mut chart = Chart::new(ChartSpec {
@@ -324,7 +324,24 @@ impl SweepPlots {
             };
             chart = chart.styled(series, SeriesStyle::nth(i));
         }
-        chart.y_include(0.0, 1.0).write(path)
+        // each group's bars beside the others' at every length: a fraction of the narrowest gap
+        // between lengths (in decades), shared out over the groups
+        let mut lengths: Vec<f64> = self
+            .solved_fractions
+            .iter()
+            .flatten()
+            .filter(|c| c.0 > 0.0)
+            .map(|c| c.0.log10())
+            .collect();
+        lengths.sort_by(f64::total_cmp);
+        lengths.dedup();
+        let gap = lengths
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(f64::INFINITY, f64::min);
+        let groups = self.groups.len().max(1) as f64;
+        let dodge = (0.5 * gap / groups).min(0.03);
+        chart.y_include(0.0, 1.0).error_bars(dodge).write(path)
     }
 
     /// Gradient decay per step ρ against length: per group at initialisation (solid) and
@@ -443,13 +460,14 @@ impl SweepPlots {
     }
 
     /// The signal at the source ‖∂ℓ/∂h_src‖/‖∂ℓ/∂h_p‖ (layer 0) against length: per group the
-    /// mean over seeds at initialisation (solid) and trained (dashed); log y when every value is
-    /// positive.
+    /// geometric mean over seeds (of the positive values; one outlier seed cannot dominate it) at
+    /// initialisation (solid) and trained (dashed); log y.
     pub fn source_signal_plot(&self, path: &Path) -> Result<()> {
         let title = format!(
-            "{}: signal at the source by length ({})",
+            "{}: signal at the source by length (geometric mean over {} seed{})",
             self.caption,
-            self.seeds_text()
+            self.seeds,
+            if self.seeds == 1 { "" } else { "s" }
         );
         let mut chart_series = vec![];
         for (i, g) in self.groups.iter().enumerate() {
@@ -468,8 +486,7 @@ impl SweepPlots {
                                 }
                             })
                             .collect();
-                        (!vals.is_empty())
-                            .then(|| (l as f64, vals.iter().sum::<f64>() / vals.len() as f64))
+                        crate::analysis::stats::geometric_mean(vals).map(|g| (l as f64, g))
                     })
                     .collect();
                 let style = SeriesStyle::nth(i);

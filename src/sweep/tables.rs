@@ -118,25 +118,29 @@ pub fn accuracy_text(c: &CellStats) -> String {
     format!("{:.2}±{:.2}{steps}{div}", c.mean_accuracy, c.std_accuracy)
 }
 
-/// `3.4e-3 → 8.3e-2`: mean signal at the source over seeds, at initialisation → at the end, and
-/// how many runs' final decay was not exponential (their ρ is not averaged).
+/// `3.4e-3 → 8.3e-2`: the geometric mean over seeds of the signal at the source, at
+/// initialisation → at the end, and how many of the cell's seeds had a final decay that was not
+/// exponential (their ρ is not averaged).
 pub fn source_signal_text(c: &CellStats) -> String {
     let f = |v: Option<f64>| v.map_or_else(|| "n/a".to_string(), |x| format!("{x:.1e}"));
     let flagged = if c.decay_not_exponential > 0 {
-        format!(" (ρ not exponential in {})", c.decay_not_exponential)
+        format!(
+            " (ρ not exponential in {} of {} seeds)",
+            c.decay_not_exponential, c.runs
+        )
     } else {
         String::new()
     };
     format!(
         "{} → {}{flagged}",
-        f(c.mean_source_signal_init),
-        f(c.mean_source_signal_final)
+        f(c.geomean_source_signal_init),
+        f(c.geomean_source_signal_final)
     )
 }
 
 /// What the source-signal table shows.
 pub const SOURCE_SIGNAL_CAPTION: &str =
-    "signal at the source ‖∂ℓ/∂h_src‖/‖∂ℓ/∂h_p‖ (layer 0), mean over seeds, at init → trained";
+    "signal at the source ‖∂ℓ/∂h_src‖/‖∂ℓ/∂h_p‖ (layer 0), geometric mean over seeds (one outlier seed cannot dominate it; each run's value, the mean over its probe sequences, is in results.csv), at init → trained";
 
 /// The column header of the old critical length, named for what it is.
 pub const HALF_SEEDS_HEADER: &str = "longest length solved in at least half the seeds";

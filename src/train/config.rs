@@ -207,6 +207,12 @@ pub struct TrainConfig {
     /// sequences each from the evaluation stream.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub eval_lengths: Vec<usize>,
+    /// With `data`: validate on a held-out part of the file instead of generated sequences, the
+    /// last 20% after a shuffle seeded by this value, and train on the rest
+    /// ([`super::trainer::hold_out_split`]). A sweep that tunes options on a data file sets it
+    /// ([`super::trainer::HOLD_OUT_SEED`]), so the tuned values are chosen on the user's data.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_out_seed: Option<u64>,
 }
 
 impl Default for TrainConfig {
@@ -235,6 +241,7 @@ impl Default for TrainConfig {
             stop_when_solved: true,
             precision: Precision::F32,
             eval_lengths: Vec::new(),
+            hold_out_seed: None,
         }
     }
 }
@@ -294,6 +301,12 @@ impl TrainConfig {
             let mut spec = self.task.clone();
             spec.length = length;
             Task::new(spec).map_err(|e| Error::invalid("eval-lengths", e.to_string()))?;
+        }
+        if self.hold_out_seed.is_some() && self.data.is_none() {
+            return Err(Error::invalid(
+                "hold_out_seed",
+                "holds out part of a data file for validation: needs data",
+            ));
         }
         self.optimizer.validate()?;
         self.clip.validate()?;

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use super::run_dir::write_probe_files;
-use super::run_files::gradient_plot_file;
+use super::run_files::{gradient_plot_file, theory_plot_file};
 use super::trainer::{probe_batch, probe_sequences};
 use super::TrainConfig;
 use crate::analysis::gradient_report::{probe_gradients, GradientProbe};
@@ -17,7 +17,7 @@ use crate::network::Network;
 use crate::outdir::{prepare_fresh, DirKind};
 use crate::tasks::{load_dataset, save_dataset, Sequence, Task};
 
-use super::plots::gradient_plot;
+use super::plots::{gradient_plot, theory_plot};
 
 /// The probe batch's file in the output directory.
 pub const PROBE_FILE: &str = "probe.ron";
@@ -149,6 +149,15 @@ impl GradientReport {
             gradient_plot(
                 &out.join("plots").join(gradient_plot_file(layer)),
                 &title,
+                std::slice::from_ref(&self.probe),
+                layer,
+            )?;
+            theory_plot(
+                &out.join("plots").join(theory_plot_file(layer)),
+                &format!(
+                    "{}: measured gradient ratio and the theory",
+                    self.task.kind()
+                ),
                 std::slice::from_ref(&self.probe),
                 layer,
             )?;

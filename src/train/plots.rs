@@ -98,6 +98,68 @@ pub fn gradient_plot(
     line_chart_svg(path, &chart, &series)
 }
 
+/// The measured ratio grad_h(d)/grad_h(0) of `layer` (solid) beside the theory (Pascanu et al.
+/// 2013) on one log axis: the product of step-Jacobian norms from the loss step back to distance
+/// d (dashed) and, for a vanilla RNN, (γ·σ_max(W_hh))^d (dotted); one colour per probe, drawn for
+/// the first probe and the last (at initialisation and after training).
+pub fn theory_plot(path: &Path, title: &str, probes: &[GradientProbe], layer: usize) -> Result<()> {
+    let mut chart = Chart::new(ChartSpec {
+        title,
+        x_label: "distance from the loss (timesteps)",
+        y_label: "ratio to the loss step (log)",
+        y_scale: Scale::Log10,
+        x_scale: Scale::Linear,
+    });
+    let mut shown: Vec<&GradientProbe> = probes.first().into_iter().collect();
+    if let Some(last) = probes
+        .last()
+        .filter(|l| probes.len() > 1 && l.step != probes[0].step)
+    {
+        shown.push(last);
+    }
+    for (i, p) in shown.iter().enumerate() {
+        let Some(t) = p.theory.iter().find(|t| t.layer == layer) else {
+            continue;
+        };
+        let style = SeriesStyle::nth(i);
+        let at = format!("step {}", p.step);
+        let curve = |f: &dyn Fn(&crate::analysis::gradient_report::TheoryPoint) -> Option<f64>| {
+            t.curve
+                .iter()
+                .filter_map(|c| Some((c.distance as f64, f(c)?)))
+                .collect::<Vec<_>>()
+        };
+        chart = chart
+            .styled(
+                Series::new(
+                    format!("measured ‖∂ℓ/∂h_t‖ ratio, {at}"),
+                    curve(&|c| Some(c.measured_ratio)),
+                ),
+                style,
+            )
+            .styled(
+                Series::new(
+                    format!("Π‖∂h_t/∂h_t−1‖₂ back to d, {at}"),
+                    curve(&|c| Some(c.jacobian_product)),
+                ),
+                style.dashed(),
+            );
+        if let (Some(g), Some(s)) = (t.gamma, t.sigma_max) {
+            chart = chart.styled(
+                Series::new(
+                    format!(
+                        "(γ·σ_max)^d = {}^d, {at}",
+                        crate::report::format_number(g * s)
+                    ),
+                    curve(&|c| c.vanilla_bound),
+                ),
+                style.dotted(),
+            );
+        }
+    }
+    chart.write(path)
+}
+
 /// The `(step, value)` points of the rows that have a value.
 fn by_step(
     label: &str,
@@ -312,8 +374,8 @@ pub fn gradient_history_plot(
     )
 }
 
-/// Two panels on one training-step axis: the signal at the source (mean over sequences, solid;
-/// geometric mean, dashed; one colour per layer, log y) above the eval accuracy of the run's
+/// Two panels on one training-step axis: the signal at the source (geometric mean over
+/// sequences, solid; mean, dashed; one colour per layer, log y) above the eval accuracy of the run's
 /// evaluations (`metrics`) with the memoryless baseline.
 pub fn learning_over_time_plot(
     path: &Path,
@@ -364,16 +426,17 @@ pub fn learning_over_time_plot(
             String::new()
         };
         let style = SeriesStyle::nth(layer);
+        // the geometric mean leads: one outlier sequence can move the mean by decades
         signal = signal
             .styled(
-                Series::new(format!("{prefix}mean"), points(&|s| Some(s.mean))),
+                Series::new(
+                    format!("{prefix}geometric mean over sequences"),
+                    points(&|s| s.geometric_mean),
+                ),
                 style,
             )
             .styled(
-                Series::new(
-                    format!("{prefix}geometric mean"),
-                    points(&|s| s.geometric_mean),
-                ),
+                Series::new(format!("{prefix}mean"), points(&|s| Some(s.mean))),
                 style.dashed(),
             );
     }

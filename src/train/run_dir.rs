@@ -9,6 +9,9 @@
 //! DIR/diagnostics.csv     step,layer,mean_activation_derivative,saturated_fraction,
 //!                         mean_jacobian_spectral_norm,mean_gate (see analysis::diagnostics)
 //! DIR/update_share.csv  step,layer,distance,share_at_or_beyond (share of Σ_t grad_w from distances ≥ d)
+//! DIR/theory.csv        step,layer,distance,jacobian_product,gamma_sigma_max_pow_d,measured_ratio
+//!                         (Π‖J_t‖₂ from the loss step back to each distance, (γ·σ_max)^d for a
+//!                         vanilla RNN, the measured grad_h ratio)
 //! DIR/source_signal.csv step,layer,sequence,target_step,source_step,ratio (‖∂ℓ/∂h_src‖ / ‖∂ℓ/∂h_target‖)
 //! DIR/gradient_history.csv step,layer,distance,grad_norm (learning over time: mean ‖∂ℓ/∂h_t‖ every
 //!                         history-every steps)
@@ -16,7 +19,7 @@
 //!                         eval_accuracy (the same steps)
 //! DIR/summary.ron         final numbers, decay summaries at initialisation and at the end
 //! DIR/model.safetensors   weights (PyTorch names) + DIR/model.ron (architecture)
-//! DIR/plots/*.svg         gradient norm against distance, loss and accuracy curves, the gradient
+//! DIR/plots/*.svg         gradient norm against distance, the theory beside it, loss and accuracy curves, the gradient
 //!                         history heatmap and learning over time
 //! DIR/report.{md,html}    the run's report (see `run_report`)
 //! ```
@@ -28,18 +31,19 @@ use std::path::{Path, PathBuf};
 use super::config::TrainConfig;
 use super::plots::{
     accuracy_plot, config_caption, gradient_history_plot, gradient_plot, learning_over_time_plot,
-    loss_plot_with,
+    loss_plot_with, theory_plot,
 };
 use super::run_files::{
-    gradient_history_plot_file, gradient_plot_file, CONFIG_FILE, DIAGNOSTICS_FILE, GRADIENTS_FILE,
-    GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT, METRICS_FILE, SIGNAL_HISTORY_FILE,
-    SOURCE_SIGNAL_FILE, SUMMARY_FILE, UPDATE_SHARE_FILE,
+    gradient_history_plot_file, gradient_plot_file, theory_plot_file, CONFIG_FILE,
+    DIAGNOSTICS_FILE, GRADIENTS_FILE, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT, METRICS_FILE,
+    SIGNAL_HISTORY_FILE, SOURCE_SIGNAL_FILE, SUMMARY_FILE, THEORY_FILE, UPDATE_SHARE_FILE,
 };
 use super::trainer::{
     MetricRow, RunSummary, TrainObserver, TrainOutcome, TrainedNetwork, METRICS_CSV_HEADER,
 };
 use crate::analysis::gradient_report::{
-    GradientProbe, GRADIENTS_CSV_HEADER, SOURCE_SIGNAL_CSV_HEADER, UPDATE_SHARE_CSV_HEADER,
+    GradientProbe, GRADIENTS_CSV_HEADER, SOURCE_SIGNAL_CSV_HEADER, THEORY_CSV_HEADER,
+    UPDATE_SHARE_CSV_HEADER,
 };
 use crate::analysis::history::{
     HistoryPoint, GRADIENT_HISTORY_CSV_HEADER, SIGNAL_HISTORY_CSV_HEADER,
@@ -60,6 +64,7 @@ pub struct RunDir {
     diagnostics: BufWriter<File>,
     update_share: BufWriter<File>,
     source_signal: BufWriter<File>,
+    theory: BufWriter<File>,
     gradient_history: BufWriter<File>,
     signal_history: BufWriter<File>,
 }
@@ -93,6 +98,8 @@ impl RunDir {
         let mut source_signal = create(&path.join(SOURCE_SIGNAL_FILE))?;
         writeln!(source_signal, "{SOURCE_SIGNAL_CSV_HEADER}")
             .map_err(|e| io(path.join(SOURCE_SIGNAL_FILE), e))?;
+        let mut theory = create(&path.join(THEORY_FILE))?;
+        writeln!(theory, "{THEORY_CSV_HEADER}").map_err(|e| io(path.join(THEORY_FILE), e))?;
         let mut gradient_history = create(&path.join(GRADIENT_HISTORY_FILE))?;
         writeln!(gradient_history, "{GRADIENT_HISTORY_CSV_HEADER}")
             .map_err(|e| io(path.join(GRADIENT_HISTORY_FILE), e))?;
@@ -107,6 +114,7 @@ impl RunDir {
             diagnostics,
             update_share,
             source_signal,
+            theory,
             gradient_history,
             signal_history,
         })
@@ -172,6 +180,12 @@ impl TrainObserver for RunDir {
         self.update_share
             .flush()
             .map_err(|e| io(self.path.join(UPDATE_SHARE_FILE), e))?;
+        for row in probe.theory_csv_rows() {
+            writeln!(self.theory, "{row}").map_err(|e| io(self.path.join(THEORY_FILE), e))?;
+        }
+        self.theory
+            .flush()
+            .map_err(|e| io(self.path.join(THEORY_FILE), e))?;
         for row in &probe.source_rows {
             writeln!(self.source_signal, "{}", row.csv())
                 .map_err(|e| io(self.path.join(SOURCE_SIGNAL_FILE), e))?;
@@ -200,7 +214,7 @@ impl TrainObserver for RunDir {
 }
 
 /// Writes the files of one probe without training, as a run writes them (`rnnlab gradients`):
-/// `gradients.csv`, `diagnostics.csv` and `source_signal.csv` with their headers.
+/// `gradients.csv`, `diagnostics.csv`, `theory.csv` and `source_signal.csv` with their headers.
 pub fn write_probe_files(dir: &Path, probe: &GradientProbe) -> Result<()> {
     let file = |header: &str, rows: Vec<String>| {
         let mut text = format!("{header}\n");
@@ -220,6 +234,8 @@ pub fn write_probe_files(dir: &Path, probe: &GradientProbe) -> Result<()> {
         diagnostics_csv_rows(probe.step, &probe.diagnostics),
     );
     write_atomic(&dir.join(DIAGNOSTICS_FILE), diagnostics.as_bytes())?;
+    let theory = file(THEORY_CSV_HEADER, probe.theory_csv_rows());
+    write_atomic(&dir.join(THEORY_FILE), theory.as_bytes())?;
     let sources = file(
         SOURCE_SIGNAL_CSV_HEADER,
         probe.source_rows.iter().map(|r| r.csv()).collect(),
@@ -255,6 +271,12 @@ pub fn write_run_plots(dir: &Path, outcome: &TrainOutcome) -> Result<()> {
         };
         let title = format!("{name}: gradient reaching each step back{which}");
         gradient_plot(&plots.join(file), &title, &outcome.probes, layer)?;
+        theory_plot(
+            &plots.join(theory_plot_file(layer)),
+            &format!("{name}: measured gradient ratio and the theory{which}"),
+            &outcome.probes,
+            layer,
+        )?;
     }
     if !outcome.history.is_empty() {
         let history_layers = outcome.history[0].grad_h.len();

@@ -10,6 +10,7 @@ pub const UPDATE_SHARE_FILE: &str = "update_share.csv";
 pub const SOURCE_SIGNAL_FILE: &str = "source_signal.csv";
 pub const GRADIENT_HISTORY_FILE: &str = "gradient_history.csv";
 pub const SIGNAL_HISTORY_FILE: &str = "signal_history.csv";
+pub const THEORY_FILE: &str = "theory.csv";
 /// The learning-over-time plots of layer 0 (other layers' heatmaps: `gradient_history_l1.svg`, …).
 pub const GRADIENT_HISTORY_PLOT: &str = "gradient_history.svg";
 pub const LEARNING_OVER_TIME_PLOT: &str = "learning_over_time.svg";
@@ -29,5 +30,14 @@ pub fn gradient_plot_file(layer: usize) -> String {
         "gradients.svg".to_string()
     } else {
         format!("gradients_l{layer}.svg")
+    }
+}
+
+/// The theory plot file of `layer`: `theory.svg`, then `theory_l1.svg`, ….
+pub fn theory_plot_file(layer: usize) -> String {
+    if layer == 0 {
+        "theory.svg".to_string()
+    } else {
+        format!("theory_l{layer}.svg")
     }
 }

@@ -7,10 +7,12 @@ use std::path::Path;
 
 use super::plots::config_caption;
 use super::run_files::{
-    gradient_history_plot_file, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT, SIGNAL_HISTORY_FILE,
+    gradient_history_plot_file, theory_plot_file, GRADIENT_HISTORY_FILE, LEARNING_OVER_TIME_PLOT,
+    SIGNAL_HISTORY_FILE, THEORY_FILE,
 };
 use super::trainer::TrainOutcome;
 use super::TrainConfig;
+use crate::analysis::gradient_report::theory_sentence;
 use crate::analysis::history::learning_story;
 use crate::error::Result;
 use crate::outdir::write_atomic;
@@ -53,6 +55,13 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             "Trained on the data file `{}`: {}.\n",
             file.display(),
             lengths.text()
+        );
+    }
+    if let Some(h) = &s.validation_hold_out {
+        let _ = writeln!(
+            md,
+            "Validated (val_accuracy, val_loss: what a sweep chooses tuned options by) on {}.\n",
+            h.text()
         );
     }
     let verdict = if s.diverged {
@@ -140,6 +149,7 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             "![gradient norm against distance from the loss, layer {layer}](plots/{file})\n"
         );
     }
+    theory_section(&mut md, s);
     if lit_sentence_rows(outcome).is_some() {
         let _ = writeln!(md, "## The sentence, lit by the gradient\n");
         let _ = writeln!(md, "The first probe sequence as the network reads it, each step shaded by log10 of ‖∂ℓ/∂h_t‖ relative to the loss step's (layer 0, the probe batch's mean, as in gradients.csv), at initialisation and after training. The values are in [lit_sentence.csv](lit_sentence.csv).\n");
@@ -173,7 +183,7 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
             "![signal at the source and eval accuracy against training step](plots/{LEARNING_OVER_TIME_PLOT})\n"
         );
         for layer in 0..history_layers {
-            if let Some(story) = learning_story(h, &accuracy, layer) {
+            if let Some(story) = learning_story(h, &accuracy, layer, outcome.eval_sequences) {
                 let which = if history_layers > 1 {
                     format!("Layer {layer}: ")
                 } else {
@@ -222,6 +232,10 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
         ),
         ("diagnostics.csv", "the diagnostics per probe and layer"),
         (
+            THEORY_FILE,
+            "the theory per probe, layer and distance: Π‖J_t‖₂ back to d, (γ·σ_max)^d, the measured ratio",
+        ),
+        (
             "source_signal.csv",
             "the signal at the source per probe, layer, sequence and dependency",
         ),
@@ -258,6 +272,40 @@ pub fn run_report_markdown(config: &TrainConfig, outcome: &TrainOutcome) -> Stri
         config.to_ron()
     );
     md
+}
+
+/// The theory beside the measurement: the plot per layer and, at initialisation and at the end,
+/// whether Pascanu et al.'s sufficient condition for vanishing holds.
+fn theory_section(md: &mut String, s: &super::trainer::RunSummary) {
+    if s.theory_init.is_empty() && s.theory_final.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "### The theory beside the measurement
+"
+    );
+    let _ = writeln!(md, "The measured ratio ‖∂ℓ/∂h_t‖₂ / ‖∂ℓ/∂h_p‖₂ (solid) against the product of the step Jacobians' spectral norms Π‖∂h_t/∂h_t−1‖₂ from the loss step back to each distance d (dashed) and, for a vanilla RNN, (γ·σ_max(W_hh))^d with γ the bound on the activation's derivative (dotted), at initialisation and after training; the values are in [{THEORY_FILE}]({THEORY_FILE}).\n");
+    for layer in 0..s.theory_init.len().max(s.theory_final.len()) {
+        let _ = writeln!(
+            md,
+            "![measured gradient ratio and the theory against distance, layer {layer}](plots/{})\n",
+            theory_plot_file(layer)
+        );
+    }
+    for (when, theory) in [
+        ("At initialisation", &s.theory_init),
+        ("At the end", &s.theory_final),
+    ] {
+        for t in theory {
+            let which = if theory.len() > 1 {
+                format!(", layer {}", t.layer)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(md, "{when}{which}: {}\n", theory_sentence(t));
+        }
+    }
 }
 
 /// Writes `dir/report.md` and `dir/report.html` of a finished run.

@@ -358,6 +358,7 @@ where
             final_eval_accuracy: eval_acc,
             final_val_loss: Some(val_loss),
             final_val_accuracy: Some(val_acc),
+            validation_hold_out: self.data.hold_out.clone(),
             baseline_loss: baseline.loss,
             baseline_accuracy: baseline.accuracy,
             solved,
@@ -392,6 +393,7 @@ where
             task: task.clone(),
             probe_sequences: self.data.probe.clone(),
             train_file_lengths: self.data.train.as_deref().and_then(FileLengths::of),
+            eval_sequences: self.data.eval.len(),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use ndarray::{Array2, Array3, NdFloat};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 use super::config::{Precision, TrainConfig};
 use super::metadata::RunMetadata;
@@ -104,6 +105,10 @@ pub struct RunSummary {
     pub final_val_loss: Option<f64>,
     #[serde(default)]
     pub final_val_accuracy: Option<f64>,
+    /// When validation was held out of the data file (`hold_out_seed`): the file, its size, the
+    /// part held out and the seed of the split. Absent for generated validation sequences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_hold_out: Option<HoldOut>,
     /// The memoryless predictor's loss and accuracy on this task.
     pub baseline_loss: f64,
     pub baseline_accuracy: f64,
@@ -197,6 +202,8 @@ pub struct TrainOutcome {
     /// A run on a data file: its training sequences' count and shortest and longest lengths in
     /// steps (the task's `length` is the file's declared dependency length, not these).
     pub train_file_lengths: Option<FileLengths>,
+    /// Sequences in the evaluation set (each eval accuracy is over these).
+    pub eval_sequences: usize,
 }
 
 /// How many sequences a data file holds and their shortest and longest lengths in steps.
@@ -238,8 +245,11 @@ pub struct RunData {
     pub train: Option<Vec<Sequence>>,
     pub eval: Vec<Sequence>,
     /// The validation set: `eval_size` sequences generated from the seed's own stream
-    /// ([`STREAM_VAL`]), so they are not the evaluation sequences.
+    /// ([`STREAM_VAL`]), so they are not the evaluation sequences; with `hold_out_seed`, the
+    /// data file's held-out part ([`hold_out_split`]).
     pub val: Vec<Sequence>,
+    /// Where `val` comes from, when it is held out of the data file.
+    pub hold_out: Option<HoldOut>,
     pub probe: Vec<Sequence>,
 }
 
@@ -259,16 +269,133 @@ pub const STREAM_EVAL: u64 = 2;
 pub const STREAM_PROBE: u64 = 3;
 /// The validation set's stream: a seed of its own, so validation and evaluation never share it.
 pub const STREAM_VAL: u64 = 4;
+/// The stream of the shuffle that picks a data file's held-out sequences.
+pub const STREAM_HOLD_OUT: u64 = 5;
+
+/// The seed a sweep that tunes on a data file gives every run's `hold_out_seed`: one split for
+/// the whole experiment, so every candidate value is validated on the same sequences.
+pub const HOLD_OUT_SEED: u64 = 0;
+/// The held-out part of a data file: `sequences / HOLD_OUT_DIVISOR` (20%, rounded down).
+pub const HOLD_OUT_DIVISOR: usize = 5;
+/// The fewest sequences a held-out part may have, so a file needs
+/// `MIN_HOLD_OUT · HOLD_OUT_DIVISOR` = 50 sequences to be split.
+pub const MIN_HOLD_OUT: usize = 10;
+
+/// How a data file was split for validation (see [`hold_out_split`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldOut {
+    pub file: PathBuf,
+    /// Sequences in the file, and held out of it for validation (the rest train).
+    pub sequences: usize,
+    pub held_out: usize,
+    pub seed: u64,
+}
+
+impl HoldOut {
+    /// `20 of the 100 sequences of data.ron, held out (the last 20% after a shuffle with seed 0;
+    /// training uses the other 80)`.
+    pub fn text(&self) -> String {
+        format!(
+            "{} of the {} sequences of {}, held out (the last 20% after a shuffle with seed {}; training uses the other {})",
+            self.held_out,
+            self.sequences,
+            self.file.display(),
+            self.seed,
+            self.sequences - self.held_out
+        )
+    }
+}
+
+/// Whether the data file at `path` is large enough for [`hold_out_split`]: the same error,
+/// naming the file, without training.
+pub fn check_hold_out(path: &std::path::Path) -> Result<()> {
+    let n = load_dataset(path)?.sequences.len();
+    if n / HOLD_OUT_DIVISOR < MIN_HOLD_OUT {
+        return Err(Error::invalid("data", hold_out_too_small(path, n)));
+    }
+    Ok(())
+}
+
+/// `data.ron: 30 sequences; validating on a held-out 20% needs at least 50 (10 held out)`.
+fn hold_out_too_small(path: &std::path::Path, n: usize) -> String {
+    format!(
+        "{}: {n} sequence{}; validating on a held-out 20% needs at least {} ({MIN_HOLD_OUT} held out)",
+        path.display(),
+        if n == 1 { "" } else { "s" },
+        MIN_HOLD_OUT * HOLD_OUT_DIVISOR
+    )
+}
+
+/// Splits a data file's `sequences` into (train, held out): a Fisher–Yates shuffle of the indices
+/// from `derived_seed(seed, STREAM_HOLD_OUT)`, whose last `n / 5` positions are held out; both
+/// parts keep the file's order. The same seed and file give the same split.
+///
+/// Errors: [`Error::InvalidOption`] (field `data`) when the held-out part would have fewer than
+/// [`MIN_HOLD_OUT`] sequences (a file of fewer than 50).
+pub fn hold_out_split(
+    sequences: Vec<Sequence>,
+    seed: u64,
+) -> Result<(Vec<Sequence>, Vec<Sequence>)> {
+    use ndarray_rand::rand::{Rng, SeedableRng};
+    let n = sequences.len();
+    let held = n / HOLD_OUT_DIVISOR;
+    if held < MIN_HOLD_OUT {
+        return Err(Error::invalid(
+            "data",
+            hold_out_too_small(std::path::Path::new("the file"), n),
+        ));
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(derived_seed(seed, STREAM_HOLD_OUT));
+    for i in (1..n).rev() {
+        let j = rng.random_range(0..=i);
+        order.swap(i, j);
+    }
+    let mut is_held = vec![false; n];
+    for &i in &order[n - held..] {
+        is_held[i] = true;
+    }
+    let (held_out, train): (Vec<_>, Vec<_>) =
+        sequences.into_iter().zip(is_held).partition(|(_, h)| *h);
+    Ok((
+        train.into_iter().map(|(s, _)| s).collect(),
+        held_out.into_iter().map(|(s, _)| s).collect(),
+    ))
+}
 
 impl RunData {
     /// The task and data of `config`: files when it names them, otherwise generated from its seed.
     /// When training data comes from a file, its task replaces `config.task`.
     pub fn prepare(config: &mut TrainConfig) -> Result<RunData> {
+        let mut held_out = None;
         let (task, train) = match &config.data {
             Some(path) => {
                 let ds = load_dataset(path)?;
                 config.task = ds.task.spec().clone();
-                (ds.task, Some(ds.sequences))
+                let train = match config.hold_out_seed {
+                    Some(seed) => {
+                        let sequences = ds.sequences.len();
+                        if sequences / HOLD_OUT_DIVISOR < MIN_HOLD_OUT {
+                            return Err(Error::invalid(
+                                "data",
+                                hold_out_too_small(path, sequences),
+                            ));
+                        }
+                        let (train, val) = hold_out_split(ds.sequences, seed)?;
+                        held_out = Some((
+                            HoldOut {
+                                file: path.clone(),
+                                sequences,
+                                held_out: val.len(),
+                                seed,
+                            },
+                            val,
+                        ));
+                        train
+                    }
+                    None => ds.sequences,
+                };
+                (ds.task, Some(train))
             }
             None => (Task::new(config.task.clone())?, None),
         };
@@ -290,13 +417,20 @@ impl RunData {
             }
             None => task.generate(config.eval_size, derived_seed(config.seed, STREAM_EVAL)),
         };
-        let val = task.generate(config.eval_size, derived_seed(config.seed, STREAM_VAL));
+        let (hold_out, val) = match held_out {
+            Some((h, val)) => (Some(h), val),
+            None => (
+                None,
+                task.generate(config.eval_size, derived_seed(config.seed, STREAM_VAL)),
+            ),
+        };
         let probe = probe_sequences(&task, config);
         Ok(RunData {
             task,
             train,
             eval,
             val,
+            hold_out,
             probe,
         })
     }

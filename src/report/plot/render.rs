@@ -176,6 +176,11 @@ pub(super) fn render_svg(chart: &Chart) -> std::result::Result<String, DrawError
     }
     // Sweep lengths on a log axis are ticked at the lengths run.
     let mut x_axis = Axis::new(&xs, spec.x_scale, spec.x_scale == Scale::Log10);
+    // dodged series move after the axis is fixed, so its ticks stay at the data's x
+    let mapped = match chart.dodge {
+        Some(dodge) => dodged(mapped, dodge),
+        None => mapped,
+    };
     let mut y_axis = Axis::new(&ys, spec.y_scale, false);
 
     let entries = legend_entries(chart, &mapped);
@@ -243,7 +248,12 @@ pub(super) fn render_svg(chart: &Chart) -> std::result::Result<String, DrawError
 
         for (s, m) in chart.series.iter().zip(&mapped) {
             for band in &m.bands {
-                draw_band(&mut ctx, band, y_axis.lo, s.style.rgb())?;
+                match chart.dodge {
+                    Some(dodge) => {
+                        draw_error_bars(&mut ctx, band, y_axis.lo, s.style.rgb(), dodge)?
+                    }
+                    None => draw_band(&mut ctx, band, y_axis.lo, s.style.rgb())?,
+                }
             }
         }
         for (i, &(y, _)) in references.iter().enumerate() {
@@ -536,6 +546,56 @@ pub(super) fn legend_marker(
             fill,
         )),
     }
+}
+
+/// Series `i` of `n` moved by `(i − (n − 1)/2) · dodge` along x (axis units).
+pub(super) fn dodged(mapped: Vec<Mapped>, dodge: f64) -> Vec<Mapped> {
+    let n = mapped.len();
+    mapped
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let dx = (i as f64 - (n as f64 - 1.0) / 2.0) * dodge;
+            Mapped {
+                runs: m
+                    .runs
+                    .into_iter()
+                    .map(|r| r.into_iter().map(|(x, y)| (x + dx, y)).collect())
+                    .collect(),
+                bands: m
+                    .bands
+                    .into_iter()
+                    .map(|b| b.into_iter().map(|(x, lo, hi)| (x + dx, lo, hi)).collect())
+                    .collect(),
+                flagged: m.flagged.into_iter().map(|(x, y)| (x + dx, y)).collect(),
+            }
+        })
+        .collect()
+}
+
+/// Draws one band run as error bars: a vertical line per point with caps `dodge / 3` wide.
+pub(super) fn draw_error_bars(
+    ctx: &mut Ctx,
+    band: &[(f64, Option<f64>, f64)],
+    bottom: f64,
+    color: RGBColor,
+    dodge: f64,
+) -> std::result::Result<(), DrawError> {
+    let cap = dodge / 6.0;
+    for b in band {
+        let low = b.1.unwrap_or(bottom);
+        let lines = [
+            vec![(b.0, low), (b.0, b.2)],
+            vec![(b.0 - cap, low), (b.0 + cap, low)],
+            vec![(b.0 - cap, b.2), (b.0 + cap, b.2)],
+        ];
+        ctx.draw_series(
+            lines
+                .into_iter()
+                .map(|l| PathElement::new(l, color.stroke_width(2))),
+        )?;
+    }
+    Ok(())
 }
 
 /// Draws one band run: a translucent polygon, or an error bar when the run has one point.
