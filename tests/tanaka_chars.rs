@@ -437,3 +437,61 @@ fn a_run_lights_the_sentence_at_initialisation_and_after_training_in_its_report(
         "the figure is inlined: 2 rows of 7 steps"
     );
 }
+
+/// Runs the binary in `cwd` (for the default directories, which are relative to it).
+fn rnnlab_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn a_character_run_and_a_token_run_of_one_cell_and_length_get_different_default_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = ["--length", "9", "--cell", "rnn", "--hidden", "4", "--quiet"];
+    let train = |extra: &[&str]| {
+        let args: Vec<&str> = ["train", "--steps", "2", "--probe-size", "2"]
+            .iter()
+            .chain(&tiny)
+            .chain(extra)
+            .copied()
+            .collect();
+        let out = rnnlab_in(dir.path(), &args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    train(&[]);
+    train(&["--unit", "char"]);
+    train(&["--unit", "char", "--lang", "en"]);
+    // a token run's language changes only how sentences are printed: the token directory, taken
+    train(&["--unit", "token", "--lang", "en", "--force"]);
+    let gradients: Vec<&str> = ["gradients", "--probe-size", "2", "--unit", "char"]
+        .iter()
+        .chain(&tiny)
+        .copied()
+        .collect();
+    let out = rnnlab_in(dir.path(), &gradients);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "gradients-tanaka-char-rnn-L9-s0",
+            "tanaka-char-en-rnn-L9-s0",
+            "tanaka-char-rnn-L9-s0",
+            "tanaka-rnn-L9-s0",
+        ]
+    );
+    let config = |name: &str| {
+        std::fs::read_to_string(dir.path().join("runs").join(name).join("config.ron")).unwrap()
+    };
+    assert!(config("tanaka-char-en-rnn-L9-s0").contains("lang: Some(en)"));
+    assert!(config("tanaka-char-rnn-L9-s0").contains("unit: Some(char)"));
+    assert!(!config("tanaka-rnn-L9-s0").contains("unit: Some(char)"));
+}
