@@ -307,7 +307,7 @@ pub fn render_lit_svg(title: &str, rows: &[LitRow]) -> String {
     // crowding it
     let ticks = std::iter::once(lo).chain(
         (lo.round() as i64..=hi.round() as i64)
-            .filter(|v| v.rem_euclid(every) == 0 && (*v as f64 - lo) * 2.0 >= every as f64)
+            .filter(|v| v.rem_euclid(every) == 0 && *v as f64 - lo >= every as f64)
             .map(|v| v as f64),
     );
     for v in ticks {

@@ -27,6 +27,8 @@ pub struct SweepLit {
     pub runs: Vec<(String, PathBuf)>,
     /// Whether every row's text is the same sentence.
     pub same_text: bool,
+    /// How the task reads its text when not by token: ` by character (ja)`, else empty.
+    pub unit: String,
 }
 
 /// The lit rows of `tc`'s groups in the sweep directory `dir`; None when no run shown has a
@@ -57,6 +59,7 @@ pub fn sweep_lit(dir: &Path, tc: &TaskComparison) -> Result<Option<SweepLit>> {
     let mut init = Vec::new();
     let mut trained = Vec::new();
     let mut runs = Vec::new();
+    let mut unit = String::new();
     for g in groups {
         let Some(run) = tc.longest_runs[g].iter().find(|r| r.config.seed == seed) else {
             continue;
@@ -87,6 +90,10 @@ pub fn sweep_lit(dir: &Path, tc: &TaskComparison) -> Result<Option<SweepLit>> {
                 trained.push(row);
             }
         }
+        if runs.is_empty() && run.config.task.unit == Some(crate::tasks::Unit::Char) {
+            let lang = run.config.task.lang.unwrap_or_default();
+            unit = format!(" by character ({lang})");
+        }
         runs.push((g.clone(), path));
     }
     if runs.is_empty() {
@@ -101,6 +108,7 @@ pub fn sweep_lit(dir: &Path, tc: &TaskComparison) -> Result<Option<SweepLit>> {
         seed,
         runs,
         same_text,
+        unit,
     }))
 }
 
@@ -111,8 +119,8 @@ pub fn write_sweep_lit(dir: &Path, tc: &TaskComparison, file: &str) -> Result<Op
         return Ok(None);
     };
     let title = format!(
-        "{}, length {}, seed {}: the sentence lit by the gradient",
-        tc.task, lit.length, lit.seed
+        "{}{}, length {}, seed {}: the sentence lit by the gradient",
+        tc.task, lit.unit, lit.length, lit.seed
     );
     write_lit_svg(&dir.join("plots").join(file), &title, &lit.rows)?;
     let mut md = String::new();
