@@ -213,3 +213,89 @@ fn run_and_sweep_reports_render_in_a_browser() {
     let html = std::fs::read_to_string(&sweep_page).unwrap();
     assert!(html.contains("href=\"results.csv\"") && html.contains("Protocol and definitions"));
 }
+
+/// The lit sentence's figure with one step of text `c`.
+fn one_character_figure(dir: &Path, c: &str) -> PathBuf {
+    use rnnlab::report::lit_sentence::{render_lit_svg, LitPiece, LitRow};
+    let row = LitRow {
+        label: "glyph".into(),
+        step: 0,
+        layer: 0,
+        pieces: vec![LitPiece {
+            timestep: 0,
+            distance: Some(0),
+            text: c.into(),
+            grad_h: Some(1.0),
+            log10_ratio: Some(0.0),
+        }],
+    };
+    let path = dir.join(format!("{}.svg", u32::from(c.chars().next().unwrap())));
+    std::fs::write(&path, render_lit_svg("fonts", &[row])).unwrap();
+    path
+}
+
+/// Screenshots of the figures of 田 and 中 (with `env` set for the browser).
+fn two_glyphs(browser: &Path, dir: &Path, env: Option<(&str, &Path)>) -> (Vec<u8>, Vec<u8>) {
+    let shot = |c: &str| {
+        let svg = one_character_figure(dir, c);
+        let png = svg.with_extension("png");
+        let profile = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(browser);
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1000,200")
+        .arg(format!("file://{}", svg.display()));
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().expect("chromium runs");
+        std::fs::read(&png)
+            .unwrap_or_else(|e| panic!("no screenshot of {c} ({e}): {}", text(&out.stderr)))
+    };
+    (shot("田"), shot("中"))
+}
+
+#[test]
+fn the_lit_sentences_fonts_render_japanese_in_headless_chromium() {
+    let Some(browser) = chromium() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install chromium (.ci/run does) to test the fonts in a browser"
+        );
+        eprintln!("\n*** SKIPPING THE FONT CHECK: no chromium installed ***\n");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    // two different kanji in the figure's font-family list draw two different images; without a
+    // font that has them both are the same empty box (tofu)
+    let (a, b) = two_glyphs(&browser, tmp.path(), None);
+    assert_ne!(
+        a, b,
+        "田 and 中 render alike: no font of the lit sentence's font-family list has Japanese (Debian: apt-get install fonts-noto-cjk, as .ci/run does)"
+    );
+    // the check can fail: with fontconfig limited to DejaVu (no Japanese), both are tofu
+    let dejavu = Path::new("/usr/share/fonts/truetype/dejavu");
+    if dejavu.is_dir() {
+        let conf = tmp.path().join("fonts.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "<?xml version=\"1.0\"?>\n<fontconfig><dir>{}</dir><cachedir>{}</cachedir></fontconfig>\n",
+                dejavu.display(),
+                tmp.path().join("fc-cache").display()
+            ),
+        )
+        .unwrap();
+        let (a, b) = two_glyphs(&browser, tmp.path(), Some(("FONTCONFIG_FILE", &conf)));
+        assert_eq!(
+            a, b,
+            "without a Japanese font the two kanji are the same box"
+        );
+    }
+}

@@ -437,3 +437,219 @@ fn a_run_lights_the_sentence_at_initialisation_and_after_training_in_its_report(
         "the figure is inlined: 2 rows of 7 steps"
     );
 }
+
+/// Runs the binary in `cwd` (for the default directories, which are relative to it).
+fn rnnlab_in(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rnnlab"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn a_character_run_and_a_token_run_of_one_cell_and_length_get_different_default_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = ["--length", "9", "--cell", "rnn", "--hidden", "4", "--quiet"];
+    let train = |extra: &[&str]| {
+        let args: Vec<&str> = ["train", "--steps", "2", "--probe-size", "2"]
+            .iter()
+            .chain(&tiny)
+            .chain(extra)
+            .copied()
+            .collect();
+        let out = rnnlab_in(dir.path(), &args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+    };
+    train(&[]);
+    train(&["--unit", "char"]);
+    train(&["--unit", "char", "--lang", "en"]);
+    // a token run's language changes only how sentences are printed: the token directory, taken
+    train(&["--unit", "token", "--lang", "en", "--force"]);
+    let gradients: Vec<&str> = ["gradients", "--probe-size", "2", "--unit", "char"]
+        .iter()
+        .chain(&tiny)
+        .copied()
+        .collect();
+    let out = rnnlab_in(dir.path(), &gradients);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "gradients-tanaka-char-rnn-L9-s0",
+            "tanaka-char-en-rnn-L9-s0",
+            "tanaka-char-rnn-L9-s0",
+            "tanaka-rnn-L9-s0",
+        ]
+    );
+    let config = |name: &str| {
+        std::fs::read_to_string(dir.path().join("runs").join(name).join("config.ron")).unwrap()
+    };
+    assert!(config("tanaka-char-en-rnn-L9-s0").contains("lang: Some(en)"));
+    assert!(config("tanaka-char-rnn-L9-s0").contains("unit: Some(char)"));
+    assert!(!config("tanaka-rnn-L9-s0").contains("unit: Some(char)"));
+}
+
+/// The lit figure's steps: (row, label of the row, timestep, grad_h as written, text).
+fn lit_svg_steps(svg: &str) -> Vec<(usize, String, usize, String, String)> {
+    let attr = |line: &str, name: &str| -> String {
+        let start = line.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+        line[start..].split('"').next().unwrap().to_string()
+    };
+    let lines: Vec<&str> = svg.lines().collect();
+    let mut labels = Vec::new();
+    let mut steps = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains(r#"font-size="15""#) {
+            labels.push(
+                line.split('>')
+                    .nth(1)
+                    .unwrap()
+                    .trim_end_matches("</text")
+                    .to_string(),
+            );
+        }
+        if line.contains(r#"class="lit""#) {
+            let row: usize = attr(line, "data-row").parse().unwrap();
+            assert_eq!(row + 1, labels.len(), "a row's steps follow its label");
+            // the step's text is the next element
+            let text = lines[i + 1]
+                .split('>')
+                .nth(1)
+                .unwrap()
+                .trim_end_matches("</text");
+            steps.push((
+                row,
+                labels[row].clone(),
+                attr(line, "data-timestep").parse().unwrap(),
+                attr(line, "data-grad-h"),
+                text.to_string(),
+            ));
+        }
+    }
+    steps
+}
+
+#[test]
+fn a_sweep_of_cells_lights_one_sentence_with_a_row_per_cell_at_init_and_after_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw");
+    let sweep = rnnlab(&[
+        "sweep",
+        "--cell",
+        "rnn,gru",
+        "--unit",
+        "char",
+        "--length",
+        "9",
+        "--seeds",
+        "2",
+        "--steps",
+        "6",
+        "--hidden",
+        "4",
+        "--eval-size",
+        "8",
+        "--probe-size",
+        "2",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(sweep.status.success(), "{}", text(&sweep.stderr));
+    let svg = std::fs::read_to_string(out.join("plots/lit_sentence.svg")).unwrap();
+    let steps = lit_svg_steps(&svg);
+    let labels: Vec<&str> = {
+        let mut l: Vec<&str> = steps.iter().map(|s| s.1.as_str()).collect();
+        l.dedup();
+        l
+    };
+    assert_eq!(labels.len(), 4, "{labels:?}");
+    for (i, cell) in ["rnn", "gru"].iter().enumerate() {
+        assert!(
+            labels
+                .iter()
+                .any(|l| l.starts_with(&format!("{cell}, at initialisation"))),
+            "{labels:?}"
+        );
+        assert!(
+            labels[2 + i].contains("after training (step 6): not solved"),
+            "{labels:?}"
+        );
+    }
+    // every row reads the same sentence: seed 0's first probe sequence
+    let sentence = |row: usize| -> String {
+        steps
+            .iter()
+            .filter(|s| s.0 == row)
+            .map(|s| s.4.as_str())
+            .collect()
+    };
+    assert!(sentence(0).ends_with("あいつ……"), "{}", sentence(0));
+    for row in 1..4 {
+        assert_eq!(sentence(row), sentence(0));
+    }
+    // and each row's values are its run's lit_sentence.csv (seed 0; row 0 init, 1 trained)
+    for (row, label) in labels.iter().enumerate() {
+        let cell = label.split(',').next().unwrap();
+        let csv = out.join(format!("runs/cell-{cell}_seed-0/lit_sentence.csv"));
+        let mut reader = csv::Reader::from_path(&csv).unwrap();
+        let own: Vec<(usize, String)> = reader
+            .records()
+            .map(|r| r.unwrap())
+            .filter(|r| r[0] == *if row < 2 { "0" } else { "1" })
+            .map(|r| (r[4].parse().unwrap(), r[7].to_string()))
+            .collect();
+        let drawn: Vec<(usize, String)> = steps
+            .iter()
+            .filter(|s| s.0 == row)
+            .map(|s| (s.2, s.3.clone()))
+            .collect();
+        assert_eq!(drawn, own, "row {row} ({label}) against {}", csv.display());
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("### The sentence, lit by the gradient"));
+    assert!(
+        md.contains("(runs/cell-rnn_seed-0/lit_sentence.csv)"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(
+        html.matches(r#"class="lit""#).count(),
+        steps.len(),
+        "inlined"
+    );
+
+    // a task without text has no such figure
+    let adding = dir.path().join("adding");
+    let sweep = rnnlab(&[
+        "sweep",
+        "--task",
+        "adding",
+        "--cell",
+        "rnn,gru",
+        "--length",
+        "5",
+        "--steps",
+        "2",
+        "--hidden",
+        "4",
+        "--eval-size",
+        "8",
+        "--probe-size",
+        "2",
+        "--quiet",
+        "--out",
+        adding.to_str().unwrap(),
+    ]);
+    assert!(sweep.status.success(), "{}", text(&sweep.stderr));
+    assert!(!adding.join("plots/lit_sentence.svg").exists());
+    let md = std::fs::read_to_string(adding.join("report.md")).unwrap();
+    assert!(!md.contains("lit by the gradient"));
+}

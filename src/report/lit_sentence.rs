@@ -141,19 +141,39 @@ pub fn lit_rows(
     Ok(Some(rows))
 }
 
+/// The bottom of the colour scale in log10: a step whose gradient is 10^-16 or less of the loss
+/// step's gets the darkest colour. A term that small is below f64's rounding (ε ≈ 2.2e-16) of
+/// any sum the loss step's term is in, so it cannot change the weight gradient; without the
+/// floor a trained tanh RNN's 10^-150 would squeeze every other row into the bright end.
+pub const SCALE_FLOOR: f64 = -16.0;
+
 /// The colour scale's range in log10 over every row (shared, so rows compare): whole decades
-/// from the smallest value to max(0, the largest).
+/// from the smallest value (at least [`SCALE_FLOOR`]) to max(0, the largest).
 pub fn scale_range(rows: &[LitRow]) -> (f64, f64) {
     let logs = rows
         .iter()
         .flat_map(|r| &r.pieces)
         .filter_map(|p| p.log10_ratio);
     let (lo, hi) = logs.fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) = (lo.floor(), hi.ceil());
+    let (lo, hi) = (lo.floor().max(SCALE_FLOOR), hi.ceil());
     if hi > lo {
         (lo, hi)
     } else {
         (lo - 1.0, hi)
+    }
+}
+
+/// The label of the scale's bottom: `1e-7`, or `≤1e-16` when some value lies below the floor.
+pub fn low_label(rows: &[LitRow], (lo, _): (f64, f64)) -> String {
+    let below = rows
+        .iter()
+        .flat_map(|r| &r.pieces)
+        .filter_map(|p| p.log10_ratio)
+        .any(|v| v < lo);
+    if below {
+        format!("≤1e{lo}")
+    } else {
+        format!("1e{lo}")
     }
 }
 
@@ -282,17 +302,26 @@ pub fn render_lit_svg(title: &str, rows: &[LitRow]) -> String {
             scale_colour(t)
         );
     }
-    let decades = (hi - lo).round() as i64;
-    let every = ((decades + 6) / 7).max(1);
-    for k in (0..=decades).step_by(every as usize) {
-        let v = lo + k as f64;
+    let every = (((hi - lo).round() as i64 + 6) / 7).max(1);
+    // the bottom, then the multiples of `every` (the loss step's own value, 1, among them) not
+    // crowding it
+    let ticks = std::iter::once(lo).chain(
+        (lo.round() as i64..=hi.round() as i64)
+            .filter(|v| v.rem_euclid(every) == 0 && *v as f64 - lo >= every as f64)
+            .map(|v| v as f64),
+    );
+    for v in ticks {
         let x = MARGIN + bar_w * (v - lo) / (hi - lo);
+        // the bottom's label starts at the bar's left end, inside the margin
+        let anchor = if v == lo { "start" } else { "middle" };
         let _ = writeln!(
             body,
-            r##"<text x="{x:.1}" y="{:.1}" font-size="12" text-anchor="middle" fill="#333333">{}</text>"##,
+            r##"<text x="{x:.1}" y="{:.1}" font-size="12" text-anchor="{anchor}" fill="#333333">{}</text>"##,
             y + 28.0,
             if v == 0.0 {
                 "1".to_string()
+            } else if v == lo {
+                escape(&low_label(rows, range))
             } else {
                 format!("1e{v}")
             }
@@ -340,19 +369,97 @@ pub fn lit_csv(rows: &[LitRow]) -> String {
     out
 }
 
+/// The rows of a `lit_sentence.csv` as [`lit_csv`] wrote them (the same values, bit for bit: the
+/// floats are in shortest round-trip form). Errors name the file and the line.
+pub fn read_lit_csv(path: &Path) -> Result<Vec<LitRow>> {
+    let bad = |line: u64, message: String| Error::bad_file(path, format!("line {line}: {message}"));
+    let mut reader =
+        csv::Reader::from_path(path).map_err(|e| Error::bad_file(path, e.to_string()))?;
+    let header = reader
+        .headers()
+        .map_err(|e| Error::bad_file(path, e.to_string()))?
+        .iter()
+        .collect::<Vec<_>>()
+        .join(",");
+    if header != LIT_CSV_HEADER {
+        return Err(bad(1, format!("the header is not {LIT_CSV_HEADER}")));
+    }
+    let mut rows: Vec<LitRow> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| Error::bad_file(path, e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let int = |i: usize| -> Result<usize> {
+            record[i]
+                .parse()
+                .map_err(|_| bad(line, format!("{:?} is not a whole number", &record[i])))
+        };
+        let float = |i: usize| -> Result<Option<f64>> {
+            if record[i].is_empty() {
+                return Ok(None);
+            }
+            record[i]
+                .parse()
+                .map(Some)
+                .map_err(|_| bad(line, format!("{:?} is not a number", &record[i])))
+        };
+        let index = int(0)?;
+        let distance = if record[5].is_empty() {
+            None
+        } else {
+            Some(int(5)?)
+        };
+        let piece = LitPiece {
+            timestep: int(4)?,
+            distance,
+            text: record[6].to_string(),
+            grad_h: float(7)?,
+            log10_ratio: float(8)?,
+        };
+        if index == rows.len() {
+            rows.push(LitRow {
+                label: record[1].to_string(),
+                step: int(2)?,
+                layer: int(3)?,
+                pieces: Vec::new(),
+            });
+        } else if index + 1 != rows.len() {
+            return Err(bad(line, format!("row {index} out of order")));
+        }
+        let row = rows.last_mut().expect("pushed above");
+        if piece.timestep != row.pieces.len() {
+            return Err(bad(
+                line,
+                format!("timestep {} out of order", piece.timestep),
+            ));
+        }
+        row.pieces.push(piece);
+    }
+    Ok(rows)
+}
+
+/// Writes `text` at `path`, creating its directory.
+fn write_text(path: &Path, text: String) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    std::fs::write(path, text).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes the figure of `rows` at `path` (an SVG file; its directory is created).
+pub fn write_lit_svg(path: &Path, title: &str, rows: &[LitRow]) -> Result<()> {
+    write_text(path, render_lit_svg(title, rows))
+}
+
 /// Writes `dir/plots/lit_sentence.svg` and `dir/lit_sentence.csv`.
 pub fn write_lit_files(dir: &Path, title: &str, rows: &[LitRow]) -> Result<()> {
-    let write = |path: std::path::PathBuf, text: String| -> Result<()> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
-    };
-    write(dir.join("plots").join(LIT_SVG), render_lit_svg(title, rows))?;
-    write(dir.join(LIT_CSV), lit_csv(rows))
+    write_lit_svg(&dir.join("plots").join(LIT_SVG), title, rows)?;
+    write_text(&dir.join(LIT_CSV), lit_csv(rows))
 }
 
 /// The digit a step gets without colour: how many whole decades below the loss step its value
@@ -423,7 +530,7 @@ pub fn lit_terminal(rows: &[LitRow], colour: bool, columns: usize) -> String {
             flush(&mut out, &mut text_line, &mut mark_line);
         }
     }
-    let (lo, hi) = range;
+    let hi = range.1;
     if colour {
         let mut bar = String::new();
         for i in 0..24 {
@@ -432,7 +539,8 @@ pub fn lit_terminal(rows: &[LitRow], colour: bool, columns: usize) -> String {
         }
         let _ = writeln!(
             out,
-            "  1e{lo} {bar}\x1b[0m {}  (‖∂ℓ/∂h_t‖ relative to the loss step)",
+            "  {} {bar}\x1b[0m {}  (‖∂ℓ/∂h_t‖ relative to the loss step)",
+            low_label(rows, range),
             if hi == 0.0 {
                 "1".to_string()
             } else {
@@ -481,6 +589,51 @@ mod tests {
         let coloured = lit_terminal(&[r], true, 80);
         assert!(coloured.contains("\x1b[48;2;"), "{coloured}");
         assert_eq!(scale_range(&[row(&[Some(-9.5), Some(0.3)])]), (-10.0, 1.0));
+    }
+
+    #[test]
+    fn the_scale_stops_at_its_floor_and_says_so() {
+        let deep = row(&[Some(-150.2), Some(-3.0), Some(0.0)]);
+        let range = scale_range(std::slice::from_ref(&deep));
+        assert_eq!(range, (SCALE_FLOOR, 0.0));
+        assert_eq!(low_label(std::slice::from_ref(&deep), range), "≤1e-16");
+        let svg = render_lit_svg("deep", std::slice::from_ref(&deep));
+        let ticks: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.contains(r##"font-size="12""##))
+            .map(|l| l.split('>').nth(1).unwrap().trim_end_matches("</text"))
+            .collect();
+        assert_eq!(ticks, ["≤1e-16", "1e-12", "1e-9", "1e-6", "1e-3", "1"]);
+        // the value itself is kept; only its colour is the darkest
+        assert!(svg.contains(r##"data-log10-ratio="-1.502e2""##), "{svg}");
+        let shallow = row(&[Some(-6.5), Some(0.0)]);
+        let range = scale_range(std::slice::from_ref(&shallow));
+        assert_eq!(range, (-7.0, 0.0));
+        assert_eq!(low_label(std::slice::from_ref(&shallow), range), "1e-7");
+    }
+
+    #[test]
+    fn the_csv_reads_back_as_the_rows_it_was_written_from() {
+        let mut second = row(&[None, Some(-1.0 / 3.0), Some(0.0)]);
+        second.label = "after training, \"step\" 30".into();
+        second.step = 30;
+        second.pieces[2].text = ",".into();
+        second.pieces[2].distance = None;
+        let rows = vec![row(&[Some(-9.5), Some(-2.2), None, Some(0.0)]), second];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LIT_CSV);
+        std::fs::write(&path, lit_csv(&rows)).unwrap();
+        assert_eq!(read_lit_csv(&path).unwrap(), rows);
+        std::fs::write(
+            &path,
+            lit_csv(&rows).replace("\n0,init,0,0,1,", "\n0,init,0,0,7,"),
+        )
+        .unwrap();
+        let err = read_lit_csv(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 3") && err.contains("timestep 7"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::Path;
 use super::compare::{format_p, TaskComparison};
 use super::experiment::{Experiment, RunSpec};
 use super::groups::group_label;
+use super::lit::write_sweep_lit;
 use super::plots::SweepPlots;
 use super::runner::run_dir;
 use super::tables::{
@@ -182,6 +183,10 @@ pub fn write_report(dir: &Path, exp: &Experiment, comparisons: &[TaskComparison]
         }
         if let Some(text) = what_training_did(dir, tc) {
             let _ = writeln!(md, "{text}\n");
+        }
+        let file = format!("lit_sentence{suffix}.svg");
+        if let Some(section) = write_sweep_lit(dir, tc, &file)? {
+            md.push_str(&section);
         }
     }
     let _ = writeln!(md, "Each run's own files (metrics, gradients, diagnostics, model, plots) are under `runs/`; `results.csv` has one row per run.\n");

@@ -158,6 +158,21 @@ impl TaskSpec {
         }
     }
 
+    /// The task's part of a default directory name: the task's name, then the unit and the
+    /// language when they change the sequences the network reads (`tanaka-char` for Japanese
+    /// characters, `tanaka-char-en`), so a character run and a token run of the same cell and
+    /// length get different directories. A token run's language only changes how its sentences
+    /// are printed, so it is left out.
+    pub fn dir_stem(&self) -> String {
+        match self.unit {
+            Some(Unit::Char) => match self.lang.unwrap_or_default() {
+                super::Lang::Ja => format!("{}-{}", self.task, Unit::Char),
+                lang => format!("{}-{}-{lang}", self.task, Unit::Char),
+            },
+            _ => self.task.to_string(),
+        }
+    }
+
     /// Rejects options that do not apply to the task and fills in the defaults of those that do.
     pub(crate) fn resolved(&self) -> Result<TaskSpec> {
         let only = |field: &str, applies: bool, given: bool, owner: &str| -> Result<()> {

@@ -125,11 +125,15 @@ fn check_vocabulary(model: &Path, data: &Path, task: &Task) -> Result<()> {
     Ok(())
 }
 
-/// The default directory of a report: `runs/gradients-<task>-<cell>-L<length>-s<seed>`.
+/// The default directory of a report: `runs/gradients-<task>-<cell>-L<length>-s<seed>`, the
+/// task with its unit and language when not the default (`gradients-tanaka-char-rnn-L55-s0`).
 pub fn default_gradients_dir(config: &TrainConfig) -> PathBuf {
     PathBuf::from(crate::outdir::DEFAULT_ROOT).join(format!(
         "gradients-{}-{}-L{}-s{}",
-        config.task.task, config.model.cell, config.task.length, config.seed
+        config.task.dir_stem(),
+        config.model.cell,
+        config.task.length,
+        config.seed
     ))
 }
 

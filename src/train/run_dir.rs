@@ -69,11 +69,16 @@ pub struct RunDir {
     signal_history: BufWriter<File>,
 }
 
-/// The default directory of a run: `runs/<task>-<cell>-L<length>-s<seed>`.
+/// The default directory of a run: `runs/<task>-<cell>-L<length>-s<seed>`, the task with its
+/// unit and language when not the default ([`crate::tasks::TaskSpec::dir_stem`]:
+/// `runs/tanaka-char-lstm-L55-s0`).
 pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
     PathBuf::from(DEFAULT_ROOT).join(format!(
         "{}-{}-L{}-s{}",
-        config.task.task, config.model.cell, config.task.length, config.seed
+        config.task.dir_stem(),
+        config.model.cell,
+        config.task.length,
+        config.seed
     ))
 }
 

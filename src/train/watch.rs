@@ -15,7 +15,7 @@ use super::trainer::{MetricRow, Progress};
 use crate::analysis::gradient_report::GradientProbe;
 use crate::analysis::history::HistoryPoint;
 use crate::report::heatmap::scale_colour;
-use crate::report::lit_sentence::{lit_row_from_profile, scale_range, LitRow};
+use crate::report::lit_sentence::{lit_row_from_profile, low_label, scale_range, LitRow};
 
 /// Everything the live view draws, updated as the run reports.
 #[derive(Debug, Clone, Default)]
@@ -300,8 +300,9 @@ pub fn draw(frame: &mut Frame, state: &WatchState) {
             })
             .collect();
         let title = format!(
-            "the sentence lit by the gradient (step {}, 1e{} to 1 of the loss step's)",
-            row.step, range.0
+            "the sentence lit by the gradient (step {}, {} to 1 of the loss step's)",
+            row.step,
+            low_label(std::slice::from_ref(&row), range)
         );
         frame.render_widget(
             Paragraph::new(Line::from(spans))
