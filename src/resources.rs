@@ -376,9 +376,11 @@ fn train_bytes(net: &Net, b: u128, t: u128, positions: u128, s: u128, memory: Bp
     };
     let checkpoints = if segment < t { t.div_ceil(segment) } else { 0 };
     let state = net.state_floats();
+    // a checkpointed pass copies each segment's inputs
+    let copied = if segment < t { segment } else { 0 };
     let per_seq = product(&[segment, f.saturating_add(a), s])
         .saturating_add(product(&[checkpoints, state, s]))
-        .saturating_add(product(&[segment, net.batch_bytes(s)]))
+        .saturating_add(product(&[copied, net.batch_bytes(s)]))
         .saturating_add(product(&[
             t,
             net.batch_bytes(s).saturating_add(net.sequence_bytes()),
@@ -481,6 +483,16 @@ pub fn estimate_run(config: &TrainConfig, task: &Task) -> Estimate {
     estimate_run_with(config, task, memory)
 }
 
+/// The BPTT schedule of a run's f64 gradient probes (and learning-over-time points) when its
+/// training batch runs under `training`: full while training keeps every step's caches,
+/// segments of ⌈√T⌉ steps once training is checkpointed. Every schedule gives the same report.
+pub fn probe_schedule(training: BpttMemory, steps: usize) -> BpttMemory {
+    match training {
+        BpttMemory::Full => BpttMemory::Full,
+        BpttMemory::Segments(_) => BpttMemory::sqrt(steps),
+    }
+}
+
 /// [`estimate_run`] with the BPTT schedule `memory`.
 pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) -> Estimate {
     let net = task_net(config, task);
@@ -505,13 +517,6 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
     let eval_data = product(&[e, t, net.batch_bytes(s).saturating_add(q)]);
     let eval_pass =
         product(&[e, eval_steps, f, s]).saturating_add(product(&[e, positions, readout, s]));
-    let per_probe = {
-        let (f, a) = net.cache_floats(p, t);
-        f.saturating_add(a)
-            .saturating_mul(8)
-            .saturating_add(net.batch_bytes(8))
-            .saturating_add(q)
-    };
     let probes = match config.probe_every {
         0 => 2,
         every => (config.steps / every) as u128 + 2,
@@ -526,7 +531,7 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
     // after training, one evaluation set per --eval-lengths value, the longest the largest (the
     // training-length evaluation set stays alive beside it)
     let mut generalisation: u128 = 0;
-    let probe = product(&[p, t, per_probe]).saturating_add(product(&[p, positions, readout, 8]));
+    let probe = train_bytes(&net, p, t, positions, 8, probe_schedule(memory, t as usize));
     let mut longest_eval = 0;
     for &length in &config.eval_lengths {
         let mut spec = task.spec().clone();
@@ -665,34 +670,25 @@ pub fn estimate_run_with(config: &TrainConfig, task: &Task, memory: BpttMemory) 
     }
 }
 
-/// The peak memory of `rnnlab gradients`: the model (f64 weights, gradients and the two copies
-/// written to `model.safetensors`: `8·N·4`) and the probe term of the module documentation, with
-/// `model` (a saved model's architecture) in place of the config's when given.
+/// The peak memory of `rnnlab gradients` with its probe under the BPTT schedule `memory`: the
+/// model (f64 weights, gradients and the two copies written to `model.safetensors`: `8·N·4`) and
+/// the probe term of the module documentation (the training batch's term with P sequences in
+/// f64), with `model` (a saved model's architecture) in place of the config's when given.
 pub fn estimate_gradients(
     config: &TrainConfig,
     task: &Task,
     model: Option<&ModelSpec>,
+    memory: BpttMemory,
 ) -> Estimate {
     let net = model.map_or_else(|| task_net(config, task), spec_net);
     let t = task.steps() as u128;
     let positions = task.loss_steps().len() as u128;
     let p = config.probe_size as u128;
-    let (f, a) = net.cache_floats(p, t);
-    let per_probe = f
-        .saturating_add(a)
-        .saturating_mul(8)
-        .saturating_add(net.batch_bytes(8))
-        .saturating_add(net.sequence_bytes());
     let widest = net.layers.iter().map(|l| l.1).max().unwrap_or(0);
     let hidden = ("hidden", widest as f64 / 64.0);
     let length = ("length", ratio(task.spec().length, 20.0));
     let model_bytes = net.params().saturating_mul(32);
-    let probe_bytes = product(&[p, t, per_probe]).saturating_add(product(&[
-        p,
-        positions,
-        net.readout_floats(),
-        8,
-    ]));
+    let probe_bytes = probe_cache_bytes(&net, p, t, positions, memory);
     let (what, factors) = if model_bytes > probe_bytes {
         (
             "the parameters and their gradients",
@@ -723,15 +719,73 @@ pub fn estimate_gradients(
     }
 }
 
+/// Bytes of a probe of `p` sequences under `memory`, in f64: what the training batch's term
+/// counts for B = P, plus the norms and rows the report keeps per step (Jacobian norms of
+/// [`crate::analysis::gradient_report::JACOBIAN_SEQUENCES`] sequences and one row per layer).
+fn probe_cache_bytes(net: &Net, p: u128, t: u128, positions: u128, memory: BpttMemory) -> u128 {
+    let per_step = product(&[net.layer_count(), ROW_BYTES.saturating_add(64)]);
+    train_bytes(net, p, t, positions, 8, memory).saturating_add(product(&[t, per_step]))
+}
+
+/// The schedule of `rnnlab gradients`' probe: `config.bptt_memory` (full, sqrt, or a byte budget
+/// for the probe's caches: full when they fit it, else ⌈√T⌉ segments), and `auto` full while the
+/// whole report fits `limit`, else ⌈√T⌉ segments. A budget below the ⌈√T⌉ schedule's caches is
+/// refused naming `bptt-memory`.
+pub fn gradients_schedule(
+    config: &TrainConfig,
+    task: &Task,
+    model: Option<&ModelSpec>,
+    limit: u64,
+) -> Result<BpttMemory> {
+    let net = model.map_or_else(|| task_net(config, task), spec_net);
+    let (p, t) = (config.probe_size as u128, task.steps() as u128);
+    let positions = task.loss_steps().len() as u128;
+    let sqrt = BpttMemory::sqrt(task.steps());
+    let caches = |m: BpttMemory| probe_cache_bytes(&net, p, t, positions, m);
+    Ok(match config.bptt_memory {
+        BpttMemorySetting::Full => BpttMemory::Full,
+        BpttMemorySetting::Sqrt => sqrt,
+        BpttMemorySetting::Budget(budget) => {
+            if caches(BpttMemory::Full) <= u128::from(budget) {
+                BpttMemory::Full
+            } else if caches(sqrt) <= u128::from(budget) {
+                sqrt
+            } else {
+                return Err(Error::invalid(
+                    "bptt-memory",
+                    format!(
+                        "{budget} bytes is below what the probe needs for length {} with segments of sqrt(T) steps; the smallest budget that works is {} ({} bytes)",
+                        task.spec().length,
+                        gib(caches(sqrt)),
+                        caches(sqrt)
+                    ),
+                ));
+            }
+        }
+        BpttMemorySetting::Auto => {
+            if estimate_gradients(config, task, model, BpttMemory::Full).bytes <= u128::from(limit)
+            {
+                BpttMemory::Full
+            } else {
+                sqrt
+            }
+        }
+    })
+}
+
 /// Refuses a `rnnlab gradients` run above `limit` (None: the default), before anything is
 /// generated: the task as [`check_config`] finds it, the saved model's architecture if given.
+/// Returns the probe's BPTT schedule ([`gradients_schedule`]).
 pub fn check_gradients(
     config: &TrainConfig,
     model: Option<&ModelSpec>,
     limit: Option<u64>,
-) -> Result<()> {
+) -> Result<BpttMemory> {
     let task = config_task(config)?;
-    estimate_gradients(config, &task, model).check(memory_limit(limit))
+    let limit = memory_limit(limit);
+    let memory = gradients_schedule(config, &task, model, limit)?;
+    estimate_gradients(config, &task, model, memory).check(limit)?;
+    Ok(memory)
 }
 
 /// Refuses a run of `config` whose estimate is above `limit` (None: the default limit). The task
@@ -955,7 +1009,14 @@ mod tests {
                 "widths",
                 config(|c| c.model.widths = Some(vec![64, 2_000_000])),
             ),
-            ("length", config(|c| c.task.length = 1_000_000)),
+            // full BPTT: checkpointed, even a million steps stays below 100 GiB
+            (
+                "length",
+                config(|c| {
+                    c.task.length = 1_000_000;
+                    c.bptt_memory = BpttMemorySetting::Full;
+                }),
+            ),
             ("batch", config(|c| c.batch = 100_000_000)),
             ("eval-size", config(|c| c.eval_size = 100_000_000_000)),
             ("probe-size", config(|c| c.probe_size = 10_000_000)),
@@ -1022,13 +1083,16 @@ mod tests {
         use crate::network::{InputKind as NetInput, OutputKind as NetOutput};
         let c = TrainConfig::default();
         let task = Task::new(c.task.clone()).unwrap();
-        let alone = estimate_gradients(&c, &task, None);
+        let alone = estimate_gradients(&c, &task, None, BpttMemory::Full);
         assert!(alone.bytes < estimate_run(&c, &task).bytes, "{alone:?}");
         assert!(alone.check(64 << 20).is_ok());
         let mut spec = c.model_spec(&task).unwrap();
-        assert_eq!(estimate_gradients(&c, &task, Some(&spec)), alone);
+        assert_eq!(
+            estimate_gradients(&c, &task, Some(&spec), BpttMemory::Full),
+            alone
+        );
         spec.hidden = vec![64, 100_000];
-        let saved = estimate_gradients(&c, &task, Some(&spec));
+        let saved = estimate_gradients(&c, &task, Some(&spec), BpttMemory::Full);
         assert_eq!(saved.dominant, "hidden");
         assert!(saved.check(4 << 30).is_err(), "{saved:?}");
         let dense = ModelSpec::new(
@@ -1040,7 +1104,7 @@ mod tests {
         );
         let adding = Task::new(TaskSpec::new(TaskKind::Adding, 1000)).unwrap();
         let big_probe = config(|c| c.probe_size = 1_000_000);
-        let e = estimate_gradients(&big_probe, &adding, Some(&dense));
+        let e = estimate_gradients(&big_probe, &adding, Some(&dense), BpttMemory::Full);
         assert_eq!(e.dominant, "probe-size");
         assert!(e.bytes > 10 * GIB, "{e:?}");
     }

@@ -773,7 +773,13 @@ fn the_estimate_is_within_a_factor_of_three_of_the_measured_peak() {
         rnnlab::train::options::set_option(&mut config, &pair[0][2..], pair[1]).unwrap();
     }
     let task = Task::new(config.task.clone()).unwrap();
-    let estimate = rnnlab::resources::estimate_gradients(&config, &task, None).bytes;
+    let estimate = rnnlab::resources::estimate_gradients(
+        &config,
+        &task,
+        None,
+        rnnlab::network::BpttMemory::Full,
+    )
+    .bytes;
     let ratio = estimate as f64 / measured as f64;
     eprintln!(
         "gradients: estimate {estimate} bytes, measured peak {measured} bytes, ratio {ratio:.2}"

@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(doc)]
 use crate::cells::{Activation, Cell};
-use crate::cells::{CellVisitor, Registered};
+use crate::cells::{CellVisitor, GateStatistics, Registered};
 use crate::network::{ForwardCache, Network};
 
 /// Per layer of one probe.
@@ -101,45 +101,87 @@ pub fn diagnose(
         net.spec.layers(),
         "the forward cache has one layer cache per layer of the network"
     );
-    let sequences = max_sequences.clamp(1, forward.batch);
     (0..net.spec.layers())
         .map(|l| {
-            let cache = &forward.layers[l];
-            let stats = net.spec.cell.visit(
-                &net.spec.cell_config(),
-                GateStats {
-                    gates: cache.gates.view(),
-                    hidden: cache.hidden(),
-                    hid: net.spec.hidden[l],
-                },
-            );
-            let mut norm_sum = 0.0;
-            for t in 0..forward.steps {
-                let jac = StepJacobian::new(net, forward, l, t, sequences);
-                norm_sum += jac.spectral_norms(power_iterations).sum();
-            }
-            LayerDiagnostics {
-                layer: l,
-                mean_activation_derivative: stats.mean_derivative,
-                saturated_fraction: stats.saturated_fraction,
-                mean_jacobian_spectral_norm: norm_sum / (forward.steps * sequences) as f64,
-                mean_gate: stats.mean_gate,
-            }
+            let mut stats = GateStatistics::default();
+            add_gate_statistics(net, forward, l, &mut stats);
+            let norms = jacobian_norms(net, forward, l, max_sequences, power_iterations);
+            layer_diagnostics(l, &stats, &norms)
         })
         .collect()
 }
 
-/// The cell's [`Cell::gate_statistics`] of one layer.
+/// Adds layer `layer`'s [`crate::cells::Cell::gate_statistics`] over the steps of `forward` to
+/// `stats` (steps in order, so that consecutive segments of one pass add up as the whole pass).
+pub fn add_gate_statistics(
+    net: &Network<f64>,
+    forward: &ForwardCache<f64>,
+    layer: usize,
+    stats: &mut GateStatistics,
+) {
+    let cache = &forward.layers[layer];
+    net.spec.cell.visit(
+        &net.spec.cell_config(),
+        GateStats {
+            gates: cache.gates.view(),
+            hidden: cache.hidden(),
+            hid: net.spec.hidden[layer],
+            sums: stats,
+        },
+    );
+}
+
+/// Per step t of `forward` (in order): the power-iteration estimates of `‖J_t‖₂` of layer `layer`
+/// for the first `max_sequences` sequences (clamped to 1..=B), `power_iterations` iterations each.
+pub fn jacobian_norms(
+    net: &Network<f64>,
+    forward: &ForwardCache<f64>,
+    layer: usize,
+    max_sequences: usize,
+    power_iterations: usize,
+) -> Vec<Array1<f64>> {
+    let sequences = max_sequences.clamp(1, forward.batch);
+    (0..forward.steps)
+        .map(|t| {
+            StepJacobian::new(net, forward, layer, t, sequences).spectral_norms(power_iterations)
+        })
+        .collect()
+}
+
+/// The diagnostics of layer `layer` from its gate statistics and the Jacobian norms of every
+/// step of the pass ([`jacobian_norms`], steps in order).
+pub fn layer_diagnostics(
+    layer: usize,
+    stats: &GateStatistics,
+    norms: &[Array1<f64>],
+) -> LayerDiagnostics {
+    let mut norm_sum = 0.0;
+    let mut count = 0;
+    for n in norms {
+        norm_sum += n.sum();
+        count += n.len();
+    }
+    LayerDiagnostics {
+        layer,
+        mean_activation_derivative: stats.mean_derivative(),
+        saturated_fraction: stats.saturated_fraction(),
+        mean_jacobian_spectral_norm: norm_sum / count as f64,
+        mean_gate: stats.mean_gate(),
+    }
+}
+
+/// The cell's [`crate::cells::Cell::gate_statistics`] of one layer, added to `sums`.
 struct GateStats<'a> {
     gates: ndarray::ArrayView3<'a, f64>,
     hidden: ndarray::ArrayView3<'a, f64>,
     hid: usize,
+    sums: &'a mut GateStatistics,
 }
 
 impl CellVisitor for GateStats<'_> {
-    type Output = crate::cells::GateStatistics;
-    fn visit<C: Registered>(self, cell: C) -> Self::Output {
-        cell.gate_statistics(self.gates, self.hidden, self.hid)
+    type Output = ();
+    fn visit<C: Registered>(self, cell: C) {
+        cell.gate_statistics(self.gates, self.hidden, self.hid, self.sums)
     }
 }
 

@@ -16,12 +16,15 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostics::{diagnose, LayerDiagnostics, StepJacobian};
+use super::diagnostics::{
+    add_gate_statistics, jacobian_norms, layer_diagnostics, LayerDiagnostics,
+};
 use crate::batch::Batch;
-use crate::cells::{Activation, CellKind};
+use crate::cells::{Activation, CellKind, GateStatistics};
 use crate::error::{Error, Result};
-use crate::network::{Bptt, Network, Workspace};
+use crate::network::{Backward, BpttMemory, ForwardCache, Network, SegmentObserver, Workspace};
 use crate::tasks::{Dependency, LossWeighting, Sequence, SequenceInputs, Task, TaskKind};
+use std::ops::Range;
 
 /// One row of `gradients.csv`.
 #[derive(Debug, Clone, PartialEq)]
@@ -239,93 +242,254 @@ pub fn probe_gradients(
     probe_step: usize,
     step: usize,
 ) -> Result<GradientProbe> {
-    let (steps, size) = batch.shape();
-    if probe_step >= steps {
-        return Err(Error::invalid(
-            "probe step",
-            format!("{probe_step} is past the sequence's {steps} steps"),
-        ));
-    }
-    let eval = net.evaluate(batch, None, Bptt::Full)?;
-    let rows = adjoint_rows(&eval, probe_step, step, size);
-    let mut summaries = Vec::new();
-    let mut update_shares = Vec::new();
-    for l in 0..eval.backward.layers.len() {
-        let profile: Vec<(usize, f64)> = rows
-            .iter()
-            .filter(|r| r.layer == l)
-            .map(|r| (r.distance, r.grad_h))
-            .collect();
-        summaries.push(decay_summary(l, &profile));
-        let w_profile: Vec<(usize, f64)> = rows
-            .iter()
-            .filter(|r| r.layer == l)
-            .map(|r| (r.distance, r.grad_w))
-            .collect();
-        update_shares.push(update_share(l, &w_profile));
-    }
-    let diagnostics = diagnose(net, &eval.forward, JACOBIAN_SEQUENCES, JACOBIAN_ITERATIONS);
-    let theory = summaries
-        .iter()
-        .map(|s| {
-            let profile: Vec<(usize, f64)> = rows
-                .iter()
-                .filter(|r| r.layer == s.layer)
-                .map(|r| (r.distance, r.grad_h))
-                .collect();
-            theory_check(net, &eval.forward, s.layer, probe_step, &profile)
-        })
-        .collect();
-    Ok(GradientProbe {
-        step,
-        rows,
-        summaries,
-        diagnostics,
-        source_rows: Vec::new(),
-        source_signal: Vec::new(),
-        update_shares,
-        theory,
-    })
+    probe_gradients_with(net, batch, probe_step, step, BpttMemory::Full)
 }
 
-/// The rows of every layer and timestep t ≤ `probe_step` (latest first) from a forward and
-/// backward pass whose loss is each sequence's own loss at `probe_step`.
-fn adjoint_rows(
-    eval: &crate::network::Evaluation<f64>,
+/// [`probe_gradients`] with the BPTT schedule `memory`: checkpointed, only one segment's caches
+/// and adjoints exist at a time, so a probe at T = 100,000 fits in memory. Every schedule gives
+/// the same report, bit for bit.
+pub fn probe_gradients_with(
+    net: &Network<f64>,
+    batch: &Batch<f64>,
+    probe_step: usize,
+    step: usize,
+    memory: BpttMemory,
+) -> Result<GradientProbe> {
+    let pass = ProbePass::run(
+        net,
+        &mut Workspace::with_memory(memory),
+        batch,
+        probe_step,
+        step,
+        true,
+        BTreeSet::new(),
+    )?;
+    Ok(pass.into_probe(net))
+}
+
+/// The report of [`probe_gradients_with`] and the signal at the task's sources
+/// ([`GradientProbe::with_source_signal`]) on `sequences` (the probe batch `batch`'s), taking the
+/// source adjoints from the probe's own pass where the source batch is the probe batch (tanaka,
+/// recall, adding): the same bits as measuring them apart, in one pass fewer.
+pub fn probe_report(
+    net: &Network<f64>,
+    task: &Task,
+    sequences: &[Sequence],
+    batch: &Batch<f64>,
+    step: usize,
+    memory: BpttMemory,
+) -> Result<GradientProbe> {
+    let wanted = source_steps(task, sequences);
+    let pass = ProbePass::run(
+        net,
+        &mut Workspace::with_memory(memory),
+        batch,
+        task.probe_step(),
+        step,
+        true,
+        wanted,
+    )?;
+    let known = pass.norms.clone();
+    let mut probe = pass.into_probe(net);
+    probe.source_rows =
+        source_signal_in(net, task, sequences, step, memory, Some((batch, &known)))?;
+    probe.source_signal = summarise_source_signal(&probe.source_rows);
+    Ok(probe)
+}
+
+/// One layer's ‖∂ℓ/∂h_t‖₂ of sequence b, by (t, b).
+pub type AdjointNorms = BTreeMap<(usize, usize), f64>;
+
+/// What one pass over a probe batch collects, segment by segment ([`SegmentObserver`]): the
+/// rows (unless `rows_wanted` is false), and with `diagnostics` the gate statistics and step-Jacobian norms of every step, and
+/// ‖∂ℓ/∂h_t‖ of sequence b for the `(t, b)` in `wanted`.
+struct ProbePass<'a> {
+    net: &'a Network<f64>,
     probe_step: usize,
     step: usize,
     size: usize,
-) -> Vec<GradientRow> {
-    let mut rows = Vec::new();
-    for (l, adj) in eval.backward.layers.iter().enumerate() {
-        let h_all = &eval.forward.layers[l].h;
-        let d_rec = adj.recurrent_pre();
-        for t in (0..=probe_step).rev() {
-            let grad_h = mean_row_norm(&adj.dh.index_axis(Axis(0), t).to_owned());
-            let grad_c = adj
-                .dc()
-                .map(|dc| mean_row_norm(&dc.index_axis(Axis(0), t).to_owned()));
-            let d_t = d_rec.index_axis(Axis(0), t);
-            let h_prev = h_all.index_axis(Axis(0), t);
-            let grad_w = d_t
-                .rows()
-                .into_iter()
-                .zip(h_prev.rows())
-                .map(|(d, h)| l2_norm(d.iter().copied()) * l2_norm(h.iter().copied()))
-                .sum::<f64>()
-                / size as f64;
-            rows.push(GradientRow {
-                step,
-                layer: l,
-                timestep: t,
-                distance: probe_step - t,
-                grad_h,
-                grad_c,
-                grad_w,
-            });
+    rows_wanted: bool,
+    diagnostics: bool,
+    /// Per layer, added up step by step in order.
+    gate_stats: Vec<GateStatistics>,
+    /// Per layer and step t (in order): the estimates of ‖J_t‖₂ of the first sequences.
+    jacobian_norms: Vec<Vec<ndarray::Array1<f64>>>,
+    /// Per layer, latest step first.
+    rows: Vec<Vec<GradientRow>>,
+    wanted: BTreeSet<(usize, usize)>,
+    /// Per layer: ‖∂ℓ/∂h_t‖₂ of sequence b at each wanted (t, b).
+    norms: Vec<AdjointNorms>,
+}
+
+impl<'a> ProbePass<'a> {
+    fn run(
+        net: &'a Network<f64>,
+        workspace: &mut Workspace<f64>,
+        batch: &Batch<f64>,
+        probe_step: usize,
+        step: usize,
+        diagnostics: bool,
+        wanted: BTreeSet<(usize, usize)>,
+    ) -> Result<Self> {
+        let (steps, size) = batch.shape();
+        if probe_step >= steps {
+            return Err(Error::invalid(
+                "probe step",
+                format!("{probe_step} is past the sequence's {steps} steps"),
+            ));
+        }
+        let layers = net.spec.layers();
+        let mut pass = ProbePass {
+            net,
+            probe_step,
+            step,
+            size,
+            rows_wanted: true,
+            diagnostics,
+            gate_stats: vec![GateStatistics::default(); layers],
+            jacobian_norms: vec![Vec::new(); layers],
+            rows: vec![Vec::new(); layers],
+            wanted,
+            norms: vec![BTreeMap::new(); layers],
+        };
+        net.evaluate_observed_with(workspace, batch, &mut pass)?;
+        Ok(pass)
+    }
+
+    /// Only the norms at `wanted`, from a batch whose loss is at any steps.
+    fn norms(
+        net: &'a Network<f64>,
+        memory: BpttMemory,
+        batch: &Batch<f64>,
+        wanted: BTreeSet<(usize, usize)>,
+    ) -> Result<Vec<AdjointNorms>> {
+        let layers = net.spec.layers();
+        let mut pass = ProbePass {
+            net,
+            probe_step: 0,
+            step: 0,
+            size: batch.shape().1,
+            rows_wanted: false,
+            diagnostics: false,
+            gate_stats: Vec::new(),
+            jacobian_norms: Vec::new(),
+            rows: vec![Vec::new(); layers],
+            wanted,
+            norms: vec![BTreeMap::new(); layers],
+        };
+        net.evaluate_observed_with(&mut Workspace::with_memory(memory), batch, &mut pass)?;
+        Ok(pass.norms)
+    }
+
+    /// The rows of every layer, each layer's latest step first.
+    fn rows(&self) -> Vec<GradientRow> {
+        self.rows.iter().flatten().cloned().collect()
+    }
+
+    fn into_probe(self, net: &Network<f64>) -> GradientProbe {
+        let rows = self.rows();
+        let profile = |l: usize, value: fn(&GradientRow) -> f64| -> Vec<(usize, f64)> {
+            self.rows[l]
+                .iter()
+                .map(|r| (r.distance, value(r)))
+                .collect()
+        };
+        let layers = self.rows.len();
+        let summaries: Vec<DecaySummary> = (0..layers)
+            .map(|l| decay_summary(l, &profile(l, |r| r.grad_h)))
+            .collect();
+        let update_shares = (0..layers)
+            .map(|l| update_share(l, &profile(l, |r| r.grad_w)))
+            .collect();
+        let diagnostics = (0..layers)
+            .map(|l| layer_diagnostics(l, &self.gate_stats[l], &self.jacobian_norms[l]))
+            .collect();
+        let theory = (0..layers)
+            .map(|l| {
+                theory_check(
+                    net,
+                    &self.jacobian_norms[l],
+                    l,
+                    self.probe_step,
+                    &profile(l, |r| r.grad_h),
+                )
+            })
+            .collect();
+        GradientProbe {
+            step: self.step,
+            rows,
+            summaries,
+            diagnostics,
+            source_rows: Vec::new(),
+            source_signal: Vec::new(),
+            update_shares,
+            theory,
         }
     }
-    rows
+}
+
+impl SegmentObserver<f64> for ProbePass<'_> {
+    fn forward(&mut self, _range: Range<usize>, forward: &ForwardCache<f64>) -> Result<()> {
+        if self.diagnostics {
+            for l in 0..self.net.spec.layers() {
+                add_gate_statistics(self.net, forward, l, &mut self.gate_stats[l]);
+                self.jacobian_norms[l].extend(jacobian_norms(
+                    self.net,
+                    forward,
+                    l,
+                    JACOBIAN_SEQUENCES,
+                    JACOBIAN_ITERATIONS,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn backward(
+        &mut self,
+        range: Range<usize>,
+        forward: &ForwardCache<f64>,
+        backward: &Backward<f64>,
+    ) -> Result<()> {
+        let a = range.start;
+        for (l, adj) in backward.layers.iter().enumerate() {
+            let h_all = &forward.layers[l].h;
+            let d_rec = adj.recurrent_pre();
+            let rows_end = if self.rows_wanted {
+                range.end.min(self.probe_step + 1)
+            } else {
+                a
+            };
+            for t in (a..rows_end).rev() {
+                let i = t - a;
+                let grad_h = mean_row_norm(adj.dh.index_axis(Axis(0), i));
+                let grad_c = adj.dc().map(|dc| mean_row_norm(dc.index_axis(Axis(0), i)));
+                let d_t = d_rec.index_axis(Axis(0), i);
+                let h_prev = h_all.index_axis(Axis(0), i);
+                let grad_w = d_t
+                    .rows()
+                    .into_iter()
+                    .zip(h_prev.rows())
+                    .map(|(d, h)| l2_norm(d.iter().copied()) * l2_norm(h.iter().copied()))
+                    .sum::<f64>()
+                    / self.size as f64;
+                self.rows[l].push(GradientRow {
+                    step: self.step,
+                    layer: l,
+                    timestep: t,
+                    distance: self.probe_step - t,
+                    grad_h,
+                    grad_c,
+                    grad_w,
+                });
+            }
+            for &(t, b) in self.wanted.range((a, 0)..(range.end, 0)) {
+                let norm = l2_norm(adj.dh.slice(ndarray::s![t - a, b, ..]).iter().copied());
+                self.norms[l].insert((t, b), norm);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The rows of [`probe_gradients`] alone (no summaries, diagnostics or theory): one forward and
@@ -336,52 +500,67 @@ pub fn gradient_rows(
     probe_step: usize,
     step: usize,
 ) -> Result<Vec<GradientRow>> {
-    Ok(gradient_rows_in(net, &mut Workspace::new(), batch, probe_step, step)?.0)
+    let pass = ProbePass::run(
+        net,
+        &mut Workspace::new(),
+        batch,
+        probe_step,
+        step,
+        false,
+        BTreeSet::new(),
+    )?;
+    Ok(pass.rows())
 }
 
-/// [`gradient_rows`] measured in the buffers of `workspace` (kept from one call to the next, as a
-/// training loop keeps its own), with the forward and backward pass they were read from.
-pub fn gradient_rows_in<'w>(
+/// [`gradient_rows`] and the signal at the sources of `sequences` (the probe batch's), measured
+/// in the buffers of `workspace` (kept from one call to the next, as a training loop keeps its
+/// own) under its memory schedule; the source adjoints come from the same pass where the source
+/// batch is the probe batch.
+pub fn gradient_rows_in(
     net: &Network<f64>,
-    workspace: &'w mut Workspace<f64>,
+    workspace: &mut Workspace<f64>,
     batch: &Batch<f64>,
-    probe_step: usize,
+    task: &Task,
+    sequences: &[Sequence],
     step: usize,
-) -> Result<(Vec<GradientRow>, &'w crate::network::Evaluation<f64>)> {
-    let (steps, size) = batch.shape();
-    if probe_step >= steps {
-        return Err(Error::invalid(
-            "probe step",
-            format!("{probe_step} is past the sequence's {steps} steps"),
-        ));
-    }
-    let eval = net.evaluate_with(workspace, batch, None, Bptt::Full)?;
-    let rows = adjoint_rows(eval, probe_step, step, size);
-    Ok((rows, eval))
+) -> Result<(Vec<GradientRow>, Vec<SourceSignalRow>)> {
+    let pass = ProbePass::run(
+        net,
+        workspace,
+        batch,
+        task.probe_step(),
+        step,
+        false,
+        source_steps(task, sequences),
+    )?;
+    let source = source_signal_in(
+        net,
+        task,
+        sequences,
+        step,
+        workspace.memory(),
+        Some((batch, &pass.norms)),
+    )?;
+    Ok((pass.rows(), source))
 }
 
 /// Power iterations for σ_max(W_hh).
 pub const SIGMA_ITERATIONS: usize = 200;
 
-/// The [`TheoryCheck`] of `layer`: Jacobian norms along the path from `probe_step` back to step 0,
-/// and the measured `(distance, grad_h)` profile of the layer for the ratios.
+/// The [`TheoryCheck`] of `layer`: the Jacobian norms of every step of the pass (`norms`, from
+/// [`jacobian_norms`]) along the path from `probe_step` back to step 0, and the measured
+/// `(distance, grad_h)` profile of the layer for the ratios.
 fn theory_check(
     net: &Network<f64>,
-    forward: &crate::network::ForwardCache<f64>,
+    norms: &[ndarray::Array1<f64>],
     layer: usize,
     probe_step: usize,
     profile: &[(usize, f64)],
 ) -> TheoryCheck {
-    let sequences = JACOBIAN_SEQUENCES.clamp(1, forward.batch.max(1));
+    let sequences = norms.first().map_or(1, |n| n.len());
     // ln ‖J_t‖₂ per step t = 1..=p (index t − 1) and sequence
     let log_norms: Vec<Vec<f64>> = (1..=probe_step)
-        .map(|t| {
-            let jac = StepJacobian::new(net, forward, layer, t, sequences);
-            jac.spectral_norms(JACOBIAN_ITERATIONS)
-                .iter()
-                .map(|n| n.ln())
-                .collect()
-        })
+        .map(|t| norms[t].iter().map(|n| n.ln()).collect())
         .collect();
     // the whole path summed from step 1 up, as the one number always was
     let mut log_product = vec![0.0; sequences];
@@ -497,7 +676,7 @@ pub fn spectral_norm(w: &Array2<f64>) -> f64 {
 }
 
 /// mean over rows of the row's Euclidean norm.
-fn mean_row_norm(a: &Array2<f64>) -> f64 {
+fn mean_row_norm(a: ndarray::ArrayView2<f64>) -> f64 {
     a.rows()
         .into_iter()
         .map(|r| l2_norm(r.iter().copied()))
@@ -739,20 +918,36 @@ pub fn source_signal(
     sequences: &[Sequence],
     step: usize,
 ) -> Result<Vec<SourceSignalRow>> {
-    source_signal_reusing(net, task, sequences, step, None)
+    source_signal_in(net, task, sequences, step, BpttMemory::Full, None)
 }
 
-/// [`source_signal`], reusing `known`: a batch of the same sequences with its evaluation. A target
-/// step whose batch (inputs, targets and loss weights) equals the known one takes its adjoints
-/// instead of a second forward and backward pass: for tanaka, recall and adding, whose every
-/// sequence has its target at the probe step, the probe batch's pass is that pass. The rows are
-/// the same bits either way.
-pub fn source_signal_reusing(
+/// The `(step, sequence)` pairs whose ‖∂ℓ/∂h‖ the signal at the sources of `sequences` reads:
+/// every dependency's source and target.
+fn source_steps(task: &Task, sequences: &[Sequence]) -> BTreeSet<(usize, usize)> {
+    sequences
+        .iter()
+        .enumerate()
+        .flat_map(|(b, s)| {
+            signal_sources(task, s)
+                .into_iter()
+                .flat_map(move |d| [(d.evidence_step, b), (d.target_step, b)])
+        })
+        .collect()
+}
+
+/// [`source_signal`] under the BPTT schedule `memory`, reusing `known`: a batch of the same
+/// sequences with the norms a pass over it kept ([`ProbePass`], per layer). A target step whose
+/// batch (inputs, targets and loss weights) equals the known one takes its norms instead of a
+/// second forward and backward pass: for tanaka, recall and adding, whose every sequence has its
+/// target at the probe step, the probe batch's pass is that pass. The rows are the same bits
+/// either way, under every schedule.
+pub fn source_signal_in(
     net: &Network<f64>,
     task: &Task,
     sequences: &[Sequence],
     step: usize,
-    known: Option<(&Batch<f64>, &crate::network::Evaluation<f64>)>,
+    memory: BpttMemory,
+    known: Option<(&Batch<f64>, &[AdjointNorms])>,
 ) -> Result<Vec<SourceSignalRow>> {
     if sequences.is_empty() {
         return Ok(Vec::new());
@@ -763,22 +958,31 @@ pub fn source_signal_reusing(
     let mut rows = Vec::new();
     for &q in &targets {
         batch.loss_weight.fill(0.0);
+        let mut wanted = BTreeSet::new();
         for (b, d) in deps.iter().enumerate() {
-            if d.iter().any(|d| d.target_step == q) {
+            for dep in d.iter().filter(|d| d.target_step == q) {
                 batch.loss_weight[[q, b]] = 1.0;
+                wanted.insert((q, b));
+                wanted.insert((dep.evidence_step, b));
             }
         }
         let fresh;
-        let eval = match known {
-            Some((known_batch, known_eval)) if *known_batch == batch => known_eval,
+        let norms = match known {
+            Some((known_batch, norms))
+                if *known_batch == batch
+                    && norms
+                        .iter()
+                        .all(|n| wanted.iter().all(|k| n.contains_key(k))) =>
+            {
+                norms
+            }
             _ => {
-                fresh = net.evaluate(&batch, None, Bptt::Full)?;
-                &fresh
+                fresh = ProbePass::norms(net, memory, &batch, wanted)?;
+                &fresh[..]
             }
         };
-        for (l, adj) in eval.backward.layers.iter().enumerate() {
-            let norm =
-                |t: usize, b: usize| l2_norm(adj.dh.slice(ndarray::s![t, b, ..]).iter().copied());
+        for (l, layer_norms) in norms.iter().enumerate() {
+            let norm = |t: usize, b: usize| layer_norms[&(t, b)];
             for (b, d) in deps.iter().enumerate() {
                 for dep in d.iter().filter(|d| d.target_step == q) {
                     rows.push(SourceSignalRow {

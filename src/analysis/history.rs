@@ -6,7 +6,7 @@
 //! A history point is cheaper than a full gradient probe: one forward and backward pass for the
 //! profile ([`gradient_rows_in`], the same numbers as the full report's `grad_h`),
 //! which also gives the signal at the source when every target is at the probe step (tanaka,
-//! recall, adding; copy takes one more pass per other target step, [`source_signal_reusing`]),
+//! recall, adding; copy takes one more pass per other target step, [`source_signal_in`]),
 //! no diagnostics and no theory line.
 
 use std::fmt::Write as _;
@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::collections::BTreeSet;
 
 use super::gradient_report::{
-    gradient_rows_in, signal_sources, source_signal_reusing, summarise_source_signal, SourceSignal,
+    gradient_rows_in, signal_sources, summarise_source_signal, SourceSignal,
 };
 use crate::batch::Batch;
 use crate::error::Result;
@@ -121,14 +121,12 @@ pub fn measure_history(
     step: usize,
     eval: Option<(f64, f64)>,
 ) -> Result<HistoryPoint> {
-    let (rows, evaluation) = gradient_rows_in(net, workspace, probe_batch, probe_step, step)?;
+    let (rows, source) = gradient_rows_in(net, workspace, probe_batch, task, sequences, step)?;
     let layers = rows.iter().map(|r| r.layer + 1).max().unwrap_or(0);
     let mut grad_h = vec![vec![f64::NAN; probe_step + 1]; layers];
     for r in &rows {
         grad_h[r.layer][r.distance] = r.grad_h;
     }
-    let source =
-        source_signal_reusing(net, task, sequences, step, Some((probe_batch, evaluation)))?;
     Ok(HistoryPoint {
         step,
         eval_loss: eval.map(|e| e.0),

@@ -309,13 +309,15 @@ impl Cell for ExpRnn {
         _gates: ArrayView3<'_, f64>,
         hidden: ArrayView3<'_, f64>,
         _hid: usize,
-    ) -> GateStatistics {
-        let (mean_derivative, saturated_fraction) = match self.nonlinearity {
+        sums: &mut GateStatistics,
+    ) {
+        match self.nonlinearity {
             // ∂h/∂a is 1 where the unit is active (h ≠ 0) and 0 where modReLU cuts it
             Nonlinearity::ModRelu => {
-                let n = hidden.len() as f64;
-                let active = hidden.iter().filter(|&&h| h != 0.0).count() as f64;
-                (active / n, (n - active) / n)
+                let active = hidden.iter().filter(|&&h| h != 0.0).count();
+                sums.derivative_sum += active as f64;
+                sums.saturated += hidden.len() - active;
+                sums.count += hidden.len();
             }
             Nonlinearity::Squash(act) => {
                 let max = if act == Activation::Sigmoid {
@@ -323,13 +325,8 @@ impl Cell for ExpRnn {
                 } else {
                     1.0
                 };
-                derivative_statistics(hidden, act, max)
+                derivative_statistics(hidden, act, max, sums)
             }
-        };
-        GateStatistics {
-            mean_derivative,
-            saturated_fraction,
-            mean_gate: None,
         }
     }
 }

@@ -268,8 +268,9 @@ impl Cell for Lstm {
         gates: ArrayView3<'_, f64>,
         _hidden: ArrayView3<'_, f64>,
         hid: usize,
-    ) -> GateStatistics {
-        gated_statistics(gates, hid, 1, 2)
+        sums: &mut GateStatistics,
+    ) {
+        gated_statistics(gates, hid, 1, 2, sums)
     }
 }
 

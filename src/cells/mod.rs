@@ -117,15 +117,35 @@ impl Default for CellConfig {
 }
 
 /// The derivative statistics and mean gate a cell reports to the diagnostics (see
-/// `analysis::diagnostics`).
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// `analysis::diagnostics`), as sums over (t, b, unit) so that a forward pass run segment by
+/// segment (checkpointed BPTT) adds them up in the same order, t ascending, as a whole pass does.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct GateStatistics {
-    /// Mean φ' over (t, b, unit) of the cell's reported nonlinearity.
-    pub mean_derivative: f64,
-    /// Fraction of (t, b, unit) whose derivative is below 1% of the nonlinearity's maximum one.
-    pub saturated_fraction: f64,
-    /// The mean of the gate that keeps the past (LSTM f, GRU z); None for ungated cells.
-    pub mean_gate: Option<f64>,
+    /// Σ φ' over (t, b, unit) of the cell's reported nonlinearity.
+    pub derivative_sum: f64,
+    /// How many (t, b, unit) have a derivative below 1% of the nonlinearity's maximum one.
+    pub saturated: usize,
+    /// Σ of the gate that keeps the past (LSTM f, GRU z); None for ungated cells.
+    pub gate_sum: Option<f64>,
+    /// How many (t, b, unit) the sums are over.
+    pub count: usize,
+}
+
+impl GateStatistics {
+    /// Mean φ' over (t, b, unit).
+    pub fn mean_derivative(&self) -> f64 {
+        self.derivative_sum / self.count as f64
+    }
+
+    /// Fraction of (t, b, unit) whose derivative is below 1% of the maximum one.
+    pub fn saturated_fraction(&self) -> f64 {
+        self.saturated as f64 / self.count as f64
+    }
+
+    /// Mean of the gate that keeps the past; None for ungated cells.
+    pub fn mean_gate(&self) -> Option<f64> {
+        self.gate_sum.map(|g| g / self.count as f64)
+    }
 }
 
 /// The whole calculus of one recurrent cell.
@@ -355,14 +375,15 @@ pub trait Cell: Copy + fmt::Debug + Send + Sync {
     /// (layer-norm γ, β); called once after the time loop.
     fn end_backward<F: NdFloat>(&self, _adj: &Self::Adjoint<F>, _grads: &mut LayerParams<F>) {}
 
-    /// Derivative statistics and mean gate over a whole forward pass (f64, for the diagnostics).
-    /// gates: (T, B, G·H), hidden: (T, B, H).
+    /// Adds the derivative statistics and gate of the steps of a forward pass (f64, for the
+    /// diagnostics) to `sums`, (t, b, unit) in that order. gates: (T, B, G·H), hidden: (T, B, H).
     fn gate_statistics(
         &self,
         gates: ArrayView3<'_, f64>,
         hidden: ArrayView3<'_, f64>,
         hid: usize,
-    ) -> GateStatistics;
+        sums: &mut GateStatistics,
+    );
 }
 
 /// PyTorch's layout drawn block by block: `weight_ih` then `weight_hh` as G blocks of (H, fan_in)
@@ -381,48 +402,48 @@ pub fn draw_gate_blocks<F: NdFloat>(
     layer.bias_hh = bias(gates * h, h, init.bias, rng).mapv(cast);
 }
 
-/// (mean φ', fraction with φ' < 0.01 · `max_derivative`) over `values` = φ's outputs.
+/// Adds Σ φ' and the count of φ' < 0.01 · `max_derivative` over `values` = φ's outputs to `sums`.
 pub fn derivative_statistics(
     values: ArrayView3<'_, f64>,
     act: Activation,
     max_derivative: f64,
-) -> (f64, f64) {
+    sums: &mut GateStatistics,
+) {
     let threshold = 0.01 * max_derivative;
-    let count = values.len() as f64;
-    let (sum, saturated) = values.iter().fold((0.0, 0usize), |(sum, sat), &y| {
-        let d = act.derivative_from_output(y);
-        (sum + d, sat + usize::from(d < threshold))
-    });
-    (sum / count, saturated as f64 / count)
+    let (sum, saturated) =
+        values
+            .iter()
+            .fold((sums.derivative_sum, sums.saturated), |(sum, sat), &y| {
+                let d = act.derivative_from_output(y);
+                (sum + d, sat + usize::from(d < threshold))
+            });
+    sums.derivative_sum = sum;
+    sums.saturated = saturated;
+    sums.count += values.len();
 }
 
-/// The statistics of a gated cell whose gate blocks are stacked along the last axis (T, B, G·H):
-/// the mean of the gate in block `gate_block` (LSTM forget f, GRU update z) and the tanh-derivative
-/// statistics of the candidate in block `candidate_block` (LSTM g, GRU n).
+/// The statistics of a gated cell whose gate blocks are stacked along the last axis (T, B, G·H),
+/// added to `sums`: the gate in block `gate_block` (LSTM forget f, GRU update z) and the
+/// tanh-derivative statistics of the candidate in block `candidate_block` (LSTM g, GRU n).
 pub fn gated_statistics(
     gates: ArrayView3<'_, f64>,
     hid: usize,
     gate_block: usize,
     candidate_block: usize,
-) -> GateStatistics {
+    sums: &mut GateStatistics,
+) {
     let block = |b: usize| ndarray::s![.., .., b * hid..(b + 1) * hid];
-    let mean_gate = Some(mean_of(gates.slice(block(gate_block))));
-    let (mean_derivative, saturated_fraction) = derivative_statistics(
+    let gate = gates
+        .slice(block(gate_block))
+        .iter()
+        .fold(sums.gate_sum.unwrap_or(0.0), |sum, &g| sum + g);
+    sums.gate_sum = Some(gate);
+    derivative_statistics(
         gates.slice_move(block(candidate_block)),
         Activation::Tanh,
         1.0,
+        sums,
     );
-    GateStatistics {
-        mean_derivative,
-        saturated_fraction,
-        mean_gate,
-    }
-}
-
-/// The mean of every entry.
-pub fn mean_of(values: ArrayView3<'_, f64>) -> f64 {
-    let n = values.len() as f64;
-    values.iter().sum::<f64>() / n
 }
 
 /// `slot` when it has shape `dim` in standard layout, else a new zero array.

@@ -234,18 +234,13 @@ impl Cell for Rnn {
         _gates: ArrayView3<'_, f64>,
         hidden: ArrayView3<'_, f64>,
         _hid: usize,
-    ) -> GateStatistics {
+        sums: &mut GateStatistics,
+    ) {
         let max = match self.activation {
             Activation::Sigmoid => 0.25,
             Activation::Tanh | Activation::Relu => 1.0,
         };
-        let (mean_derivative, saturated_fraction) =
-            derivative_statistics(hidden, self.activation, max);
-        GateStatistics {
-            mean_derivative,
-            saturated_fraction,
-            mean_gate: None,
-        }
+        derivative_statistics(hidden, self.activation, max, sums);
     }
 }
 

@@ -51,6 +51,30 @@ impl BpttMemory {
     }
 }
 
+/// What a pass shows of itself, segment by segment: a gradient report reads its caches and adjoints
+/// here instead of keeping them for all T steps (see [`Network::evaluate_observed_with`]).
+///
+/// With full BPTT there is one segment, `0..T`. Checkpointed, `forward` sees each segment's caches
+/// as the forward pass makes them (first segment first), `backward` each segment's caches and
+/// adjoints once its backward pass is done (last segment first). In both, the arrays are indexed
+/// from the segment's first step (step `range.start + i` is index `i`; `h` holds one more, the
+/// state entering the segment, at index 0).
+pub trait SegmentObserver<F: NdFloat> {
+    /// The forward caches of steps `range`.
+    fn forward(
+        &mut self,
+        range: std::ops::Range<usize>,
+        forward: &super::ForwardCache<F>,
+    ) -> Result<()>;
+    /// The forward caches and adjoints of steps `range`.
+    fn backward(
+        &mut self,
+        range: std::ops::Range<usize>,
+        forward: &super::ForwardCache<F>,
+        backward: &super::Backward<F>,
+    ) -> Result<()>;
+}
+
 /// `n` rounded up to a positive multiple of [`WEIGHT_GRAD_BLOCK`].
 pub fn round_to_block(n: usize) -> usize {
     n.max(1).div_ceil(WEIGHT_GRAD_BLOCK) * WEIGHT_GRAD_BLOCK
@@ -101,19 +125,21 @@ impl<F: NdFloat> Network<F> {
         let (steps, size) = check_inputs(&self.spec, &batch.inputs)?;
         readout::check_targets(&self.spec, &batch.targets, &batch.loss_weight, steps, size)?;
         let mut forward = empty_forward();
-        let (readout, _) = self.segmented_forward(batch, state, segment.max(1), &mut forward)?;
+        let (readout, _) =
+            self.segmented_forward(batch, state, segment.max(1), &mut forward, None)?;
         Ok(readout)
     }
 
     /// The forward pass segment by segment into `forward` (which ends holding the last
     /// segment's caches): the readout and loss at the loss positions, and the state entering
-    /// each segment.
-    fn segmented_forward(
+    /// each segment. `observer` sees each segment's caches.
+    fn segmented_forward<'o>(
         &self,
         batch: &Batch<F>,
         state: Option<&State<F>>,
         segment: usize,
         forward: &mut super::ForwardCache<F>,
+        mut observer: Option<&mut (dyn SegmentObserver<F> + 'o)>,
     ) -> Result<(ReadoutCache<F>, Vec<State<F>>)> {
         let (steps, size) = batch.inputs.shape();
         let (positions, weights) = readout::loss_positions(&batch.loss_weight);
@@ -141,6 +167,9 @@ impl<F: NdFloat> Network<F> {
                 at.start,
                 &mut features,
             );
+            if let Some(o) = observer.as_deref_mut() {
+                o.forward(range.clone(), forward)?;
+            }
             starts.push(std::mem::replace(&mut current, forward.final_state()));
         }
         let readout = readout::readout_from_features(
@@ -158,20 +187,28 @@ impl<F: NdFloat> Network<F> {
     /// steps (a multiple of [`WEIGHT_GRAD_BLOCK`]), into `eval` (buffers reused when they fit).
     /// Loss, readout, parameter gradients, input and initial-state adjoints equal
     /// [`Network::evaluate`]'s bit for bit; `eval.forward` and `eval.backward.layers` end holding
-    /// only the first segment's caches and adjoints.
-    pub(crate) fn evaluate_segmented_into(
+    /// only the first segment's caches and adjoints. `observer` sees every segment's caches in
+    /// the forward pass and its caches and adjoints in the backward pass.
+    pub(crate) fn evaluate_segmented_into<'o>(
         &self,
         eval: &mut Evaluation<F>,
         batch: &Batch<F>,
         state: Option<&State<F>>,
         bptt: Bptt,
         segment: usize,
+        mut observer: Option<&mut (dyn SegmentObserver<F> + 'o)>,
     ) -> Result<()> {
         debug_assert!(segment.is_multiple_of(WEIGHT_GRAD_BLOCK));
         let (steps, size) = check_inputs(&self.spec, &batch.inputs)?;
         readout::check_targets(&self.spec, &batch.targets, &batch.loss_weight, steps, size)?;
         bptt.validate()?;
-        let (readout, starts) = self.segmented_forward(batch, state, segment, &mut eval.forward)?;
+        let (readout, starts) = self.segmented_forward(
+            batch,
+            state,
+            segment,
+            &mut eval.forward,
+            observer.as_deref_mut(),
+        )?;
         eval.readout = readout;
         let grads = &mut eval.backward.grads;
         let d_features = readout::readout_backward_features(
@@ -223,7 +260,10 @@ impl<F: NdFloat> Network<F> {
                 &mut eval.backward,
             )?;
             if let (Some(all), Some(part)) = (d_inputs.as_mut(), eval.backward.d_inputs.as_ref()) {
-                all.slice_mut(s![range, .., ..]).assign(part);
+                all.slice_mut(s![range.clone(), .., ..]).assign(part);
+            }
+            if let Some(o) = observer.as_deref_mut() {
+                o.backward(range, &eval.forward, &eval.backward)?;
             }
         }
         eval.backward.d_inputs = d_inputs;

@@ -8,7 +8,7 @@ pub mod readout;
 pub mod spec;
 
 pub use backward::{Backward, Bptt, LayerAdjoints};
-pub use checkpoint::BpttMemory;
+pub use checkpoint::{BpttMemory, SegmentObserver};
 pub use forward::{ForwardCache, LayerCache, State};
 pub use params::{init_params, LayerParams, NamedTensor, Params};
 pub use readout::ReadoutCache;
@@ -86,6 +86,11 @@ impl<F: NdFloat> Workspace<F> {
             memory,
             ..Self::new()
         }
+    }
+
+    /// The memory schedule of this workspace's evaluations.
+    pub fn memory(&self) -> BpttMemory {
+        self.memory
     }
 
     /// The last evaluation made with this workspace, if any.
@@ -216,6 +221,30 @@ impl<F: NdFloat> Network<F> {
         state: Option<&State<F>>,
         bptt: Bptt,
     ) -> Result<&'w mut Evaluation<F>> {
+        self.evaluate_observing(workspace, batch, state, bptt, None)
+    }
+
+    /// [`Network::evaluate_with`] from the zero state with exact BPTT, showing `observer` the
+    /// caches and adjoints of every segment of the workspace's memory schedule (one segment, the
+    /// whole sequence, under full BPTT; see [`SegmentObserver`]). The observed values are the
+    /// same bits under every schedule.
+    pub fn evaluate_observed_with<'w>(
+        &self,
+        workspace: &'w mut Workspace<F>,
+        batch: &Batch<F>,
+        observer: &mut dyn SegmentObserver<F>,
+    ) -> Result<&'w mut Evaluation<F>> {
+        self.evaluate_observing(workspace, batch, None, Bptt::Full, Some(observer))
+    }
+
+    fn evaluate_observing<'w>(
+        &self,
+        workspace: &'w mut Workspace<F>,
+        batch: &Batch<F>,
+        state: Option<&State<F>>,
+        bptt: Bptt,
+        observer: Option<&mut dyn SegmentObserver<F>>,
+    ) -> Result<&'w mut Evaluation<F>> {
         let Workspace {
             evaluation,
             d_top,
@@ -270,7 +299,7 @@ impl<F: NdFloat> Network<F> {
             *grads = Params::zeros(&self.spec);
         }
         if let Some(segment) = segment {
-            self.evaluate_segmented_into(eval, batch, state, bptt, segment)?;
+            self.evaluate_segmented_into(eval, batch, state, bptt, segment, observer)?;
             return Ok(eval);
         }
         let top = eval.forward.top_output().raw_dim();
@@ -296,6 +325,11 @@ impl<F: NdFloat> Network<F> {
             &mut eval.backward,
         )?;
         eval.loss = eval.readout.loss();
+        if let Some(o) = observer {
+            let whole = 0..eval.forward.steps;
+            o.forward(whole.clone(), &eval.forward)?;
+            o.backward(whole, &eval.forward, &eval.backward)?;
+        }
         Ok(eval)
     }
 

@@ -215,6 +215,32 @@ fn text_columns(text: &str) -> usize {
     text.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
 }
 
+/// A picture shows at most this many steps of a sentence: the first and last half of it, with
+/// one piece between them that says how many steps were left out (the CSV keeps every step).
+pub const SHOWN_STEPS: usize = 400;
+
+/// The pieces of `row` a picture draws: all of them, or for a longer sentence the first and the
+/// last [`SHOWN_STEPS`]` / 2` with a piece `… 99,600 steps left out …` (no value) between them.
+pub fn shown_pieces(row: &LitRow) -> Vec<std::borrow::Cow<'_, LitPiece>> {
+    use std::borrow::Cow;
+    let n = row.pieces.len();
+    if n <= SHOWN_STEPS {
+        return row.pieces.iter().map(Cow::Borrowed).collect();
+    }
+    let half = SHOWN_STEPS / 2;
+    let left_out = n - 2 * half;
+    let mut shown: Vec<Cow<'_, LitPiece>> = row.pieces[..half].iter().map(Cow::Borrowed).collect();
+    shown.push(Cow::Owned(LitPiece {
+        timestep: half,
+        distance: None,
+        text: format!(" … {left_out} steps left out … "),
+        grad_h: None,
+        log10_ratio: None,
+    }));
+    shown.extend(row.pieces[n - half..].iter().map(Cow::Borrowed));
+    shown
+}
+
 /// The figure as SVG text: a title, per row its label and the shaded text (wrapped), and a colour
 /// bar with decade ticks. Same rows, byte-identical text.
 pub fn render_lit_svg(title: &str, rows: &[LitRow]) -> String {
@@ -234,7 +260,7 @@ pub fn render_lit_svg(title: &str, rows: &[LitRow]) -> String {
         );
         y += 10.0;
         let mut x = MARGIN;
-        for piece in &row.pieces {
+        for piece in shown_pieces(row).iter() {
             let w = (text_ems(&piece.text) * FONT).max(FONT * 0.4);
             if x + w > WIDTH - MARGIN && x > MARGIN {
                 x = MARGIN;
@@ -496,7 +522,7 @@ pub fn lit_terminal(rows: &[LitRow], colour: bool, columns: usize) -> String {
             text_line.clear();
             mark_line.clear();
         };
-        for p in &row.pieces {
+        for p in shown_pieces(row).iter() {
             let w = text_columns(&p.text);
             if used + w > columns - 2 && used > 0 {
                 flush(&mut out, &mut text_line, &mut mark_line);
@@ -577,6 +603,25 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn a_long_sentence_is_drawn_by_its_ends_and_says_what_it_left_out() {
+        let values: Vec<Option<f64>> = (0..1000).map(|t| Some(t as f64)).collect();
+        let long = row(&values);
+        let shown = shown_pieces(&long);
+        assert_eq!(shown.len(), SHOWN_STEPS + 1);
+        assert_eq!(shown[SHOWN_STEPS / 2].text, " … 600 steps left out … ");
+        assert_eq!(shown[SHOWN_STEPS / 2].log10_ratio, None);
+        assert_eq!(shown[0].timestep, 0);
+        assert_eq!(shown[SHOWN_STEPS].timestep, 999);
+        let text = lit_terminal(std::slice::from_ref(&long), false, 80);
+        assert!(text.contains("600 steps left out"), "{text}");
+        assert!(text.lines().count() < 40, "{} lines", text.lines().count());
+        let svg = render_lit_svg("t", std::slice::from_ref(&long));
+        assert!(svg.contains("600 steps left out"));
+        let short = row(&values[..SHOWN_STEPS]);
+        assert_eq!(shown_pieces(&short).len(), SHOWN_STEPS);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::run_dir::write_probe_files;
 use super::run_files::{gradient_plot_file, theory_plot_file};
 use super::trainer::{probe_batch, probe_sequences};
 use super::TrainConfig;
-use crate::analysis::gradient_report::{probe_gradients, GradientProbe};
+use crate::analysis::gradient_report::{probe_report, GradientProbe};
 use crate::error::{Error, Result};
 use crate::init::InitSpec;
 use crate::model_io::{checked_spec, load_model, save_model_initialised};
@@ -53,7 +53,7 @@ pub fn measure_gradients(
 ) -> Result<GradientReport> {
     let _flush = crate::float_env::flush_subnormals();
     let saved = model.map(checked_spec).transpose()?;
-    crate::resources::check_gradients(&config, saved.as_ref(), max_memory)?;
+    let memory = crate::resources::check_gradients(&config, saved.as_ref(), max_memory)?;
     let (task, sequences) = match &config.data {
         Some(path) => {
             let ds = load_dataset(path)?;
@@ -87,8 +87,7 @@ pub fn measure_gradients(
             format!("the probe sequences do not fit the model: {e}"),
         )
     })?;
-    let probe = probe_gradients(&net, &batch, task.probe_step(), 0)?
-        .with_source_signal(&net, &task, &sequences)?;
+    let probe = probe_report(&net, &task, &sequences, &batch, 0, memory)?;
     Ok(GradientReport {
         config,
         task,

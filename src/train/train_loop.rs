@@ -19,7 +19,7 @@ use super::trainer::{
     FileLengths, IntoTrained, MetricRow, Progress, RunData, RunSummary, TrainObserver,
     TrainOutcome, STREAM_BATCHES,
 };
-use crate::analysis::gradient_report::{probe_gradients, GradientProbe};
+use crate::analysis::gradient_report::{probe_report, GradientProbe};
 use crate::analysis::history::{history_passes, measure_history, HistoryPoint};
 use crate::batch::Batch;
 use crate::error::{Error, Result};
@@ -109,7 +109,11 @@ where
             rng: ChaCha8Rng::seed_from_u64(derived_seed(config.seed, STREAM_BATCHES)),
             // forward caches and adjoints allocated once, not per batch
             workspace: Workspace::with_memory(memory),
-            history_workspace: Workspace::new(),
+            // the f64 probes are checkpointed when training is
+            history_workspace: Workspace::with_memory(crate::resources::probe_schedule(
+                memory,
+                task.steps(),
+            )),
             history_every: config.history_interval(history_passes(task, &data.probe)),
             metrics: Vec::new(),
             probes: Vec::new(),
@@ -287,8 +291,15 @@ where
     /// The gradient report and the signal at the task's sources at this step, in f64.
     fn probe(&mut self, observer: &mut dyn TrainObserver) -> Result<()> {
         let net = self.net.cast::<f64>();
-        let probe = probe_gradients(&net, &self.probe_batch, self.probe_step, self.step)?
-            .with_source_signal(&net, self.task(), &self.data.probe)?;
+        let memory = self.history_workspace.memory();
+        let probe = probe_report(
+            &net,
+            self.task(),
+            &self.data.probe,
+            &self.probe_batch,
+            self.step,
+            memory,
+        )?;
         observer.on_probe(&probe)?;
         self.probes.push(probe);
         self.last_probe = self.step;

@@ -284,8 +284,7 @@ pub fn draw(frame: &mut Frame, state: &WatchState) {
 
     if let Some(row) = state.lit() {
         let range = scale_range(std::slice::from_ref(&row));
-        let spans: Vec<Span> = row
-            .pieces
+        let spans: Vec<Span> = crate::report::lit_sentence::shown_pieces(&row)
             .iter()
             .map(|p| {
                 let style = match p.log10_ratio {
