@@ -142,7 +142,7 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         if n == 0 {
             return Err(UsageError("--seeds: must be at least 1".into()).into());
         }
-        rnnlab::resources::check_run_count("seeds", n.into())?;
+        rnnlab::sweep::limits::check_run_count("seeds", n.into())?;
         if axes.iter().any(|(k, _)| k == "seed") {
             return Err(UsageError("--seeds and --seed: give one or the other".into()).into());
         }
@@ -248,7 +248,7 @@ fn experiment(args: &SweepArgs) -> anyhow::Result<Experiment> {
         exp.search = Some(rnnlab::sweep::experiment::benchmark_search());
     }
     exp.normalize();
-    rnnlab::resources::check_grid(&exp)?;
+    rnnlab::sweep::limits::check_grid(&exp)?;
     exp.validate()?;
     if !exp.tune.is_empty() {
         exp.check_hold_out().map_err(|e| match e {
@@ -326,7 +326,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<()> {
     let (jobs, threads) = jobs_and_threads(args.jobs, args.threads, rnnlab::parallel::cores())?;
     // each run's estimate at the threads it will get
     rnnlab::parallel::with_threads(threads, || {
-        rnnlab::resources::check_sweep(&exp, jobs, args.max_memory)
+        rnnlab::sweep::limits::check_sweep(&exp, jobs, args.max_memory)
     })?;
     let runs: Vec<RunSpec> = exp
         .runs()?

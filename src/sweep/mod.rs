@@ -4,6 +4,7 @@ pub mod compare;
 pub mod cost;
 pub mod experiment;
 pub mod groups;
+pub mod limits;
 pub mod lit;
 pub mod merge;
 pub mod plots;

@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::experiment::{Experiment, Shard};
+use super::limits::{run_estimates, together};
 use super::runner::{claim_dir, lock_dir, read_results, EXPERIMENT_FILE, RESULTS_FILE};
 use crate::error::{Error, Result};
 use crate::outdir::{self, DirKind};
-use crate::resources::{gib, run_estimates, together};
+use crate::resources::gib;
 
 pub const SLURM_DIR: &str = "slurm";
 pub const SHARDS_DIR: &str = "shards";
