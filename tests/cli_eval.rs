@@ -43,6 +43,15 @@ fn eval_at_the_training_length_reproduces_the_runs_evaluation_and_other_lengths_
         &["eval", "--model", "run", "--length", "6,12", "--out", "ev"],
     );
     assert!(stdout.contains("generated"), "{stdout}");
+    // the report of a saved model says so, and one at initialisation says that
+    ok(tmp.path(), &["gradients", "--model", "run", "--out", "g"]);
+    ok(tmp.path(), &["gradients", "--length", "6", "--out", "g0"]);
+    let title = |dir: &str| {
+        std::fs::read_to_string(tmp.path().join(dir).join("plots/gradients.svg")).unwrap()
+    };
+    assert!(title("g").contains("of the saved model"), "{}", title("g"));
+    assert!(!title("g").contains("at initialisation"));
+    assert!(title("g0").contains("at initialisation"));
     let reports = json(&tmp.path().join("ev/eval.json"));
     let reports = reports.as_array().unwrap();
     assert_eq!(reports.len(), 2);

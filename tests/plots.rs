@@ -340,6 +340,70 @@ fn spread_is_drawn_as_a_band_and_must_match_points() {
     assert!(matches!(err, Err(Error::InvalidOption { .. })), "{err:?}");
 }
 
+/// With `error_bars`, each point's spread is a vertical line with two caps (no band), and two
+/// series with the same x are drawn side by side, one on each side of it.
+#[test]
+fn error_bars_replace_bands_and_dodge_series_apart() {
+    let points = vec![(10.0, 0.5), (20.0, 0.4), (40.0, 0.2)];
+    let with_spread = |label: &str| {
+        let mut s = series(label, points.clone());
+        s.spread = Some(points.iter().map(|&(_, y)| (y - 0.1, y + 0.1)).collect());
+        s
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bars.svg");
+    Chart::new(spec("bars", Scale::Linear))
+        .series(with_spread("lstm"))
+        .series(with_spread("gru"))
+        .y_include(0.0, 1.0)
+        .error_bars(2.0)
+        .write(&path)
+        .unwrap();
+    let svg = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(count(&svg, "<polygon"), 0, "no band");
+    // a bar's vertical line: two points with the same x; its caps: same y
+    let lines: Vec<Vec<(f64, f64)>> = elements(&svg, "polyline")
+        .iter()
+        .filter_map(|(a, _)| attr(a, "points"))
+        .map(|p| {
+            p.split_whitespace()
+                .map(|xy| {
+                    let (x, y) = xy.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect()
+        })
+        .filter(|p: &Vec<(f64, f64)>| p.len() == 2)
+        .collect();
+    // a bar spans y ± 0.1, 78 px on this 0–1 axis; axis lines and ticks are longer or shorter
+    let bar =
+        |l: &Vec<(f64, f64)>| l[0].0 == l[1].0 && ((l[0].1 - l[1].1).abs() - 78.0).abs() < 2.0;
+    let verticals: Vec<f64> = lines.iter().filter(|l| bar(l)).map(|l| l[0].0).collect();
+    assert_eq!(
+        verticals.len(),
+        6,
+        "one bar per point and series: {lines:?}"
+    );
+    // every bar has two caps of the same width, none clipped by the plot's edge
+    for &x in &verticals {
+        let caps: Vec<f64> = lines
+            .iter()
+            .filter(|l| l[0].1 == l[1].1 && l[0].0 < x && l[1].0 > x)
+            .map(|l| l[1].0 - l[0].0)
+            .collect();
+        assert!(
+            caps.len() >= 2 && caps.iter().all(|&w| w > 5.0),
+            "caps at {x}: {caps:?}"
+        );
+    }
+    // the two series' bars at one x stand apart, on either side of it
+    let mut xs = verticals.clone();
+    xs.sort_by(f64::total_cmp);
+    for pair in xs.chunks(2) {
+        assert!(pair[1] - pair[0] > 2.0, "dodged apart: {xs:?}");
+    }
+}
+
 #[test]
 fn log_x_axis_is_supported() {
     let chart = ChartSpec {

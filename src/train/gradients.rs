@@ -144,8 +144,13 @@ impl GradientReport {
         prepare_fresh(out, DirKind::Gradients, force)?;
         write_probe_files(out, &self.probe)?;
         save_model_initialised(&self.net, self.init.as_ref(), out)?;
+        // a saved model is measured as trained, not at initialisation
+        let when = match self.init {
+            Some(_) => "at initialisation",
+            None => "of the saved model",
+        };
         let title = format!(
-            "{}: gradient reaching each step back from the loss, at initialisation",
+            "{}: gradient reaching each step back from the loss, {when}",
             self.task.kind()
         );
         for layer in 0..self.probe.summaries.len() {

@@ -176,9 +176,22 @@ pub(super) fn render_svg(chart: &Chart) -> std::result::Result<String, DrawError
     }
     // Sweep lengths on a log axis are ticked at the lengths run.
     let mut x_axis = Axis::new(&xs, spec.x_scale, spec.x_scale == Scale::Log10);
-    // dodged series move after the axis is fixed, so its ticks stay at the data's x
+    // dodged series move after the axis is fixed, so its ticks stay at the data's x; the axis
+    // widens by the outermost series' shift and a cap, so their bars are not clipped
     let mapped = match chart.dodge {
-        Some(dodge) => dodged(mapped, dodge),
+        Some(dodge) => {
+            let reach = (mapped.len() as f64 - 1.0).max(0.0) / 2.0 * dodge + dodge / 6.0;
+            let (min, max) = xs
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            if min <= max {
+                x_axis.lo = x_axis.lo.min(min - reach);
+                x_axis.hi = x_axis.hi.max(max + reach);
+            }
+            dodged(mapped, dodge)
+        }
         None => mapped,
     };
     let mut y_axis = Axis::new(&ys, spec.y_scale, false);
