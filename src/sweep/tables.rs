@@ -272,7 +272,8 @@ impl TaskComparison {
         };
         Some(if fewest == most {
             format!(
-                "With {seeds} seeds per cell and {most} lengths, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {} and Holm-adjusted p = {} over the pair's {} tests{consequence}.",
+                "With {seeds} seeds per cell and {most} length{}, the largest possible difference at one length ({seeds}/{seeds} against 0/{seeds}) has one-sided p = {} and Holm-adjusted p = {} over the pair's {} tests{consequence}.",
+                if most == 1 { "" } else { "s" },
                 format_p(strongest),
                 format_p(adjusted(most)),
                 2 * most
