@@ -283,10 +283,11 @@ mod cli {
                 .find(|l| l.contains("the largest possible difference"))
                 .map(str::to_string)
         };
+        let n_lengths = |k: usize| format!("{k} length{},", if k == 1 { "" } else { "s" });
         let grid_out = std::fs::read_to_string(grid.join("report.md")).unwrap();
         let n = visited.len();
         assert!(
-            note(&grid_out).is_some_and(|l| l.contains(&format!("{n} lengths,"))
+            note(&grid_out).is_some_and(|l| l.contains(&n_lengths(n))
                 && l.contains(&format!("over the pair's {} tests", 2 * n))),
             "{grid_out}"
         );
@@ -303,7 +304,7 @@ mod cli {
         let search_note = note(&first).unwrap_or_else(|| panic!("no power note: {first}"));
         // one pair: the note counts the lengths both its groups ran, not every visited one
         assert!(
-            search_note.contains(&format!("{shared} lengths,"))
+            search_note.contains(&n_lengths(shared))
                 && search_note.contains(&format!("over the pair's {} tests", 2 * shared)),
             "{search_note} (shared {shared} of {n}: rnn {rnn:?}, gru {gru:?})"
         );
