@@ -155,10 +155,9 @@ impl BenchConfig {
         let per_step = b.saturating_mul((2 * gates + 4).saturating_mul(h).saturating_add(2 * v));
         let weights = params.saturating_mul(4 * 4);
         // checkpointed: one segment's caches (and a state per segment)
-        let kept = self
-            .memory
-            .segment(self.length)
-            .map_or(t, |seg| seg as u128);
+        let kept = self.memory.segment(self.length).map_or(t, |seg| {
+            crate::network::checkpoint::segment_extent(t, seg as u128).0
+        });
         let steps = kept.saturating_mul(per_step).saturating_mul(4);
         let estimate = crate::resources::Estimate {
             bytes: weights.saturating_add(steps),

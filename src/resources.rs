@@ -364,15 +364,16 @@ fn ratio(value: usize, default: f64) -> f64 {
 pub const EVAL_SEGMENT: usize = 256;
 
 /// Bytes of the training batch's BPTT caches under `memory` (see the module documentation):
-/// `B·(S·(F + A)·s + ⌈T/S⌉·state·s + T·(c(s) + q)) + B·N_pos·(H_top + O + 4)·s`, with S = T for
-/// full BPTT; a checkpoint holds h (and c) of every layer, and the segment's inputs are copied.
+/// `B·(S'·(F + A)·s + n·state·s + T·(c(s) + q)) + B·N_pos·(H_top + O + 4)·s`, with S' the
+/// longest segment and n the number of segments (`checkpoint::segment_extent`; S' = T and no
+/// checkpoint for full BPTT); a checkpoint holds h (and c) of every layer, and the segment's
+/// inputs are copied.
 fn train_bytes(net: &Net, b: u128, t: u128, positions: u128, s: u128, memory: BpttMemory) -> u128 {
     let (f, a) = net.cache_floats(b, t);
-    let segment = match memory.segment(t as usize) {
-        Some(seg) => seg as u128,
-        None => t,
+    let (segment, checkpoints) = match memory.segment(t as usize) {
+        Some(seg) => crate::network::checkpoint::segment_extent(t, seg as u128),
+        None => (t, 0),
     };
-    let checkpoints = if segment < t { t.div_ceil(segment) } else { 0 };
     let state = net.state_floats();
     // a checkpointed pass copies each segment's inputs
     let copied = if segment < t { segment } else { 0 };
@@ -412,14 +413,18 @@ pub fn bptt_cache_bytes(config: &TrainConfig, task: &Task, memory: BpttMemory) -
 pub fn resolve_bptt_memory(config: &TrainConfig, task: &Task, limit: u64) -> Result<BpttMemory> {
     let t = task.steps();
     let bytes = |m: BpttMemory| bptt_cache_bytes(config, task, m);
-    // the segment lengths a schedule may use (multiples of the weight-gradient block), longest
-    // first; memory is convex in S, its minimum near sqrt(T)
+    // the segment limits where the layout changes (`checkpoint::segments`): multiples of the
+    // weight-gradient block (the middle segments' length) and those plus T mod the block (the
+    // last segment's), longest first; a longer limit never recomputes more, so the first that
+    // fits is the least recomputation (the optimum's, `tests/checkpoint.rs`)
     let candidates: Vec<usize> = {
         let block = crate::network::backward::WEIGHT_GRAD_BLOCK;
         let mut c: Vec<usize> = (1..=t.div_ceil(block))
-            .map(|k| k * block)
+            .flat_map(|k| [k * block, k * block + t % block])
             .filter(|&k| k < t)
             .collect();
+        c.sort_unstable();
+        c.dedup();
         c.reverse();
         c
     };

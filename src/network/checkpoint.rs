@@ -1,16 +1,18 @@
 //! Checkpointed BPTT (Chen et al. 2016, "Training deep nets with sublinear memory cost"): the
-//! forward pass keeps the recurrent state only at the start of each segment of `S` steps and the
+//! forward pass keeps the recurrent state only at the start of each segment of at most `S` steps and the
 //! readout's inputs at the steps that carry a loss; the backward pass runs the segments last
 //! first, recomputing each one's forward caches from its start state (the last segment's are
 //! still in memory from the forward pass). Memory is O(T/S + S) states and caches instead of
-//! O(T); the cost is one more forward pass over T − S steps.
+//! O(T); the cost is one more forward pass over the steps before the last segment, which is laid
+//! out to be the longest (see [`segments`]): at most T − S + 63 steps.
 //!
 //! Exactness: every recomputed entry is the same arithmetic on the same inputs as in the whole
 //! forward pass (the time loops are row-wise and step-wise; the input projection's rows do not
 //! depend on how many rows one product holds), the adjoints cross segment boundaries through the
 //! carries the cells keep ([`crate::cells::Cell::begin_segment`]), and the weight gradients are
-//! summed per block of [`WEIGHT_GRAD_BLOCK`] steps in the same order in both cases, since `S` is
-//! a multiple of it. So gradients, losses and trained weights are the same bits as full BPTT's.
+//! summed per block of [`WEIGHT_GRAD_BLOCK`] steps in the same order in both cases, since every
+//! segment boundary is a multiple of it. So gradients, losses and trained weights are the same
+//! bits as full BPTT's.
 
 use ndarray::{s, Array2, Array3, NdFloat};
 
@@ -27,8 +29,9 @@ pub enum BpttMemory {
     /// Keep every step's caches (memory linear in T).
     #[default]
     Full,
-    /// Keep the state every `S` steps and recompute each segment's caches in the backward pass;
-    /// `S` is a multiple of [`WEIGHT_GRAD_BLOCK`].
+    /// Keep the state at the start of each segment of at most `S` steps (`S` ≥
+    /// [`WEIGHT_GRAD_BLOCK`]) and recompute each segment's caches in the backward pass; the
+    /// segments are laid out by [`segments`].
     Segments(usize),
 }
 
@@ -42,10 +45,11 @@ impl BpttMemory {
         ))
     }
 
-    /// The segment length used for a sequence of `steps` steps; None: the whole sequence at once.
+    /// The segment length used for a sequence of `steps` steps; None: the whole sequence at once
+    /// (also where the segments would be one).
     pub fn segment(self, steps: usize) -> Option<usize> {
         match self {
-            BpttMemory::Segments(s) if s < steps => Some(s),
+            BpttMemory::Segments(s) if segment_extent(steps as u128, s as u128).1 > 1 => Some(s),
             _ => None,
         }
     }
@@ -84,11 +88,61 @@ fn is_square(n: usize) -> bool {
     n.isqrt() * n.isqrt() == n
 }
 
-/// The segments `[a, b)` of `steps` steps `segment` long (the last may be shorter).
-pub fn segments(steps: usize, segment: usize) -> Vec<std::ops::Range<usize>> {
-    (0..steps.div_ceil(segment))
-        .map(|i| i * segment..((i + 1) * segment).min(steps))
-        .collect()
+/// The segments `[a, b)` of `steps` steps, none longer than `limit`, laid out from the end: the
+/// last one (whose caches the backward pass finds still in memory, so it is never recomputed) is
+/// the longest that ends at `steps` and starts on a multiple of [`WEIGHT_GRAD_BLOCK`]; the ones
+/// before it are `limit` rounded down to a multiple of the block, and the first takes the
+/// remainder. (A `limit` below the block, used by forward-only passes, cuts plainly from the
+/// end.) Every boundary is a multiple of the block (exactness), and the steps recomputed, the
+/// last segment's start, are the fewest any schedule whose caches hold `limit` steps can have;
+/// with a budget choosing `limit`, this equals the optimum of Gruslys et al.'s dynamic programme
+/// over all store-and-recompute schedules on the same byte model (`tests/checkpoint.rs`).
+pub fn segments(steps: usize, limit: usize) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let Some((middle, last)) = cut(steps as u128, limit as u128) else {
+        ranges.push(0..steps);
+        return ranges;
+    };
+    let (middle, start) = (middle as usize, steps - last as usize);
+    ranges.push(start..steps);
+    let mut end = start;
+    while end > 0 {
+        let begin = end.saturating_sub(middle);
+        ranges.push(begin..end);
+        end = begin;
+    }
+    ranges.reverse();
+    ranges
+}
+
+/// The longest segment and the number of segments of [`segments`]`(steps, limit)`, without
+/// listing them (the memory estimate's form, for any size).
+pub fn segment_extent(steps: u128, limit: u128) -> (u128, u128) {
+    match cut(steps, limit) {
+        None => (steps, 1),
+        // before the last: the middle segments, or only the remainder where it is shorter
+        Some((middle, last)) => (
+            last.max(middle.min(steps - last)),
+            1 + (steps - last).div_ceil(middle),
+        ),
+    }
+}
+
+/// The middle segments' and the last segment's lengths for segments of at most `limit` steps;
+/// None: one segment.
+fn cut(steps: u128, limit: u128) -> Option<(u128, u128)> {
+    let limit = limit.max(1);
+    if limit >= steps {
+        return None;
+    }
+    let block = WEIGHT_GRAD_BLOCK as u128;
+    if limit < block {
+        return Some((limit, limit));
+    }
+    let odd = steps % block;
+    // the longest tail ≤ limit whose start, steps − tail, is a multiple of the block
+    let last = odd + (limit - odd) / block * block;
+    Some((limit / block * block, last))
 }
 
 /// Steps `range` of `inputs`.
@@ -183,8 +237,9 @@ impl<F: NdFloat> Network<F> {
         Ok((readout, starts))
     }
 
-    /// Forward, loss and backward over `batch` with checkpointed BPTT, segments of `segment`
-    /// steps (a multiple of [`WEIGHT_GRAD_BLOCK`]), into `eval` (buffers reused when they fit).
+    /// Forward, loss and backward over `batch` with checkpointed BPTT, segments of at most
+    /// `segment` steps (at least [`WEIGHT_GRAD_BLOCK`]; laid out by [`segments`]), into `eval`
+    /// (buffers reused when they fit).
     /// Loss, readout, parameter gradients, input and initial-state adjoints equal
     /// [`Network::evaluate`]'s bit for bit; `eval.forward` and `eval.backward.layers` end holding
     /// only the first segment's caches and adjoints. `observer` sees every segment's caches in
@@ -198,7 +253,7 @@ impl<F: NdFloat> Network<F> {
         segment: usize,
         mut observer: Option<&mut (dyn SegmentObserver<F> + 'o)>,
     ) -> Result<()> {
-        debug_assert!(segment.is_multiple_of(WEIGHT_GRAD_BLOCK));
+        debug_assert!(segment >= WEIGHT_GRAD_BLOCK);
         let (steps, size) = check_inputs(&self.spec, &batch.inputs)?;
         readout::check_targets(&self.spec, &batch.targets, &batch.loss_weight, steps, size)?;
         bptt.validate()?;
@@ -278,5 +333,47 @@ pub(crate) fn empty_forward<F: NdFloat>() -> super::ForwardCache<F> {
         layers: Vec::new(),
         steps: 0,
         batch: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_cover_the_steps_on_block_boundaries_the_last_the_longest() {
+        for steps in [1, 63, 64, 65, 100, 1000, 1002, 4096, 4100, 100_000] {
+            for limit in [64, 100, 128, 320, 386, 960, 4096] {
+                let ranges = segments(steps, limit);
+                assert_eq!(ranges.first().map(|r| r.start), Some(0));
+                assert_eq!(ranges.last().map(|r| r.end), Some(steps));
+                assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+                assert!(ranges
+                    .iter()
+                    .all(|r| !r.is_empty() && r.start.is_multiple_of(WEIGHT_GRAD_BLOCK)));
+                let longest = ranges.iter().map(|r| r.len()).max().unwrap();
+                assert!(ranges.len() == 1 || longest <= limit, "{steps} by {limit}");
+                assert_eq!(
+                    segment_extent(steps as u128, limit as u128),
+                    (longest as u128, ranges.len() as u128),
+                    "{steps} by {limit}"
+                );
+                // the last segment starts at the first block boundary at or after steps − limit
+                let earliest =
+                    steps.saturating_sub(limit).div_ceil(WEIGHT_GRAD_BLOCK) * WEIGHT_GRAD_BLOCK;
+                assert_eq!(ranges.last().unwrap().start, earliest, "{steps} by {limit}");
+                assert_eq!(
+                    BpttMemory::Segments(limit).segment(steps).is_some(),
+                    ranges.len() > 1
+                );
+            }
+        }
+        // 1000 steps in segments of at most 960: 64 steps recomputed, not 960
+        assert_eq!(segments(1000, 960), vec![0..64, 64..1000]);
+        // 1002 steps, at most 426: middle segments of 384, the last 426, 576 steps recomputed
+        assert_eq!(segments(1002, 426), vec![0..192, 192..576, 576..1002]);
+        assert_eq!(segments(1002, 386), vec![0..256, 256..640, 640..1002]);
+        // a limit below the block (forward-only passes): the plain split from the end
+        assert_eq!(segments(10, 4), vec![0..2, 2..6, 6..10]);
     }
 }

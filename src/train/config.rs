@@ -60,7 +60,8 @@ pub enum BpttMemorySetting {
     Full,
     /// Checkpoints every ⌈√T⌉ steps (rounded up to a multiple of 64).
     Sqrt,
-    /// The longest segments whose BPTT caches and checkpoints fit this many bytes.
+    /// The longest segments whose BPTT caches and checkpoints fit this many bytes (the fewest
+    /// recomputed steps: `network::checkpoint::segments`).
     Budget(u64),
 }
 
