@@ -296,10 +296,10 @@ fn budgets_resolve_to_the_longest_segments_that_fit() {
 /// recomputes exactly as many steps as the optimum (the issue asked for within 10%).
 #[test]
 fn the_two_level_schedule_recomputes_as_few_steps_as_the_optimum() {
+    use rnnlab::network::backward::WEIGHT_GRAD_BLOCK as BLOCK;
     use rnnlab::resources::{bptt_cache_bytes, resolve_bptt_memory};
     use rnnlab::tasks::Task;
     use rnnlab::train::{BpttMemorySetting, TrainConfig};
-    const BLOCK: usize = 64;
     for (cell, layers, length) in [
         (CellKind::Lstm, 1, 1000),
         (CellKind::Lstm, 1, 3000),
@@ -316,12 +316,16 @@ fn the_two_level_schedule_recomputes_as_few_steps_as_the_optimum() {
         let t = task.steps();
         let bytes = |s: usize| bptt_cache_bytes(&c, &task, BpttMemory::Segments(s)) as f64;
         // the byte model: fixed + per cached step · the longest segment + per stored state · the
-        // segments (solved from S = 64, 128, 192, where the longest is S and there are ⌈T/S⌉)
-        let (n1, n2, n3) = (t.div_ceil(64), t.div_ceil(128), t.div_ceil(192));
-        let (b1, b2, b3) = (bytes(64), bytes(128), bytes(192));
+        // segments (solved from S = 1, 2, 3 blocks, where the longest is S and there are ⌈T/S⌉)
+        let (n1, n2, n3) = (
+            t.div_ceil(BLOCK),
+            t.div_ceil(2 * BLOCK),
+            t.div_ceil(3 * BLOCK),
+        );
+        let (b1, b2, b3) = (bytes(BLOCK), bytes(2 * BLOCK), bytes(3 * BLOCK));
         let state = ((b2 - b1) * 2.0 - (b3 - b1)) / (2.0 * n2 as f64 - n1 as f64 - n3 as f64);
-        let step = (b2 - b1 - state * (n2 as f64 - n1 as f64)) / 64.0;
-        let fixed = b1 - step * 64.0 - state * n1 as f64;
+        let step = (b2 - b1 - state * (n2 as f64 - n1 as f64)) / BLOCK as f64;
+        let fixed = b1 - step * BLOCK as f64 - state * n1 as f64;
         for s in (BLOCK..t).step_by(BLOCK) {
             let (longest, count) = checkpoint::segment_extent(t as u128, s as u128);
             let model = fixed + step * longest as f64 + state * count as f64;

@@ -1,7 +1,7 @@
 //! Checkpointed BPTT (Chen et al. 2016, "Training deep nets with sublinear memory cost"): the
-//! forward pass keeps the recurrent state only at the start of each segment of at most `S` steps and the
-//! readout's inputs at the steps that carry a loss; the backward pass runs the segments last
-//! first, recomputing each one's forward caches from its start state (the last segment's are
+//! forward pass keeps the recurrent state only at the start of each segment of at most `S` steps
+//! and the readout's inputs at the steps that carry a loss; the backward pass runs the segments
+//! last first, recomputing each one's forward caches from its start state (the last segment's are
 //! still in memory from the forward pass). Memory is O(T/S + S) states and caches instead of
 //! O(T); the cost is one more forward pass over the steps before the last segment, which is laid
 //! out to be the longest (see [`segments`]): at most T − S + 63 steps.
