@@ -496,6 +496,68 @@ fn a_character_run_and_a_token_run_of_one_cell_and_length_get_different_default_
     assert!(!config("tanaka-rnn-L9-s0").contains("unit: Some(char)"));
 }
 
+#[test]
+fn a_user_vocabulary_gets_its_own_default_directory_named_by_its_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), "xyz\n").unwrap();
+    std::fs::write(dir.path().join("a-again.txt"), "zyx\nxx").unwrap();
+    std::fs::write(dir.path().join("b.txt"), "xyw").unwrap();
+    let train = |extra: &[&str]| {
+        let args: Vec<&str> = [
+            "train",
+            "--steps",
+            "2",
+            "--probe-size",
+            "2",
+            "--unit",
+            "char",
+        ]
+        .iter()
+        .chain(&["--length", "9", "--cell", "rnn", "--hidden", "4", "--quiet"])
+        .chain(extra)
+        .copied()
+        .collect();
+        rnnlab_in(dir.path(), &args)
+    };
+    for extra in [
+        &[][..],
+        &["--vocab-file", "a.txt"],
+        &["--vocab-file", "b.txt"],
+    ] {
+        let out = train(extra);
+        assert!(out.status.success(), "{extra:?}: {}", text(&out.stderr));
+    }
+    let names = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let listed = names();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(
+        listed.contains(&"tanaka-char-rnn-L9-s0".to_string()),
+        "{listed:?}"
+    );
+    let vocab: Vec<&String> = listed
+        .iter()
+        .filter(|n| n.starts_with("tanaka-char-vocab"))
+        .collect();
+    assert_eq!(vocab.len(), 2, "{listed:?}");
+    for name in &vocab {
+        assert!(name.ends_with("-rnn-L9-s0"), "{name}");
+        let config = std::fs::read_to_string(dir.path().join("runs").join(name).join("config.ron"));
+        assert!(config.unwrap().contains("characters"), "{name}");
+    }
+    // the same characters in another order and with repeats name the same directory: the run
+    // there is kept (refused without --force), not replaced or doubled
+    let out = train(&["--vocab-file", "a-again.txt"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(names(), listed);
+}
+
 /// The lit figure's steps: (row, label of the row, timestep, grad_h as written, text).
 fn lit_svg_steps(svg: &str) -> Vec<(usize, String, usize, String, String)> {
     let attr = |line: &str, name: &str| -> String {

@@ -28,7 +28,7 @@ pub struct GradientsArgs {
     model: Option<PathBuf>,
     #[command(flatten)]
     options: TrainOptions,
-    /// Output directory [default: runs/gradients-<task>-<cell>-L<length>-s<seed>; with --unit char the task is tanaka-char, or tanaka-char-en with --lang en].
+    /// Output directory [default: runs/gradients-<task>-<cell>-L<length>-s<seed>; with --unit char the task is tanaka-char, or tanaka-char-en with --lang en, and --vocab-file adds -vocab and a hash of its characters].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace an existing output directory.

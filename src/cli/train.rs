@@ -140,7 +140,7 @@ pub struct TrainArgs {
     config: Option<PathBuf>,
     #[command(flatten)]
     options: TrainOptions,
-    /// Run directory [default: runs/<task>-<cell>-L<length>-s<seed>; with --unit char the task is tanaka-char, or tanaka-char-en with --lang en].
+    /// Run directory [default: runs/<task>-<cell>-L<length>-s<seed>; with --unit char the task is tanaka-char, or tanaka-char-en with --lang en, and --vocab-file adds -vocab and a hash of its characters].
     #[arg(long)]
     out: Option<PathBuf>,
     /// Replace an existing run directory.

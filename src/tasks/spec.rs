@@ -162,15 +162,22 @@ impl TaskSpec {
     /// language when they change the sequences the network reads (`tanaka-char` for Japanese
     /// characters, `tanaka-char-en`), so a character run and a token run of the same cell and
     /// length get different directories. A token run's language only changes how its sentences
-    /// are printed, so it is left out.
+    /// are printed, so it is left out. A user vocabulary (`characters`) changes the network's
+    /// input size, so it adds `-vocab` and 8 hex digits of a hash of its characters
+    /// (`tanaka-char-vocab5e0c1a9b`): runs with and without it, or with two different files, get
+    /// different directories.
     pub fn dir_stem(&self) -> String {
-        match self.unit {
+        let mut stem = match self.unit {
             Some(Unit::Char) => match self.lang.unwrap_or_default() {
                 super::Lang::Ja => format!("{}-{}", self.task, Unit::Char),
                 lang => format!("{}-{}-{lang}", self.task, Unit::Char),
             },
             _ => self.task.to_string(),
+        };
+        if let Some(characters) = &self.characters {
+            stem.push_str(&format!("-vocab{:08x}", fnv1a32(characters.as_bytes())));
         }
+        stem
     }
 
     /// Rejects options that do not apply to the task and fills in the defaults of those that do.
@@ -236,6 +243,14 @@ impl TaskSpec {
         }
         Ok(spec)
     }
+}
+
+/// FNV-1a, 32 bits: a short name for a text that does not change between builds or machines
+/// (std's hashers promise neither).
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |h: u32, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
 }
 
 /// The characters of a user vocabulary: sorted, without repeats, line breaks dropped; any other
