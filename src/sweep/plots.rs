@@ -100,7 +100,7 @@ impl SweepPlots {
             .unwrap_or(if tc.task == "adding" {
                 Solved::MseAtMost(0.01)
             } else {
-                Solved::AccuracyAtLeast(0.99)
+                Solved::NEAR_PERFECT_ACCURACY
             });
         let seeds = exp.grid.get("seed").map_or(1, Vec::len).max(1);
         let solved_fractions = tc

@@ -166,7 +166,7 @@ impl TaskDef for Copy {
     }
 
     fn default_solved(&self) -> Solved {
-        Solved::AccuracyAtLeast(0.99)
+        Solved::NEAR_PERFECT_ACCURACY
     }
 
     fn input_vocabulary(&self) -> Option<&Vocabulary> {

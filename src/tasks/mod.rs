@@ -62,6 +62,16 @@ pub struct Baseline {
     pub accuracy: f64,
 }
 
+impl Baseline {
+    /// A uniform guess over `classes` classes: cross-entropy ln(classes), accuracy 1/classes.
+    pub fn uniform_guess(classes: usize) -> Baseline {
+        Baseline {
+            loss: (classes as f64).ln(),
+            accuracy: 1.0 / classes as f64,
+        }
+    }
+}
+
 /// Which evaluation number decides "solved", and the threshold it must reach.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Solved {
@@ -72,6 +82,9 @@ pub enum Solved {
 }
 
 impl Solved {
+    /// The classification tasks' default: eval accuracy at least 0.99.
+    pub const NEAR_PERFECT_ACCURACY: Solved = Solved::AccuracyAtLeast(0.99);
+
     /// Whether an evaluation with this mean loss and accuracy counts as solved.
     pub fn is_met(&self, mean_loss: f64, accuracy: f64) -> bool {
         match *self {
@@ -129,6 +142,13 @@ pub(crate) enum MemorylessOutput {
     Probabilities(Vec<f64>),
     /// A predicted value vector.
     Values(Vec<f64>),
+}
+
+impl MemorylessOutput {
+    /// The same probability, 1/classes, for each of `classes` classes.
+    pub(crate) fn uniform(classes: usize) -> MemorylessOutput {
+        MemorylessOutput::Probabilities(vec![1.0 / classes as f64; classes])
+    }
 }
 
 /// The behaviour each task supplies; [`Task`] adds the shared checks and the batch layout.

@@ -189,18 +189,15 @@ impl TaskDef for Recall {
     }
 
     fn memoryless(&self, _step: usize) -> MemorylessOutput {
-        MemorylessOutput::Probabilities(vec![1.0 / DIGITS as f64; DIGITS])
+        MemorylessOutput::uniform(DIGITS)
     }
 
     fn baseline(&self) -> Baseline {
-        Baseline {
-            loss: (DIGITS as f64).ln(),
-            accuracy: 1.0 / DIGITS as f64,
-        }
+        Baseline::uniform_guess(DIGITS)
     }
 
     fn default_solved(&self) -> Solved {
-        Solved::AccuracyAtLeast(0.99)
+        Solved::NEAR_PERFECT_ACCURACY
     }
 
     fn input_vocabulary(&self) -> Option<&Vocabulary> {

@@ -300,18 +300,15 @@ impl TaskDef for Tanaka {
     }
 
     fn memoryless(&self, _step: usize) -> MemorylessOutput {
-        MemorylessOutput::Probabilities(vec![1.0 / self.names as f64; self.names])
+        MemorylessOutput::uniform(self.names)
     }
 
     fn baseline(&self) -> Baseline {
-        Baseline {
-            loss: (self.names as f64).ln(),
-            accuracy: 1.0 / self.names as f64,
-        }
+        Baseline::uniform_guess(self.names)
     }
 
     fn default_solved(&self) -> Solved {
-        Solved::AccuracyAtLeast(0.99)
+        Solved::NEAR_PERFECT_ACCURACY
     }
 
     fn input_vocabulary(&self) -> Option<&Vocabulary> {
